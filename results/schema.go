@@ -1,0 +1,228 @@
+// Package results owns the schema of what iaasbench records: one Record per
+// measured (or simulated) point of a sweep, appended to a JSONL file that
+// survives crashes. Every other package reads results through these types,
+// never the wire.
+package results
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is written into every record so that readers can refuse
+// files from a future, incompatible iaasbench.
+const SchemaVersion = 1
+
+// Status says whether a point's figures can be trusted.
+type Status string
+
+const (
+	StatusOK         Status = "ok"
+	StatusFailed     Status = "failed"     // nothing usable was measured; Reason says why
+	StatusIncomplete Status = "incomplete" // figures cover part of the window only
+)
+
+// Source says where a record's figures came from. Simulated and emulated
+// figures are always labelled so that no one mistakes them for measurements.
+type Source string
+
+const (
+	SourceMeasured  Source = "measured"
+	SourceSimulated Source = "simulated"
+)
+
+// Point is one configuration of a sweep: its coordinates along every
+// dimension a scenario can vary. Zero means "not varied / default".
+type Point struct {
+	GPUs      int     `json:"gpus"`
+	Instances int     `json:"instances"` // model instances per GPU (or per server on CPU)
+	Clients   int     `json:"clients"`
+	Rate      float64 `json:"rate"` // inference sampling rate r (open loop) or concurrency per client (closed loop)
+	BatchSize int     `json:"batch_size"`
+	Servers   int     `json:"servers"`
+}
+
+// Dimensions lists the names of Point's coordinates in a fixed order.
+var Dimensions = []string{"gpus", "instances", "clients", "rate", "batch_size", "servers"}
+
+// Coord returns the coordinate named by one of Dimensions.
+func (p Point) Coord(dim string) (float64, error) {
+	switch dim {
+	case "gpus":
+		return float64(p.GPUs), nil
+	case "instances":
+		return float64(p.Instances), nil
+	case "clients":
+		return float64(p.Clients), nil
+	case "rate":
+		return p.Rate, nil
+	case "batch_size":
+		return float64(p.BatchSize), nil
+	case "servers":
+		return float64(p.Servers), nil
+	}
+	return 0, fmt.Errorf("unknown dimension %q (want one of %s)", dim, strings.Join(Dimensions, ", "))
+}
+
+// Key is a stable identity of the point, used to match points across runs
+// (resume, gate).
+func (p Point) Key() string {
+	return fmt.Sprintf("gpus=%d,instances=%d,clients=%d,rate=%s,batch_size=%d,servers=%d",
+		p.GPUs, p.Instances, p.Clients, strconv.FormatFloat(p.Rate, 'g', -1, 64), p.BatchSize, p.Servers)
+}
+
+// String is Key.
+func (p Point) String() string { return p.Key() }
+
+// Record is one line of a results file.
+type Record struct {
+	Schema       int       `json:"schema"`
+	Kind         string    `json:"kind"` // "header" (first line of a sweep) or "point"
+	SweepID      string    `json:"sweep_id"`
+	Scenario     string    `json:"scenario"`
+	ScenarioHash string    `json:"scenario_hash"`
+	Header       *Header   `json:"header,omitempty"`
+	Point        Point     `json:"point"`
+	Trial        int       `json:"trial"`   // 0-based repeat of the same point
+	Attempt      int       `json:"attempt"` // 1-based try of this trial (failed points are retried)
+	Status       Status    `json:"status,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	Source       Source    `json:"source,omitempty"`
+	Strategy     string    `json:"strategy,omitempty"` // search strategy that chose the point: grid, adaptive
+	Order        int       `json:"order"`              // 0-based order in which the sweep measured points
+	Started      time.Time `json:"started"`
+	Finished     time.Time `json:"finished"`
+	Env          *Env      `json:"env,omitempty"`
+
+	Measurement *Measurement `json:"measurement,omitempty"`
+}
+
+// Header opens a sweep in a results file: the scenario as written (so
+// that cost and report can read prices and constraints later) and the
+// environment.
+type Header struct {
+	ScenarioYAML string `json:"scenario_yaml"`
+	Target       string `json:"target"` // embedded, remote, local, kubernetes, simulated
+	Env          Env    `json:"env"`
+}
+
+// Env describes where a record was produced.
+type Env struct {
+	Host          string   `json:"host"`
+	OS            string   `json:"os"`
+	Arch          string   `json:"arch"`
+	CPU           string   `json:"cpu"`
+	CPUs          int      `json:"cpus"`
+	GoVersion     string   `json:"go_version"`
+	Version       string   `json:"iaasbench_version"`
+	ServerName    string   `json:"server_name,omitempty"`
+	ServerVersion string   `json:"server_version,omitempty"`
+	GPUs          []string `json:"gpus,omitempty"`
+	Driver        string   `json:"driver,omitempty"`
+	Emulated      bool     `json:"emulated,omitempty"` // GPUs are emulated devices of the embedded server
+}
+
+// Measurement is everything measured at one point: what `iaasbench
+// measure` prints as JSON.
+type Measurement struct {
+	Model    string `json:"model"`
+	Mode     string `json:"mode"`               // closed or open
+	RPC      string `json:"rpc"`                // unary or stream
+	Arrival  string `json:"arrival,omitempty"`  // constant, poisson, frames (open loop)
+	Sequence bool   `json:"sequence,omitempty"` // clients are stateful sequences
+
+	Start     time.Time `json:"start"`
+	DurationS float64   `json:"duration_s"` // measured window (warm-up excluded)
+
+	Requests   int64 `json:"requests"`
+	Inferences int64 `json:"inferences"` // requests × batch size
+	Errors     int64 `json:"errors"`
+
+	ThroughputRPS float64 `json:"throughput_rps"` // requests per second
+	ThroughputIPS float64 `json:"throughput_ips"` // inferences per second
+	// DataRate is seconds of data processed per second of wall time for
+	// stream workloads (throughput / r); zero otherwise.
+	DataRate float64 `json:"data_rate,omitempty"`
+
+	Latency   LatencySummary `json:"latency"`
+	Histogram *Histogram     `json:"histogram,omitempty"`
+	Server    *Breakdown     `json:"server,omitempty"`
+	Windows   []Window       `json:"windows,omitempty"`
+	Stable    bool           `json:"stable"`
+
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
+
+	Incomplete bool   `json:"incomplete,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// LatencySummary holds client-side request latency in microseconds. In
+// open loop it counts from the intended send time.
+type LatencySummary struct {
+	MinUS  float64 `json:"min_us"`
+	MeanUS float64 `json:"mean_us"`
+	P50US  float64 `json:"p50_us"`
+	P90US  float64 `json:"p90_us"`
+	P95US  float64 `json:"p95_us"`
+	P99US  float64 `json:"p99_us"`
+	P999US float64 `json:"p999_us"`
+	MaxUS  float64 `json:"max_us"`
+}
+
+// Histogram is a mergeable latency histogram in its serialised form:
+// log-linear buckets as written by package hist.
+type Histogram struct {
+	SubBucketBits int     `json:"sub_bucket_bits"`
+	MinNS         int64   `json:"min_ns"`
+	MaxNS         int64   `json:"max_ns"`
+	SumNS         float64 `json:"sum_ns"`
+	Count         int64   `json:"count"`
+	// Buckets are (index, count) pairs of non-empty buckets.
+	Buckets [][2]int64 `json:"buckets"`
+}
+
+// Breakdown is the server-side time per request over the measured window,
+// from ModelStatistics deltas, in microseconds.
+type Breakdown struct {
+	QueueUS          float64 `json:"queue_us"`
+	ComputeInputUS   float64 `json:"compute_input_us"`
+	ComputeInferUS   float64 `json:"compute_infer_us"`
+	ComputeOutputUS  float64 `json:"compute_output_us"`
+	ClientOverheadUS float64 `json:"client_overhead_us"` // client latency minus server time
+	InferenceCount   uint64  `json:"inference_count"`
+	ExecutionCount   uint64  `json:"execution_count"`
+	RequestCount     uint64  `json:"request_count"`
+}
+
+// Window is one measurement window.
+type Window struct {
+	StartS        float64 `json:"start_s"` // since the measurement's start
+	DurationS     float64 `json:"duration_s"`
+	ThroughputIPS float64 `json:"throughput_ips"`
+	P99US         float64 `json:"p99_us"`
+}
+
+// Telemetry holds the time series sampled beside the load and their
+// summaries.
+type Telemetry struct {
+	Series []Series `json:"series,omitempty"`
+	// Notes explain missing telemetry, e.g. "NVML unavailable: no NVIDIA driver".
+	Notes []string `json:"notes,omitempty"`
+
+	GPUUtilMean float64 `json:"gpu_util_mean_pct"`
+	GPUUtilMax  float64 `json:"gpu_util_max_pct"`
+	CPUUtilMean float64 `json:"cpu_util_mean_pct"`
+	PowerMeanW  float64 `json:"power_mean_w,omitempty"`
+	EnergyJ     float64 `json:"energy_j,omitempty"`
+}
+
+// Series is one sampled time series.
+type Series struct {
+	Name   string            `json:"name"` // gpu_util_pct, gpu_mem_used_mib, gpu_power_w, gpu_energy_j, cpu_util_pct, nv_gpu_utilization, ...
+	Unit   string            `json:"unit"`
+	Labels map[string]string `json:"labels,omitempty"` // gpu index/uuid, source (nvml, host, prometheus), emulated
+	T      []float64         `json:"t"`                // seconds since the measurement's start
+	V      []float64         `json:"v"`
+}
