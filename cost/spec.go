@@ -18,6 +18,9 @@ type Prices struct {
 	PerMillionRequests float64 `yaml:"per_million_requests" json:"per_million_requests,omitempty"`
 	// EgressPerGB is an optional charge per GB of response data.
 	EgressPerGB float64 `yaml:"egress_per_gb" json:"egress_per_gb,omitempty"`
+	// EgressBytesPerInference is the response size of one inference, used
+	// with EgressPerGB: results do not record payload sizes.
+	EgressBytesPerInference float64 `yaml:"egress_bytes_per_inference" json:"egress_bytes_per_inference,omitempty"`
 }
 
 // Spec is the user's cost function: hard constraints plus what to minimise.

@@ -1,0 +1,232 @@
+package cost
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/iaasbench/iaasbench/results"
+)
+
+// CostSurface is the talk's cost surface: fitted surfaces for the figures
+// the cost function reads, with expense computed analytically from each
+// point's size and predicted throughput, so that the full cost and
+// feasibility can be evaluated at any point of a sweep's grid.
+type CostSurface struct {
+	dims     []string
+	plan     plan
+	surfaces map[string]*Surface
+	fixed    map[string][]float64 // measured values of the dimensions not in dims
+	norm     map[string]float64
+}
+
+// PredictedPoint is the cost function evaluated on fitted surfaces: a
+// prediction, not a measurement.
+type PredictedPoint struct {
+	Point results.Point `json:"point"`
+	// Figures holds the predicted figures (see FigureNames); one no surface
+	// could predict is absent.
+	Figures    map[string]float64 `json:"figures"`
+	Cost       float64            `json:"cost"`
+	Feasible   bool               `json:"feasible"`
+	Violations []string           `json:"violations,omitempty"`
+	// Extrapolated is true when the point is outside what was measured;
+	// Why says along which dimension.
+	Extrapolated bool   `json:"extrapolated"`
+	Why          string `json:"why,omitempty"`
+}
+
+// VariedDims returns the dimensions (in results.Dimensions order) that
+// take more than one value among the non-failed points of evals.
+func VariedDims(evals []Evaluated) []string {
+	var out []string
+	for _, d := range results.Dimensions {
+		seen := map[float64]bool{}
+		for _, ev := range evals {
+			if ev.Status != results.StatusFailed {
+				v, _ := ev.Point.Coord(d)
+				seen[v] = true
+			}
+		}
+		if len(seen) > 1 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// NewCostSurface fits, over dims, every figure spec's constraints and
+// objective read (plus throughput, which expense needs, and p99), from the
+// non-failed points of evals. Nil dims means VariedDims(evals); dims
+// should include every dimension the points vary along, or the fit mixes
+// configurations. A figure no point has is left unfitted, and points then
+// fail constraints on it as "not measured", as in Evaluate. It is an error
+// when spec is invalid or no point is usable.
+func NewCostSurface(evals []Evaluated, dims []string, spec Spec) (*CostSurface, error) {
+	pl, err := spec.plan()
+	if err != nil {
+		return nil, err
+	}
+	var usable []Evaluated
+	var sets []map[string]float64
+	for _, ev := range evals {
+		if ev.Status != results.StatusFailed {
+			usable = append(usable, ev)
+			sets = append(sets, ev.Figures)
+		}
+	}
+	if len(usable) == 0 {
+		return nil, errors.New("cost surface: no measured point to fit (all failed or none)")
+	}
+	if dims == nil {
+		dims = VariedDims(usable)
+	}
+	cs := &CostSurface{
+		dims: append([]string(nil), dims...), plan: pl,
+		surfaces: map[string]*Surface{}, fixed: map[string][]float64{},
+		norm: pl.normalisers(sets),
+	}
+	for _, f := range cs.needed() {
+		if !slices.ContainsFunc(usable, func(ev Evaluated) bool { return finite(ev.Figures, f) }) {
+			continue
+		}
+		s, err := FitSurface(usable, cs.dims, f)
+		if err != nil {
+			return nil, fmt.Errorf("cost surface: %w", err)
+		}
+		cs.surfaces[f] = s
+	}
+	for _, d := range results.Dimensions {
+		if slices.Contains(cs.dims, d) {
+			continue
+		}
+		var vs []float64
+		for _, ev := range usable {
+			v, _ := ev.Point.Coord(d)
+			if !slices.Contains(vs, v) {
+				vs = append(vs, v)
+			}
+		}
+		sort.Float64s(vs)
+		cs.fixed[d] = vs
+	}
+	return cs, nil
+}
+
+// needed lists the figures to fit, sorted.
+func (cs *CostSurface) needed() []string {
+	set := map[string]bool{"throughput": true, "p99": true}
+	add := func(f string) {
+		switch f {
+		case "usd_per_hour":
+		case "usd_per_million":
+			if cs.plan.prices.PerMillionRequests > 0 {
+				set["throughput_rps"] = true
+			}
+		case "usd_per_data_hour":
+			set["data_rate"] = true
+			if cs.plan.prices.PerMillionRequests > 0 {
+				set["throughput_rps"] = true
+			}
+		default:
+			set[f] = true
+		}
+	}
+	for _, c := range cs.plan.constraints {
+		add(c.Figure)
+	}
+	for _, f := range cs.plan.objectiveFigures() {
+		add(f)
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Dims are the surface's dimensions.
+func (cs *CostSurface) Dims() []string { return append([]string(nil), cs.dims...) }
+
+// Surface returns the fitted surface of a figure, or nil if it was not
+// fitted (not needed, or no point has it).
+func (cs *CostSurface) Surface(figure string) *Surface { return cs.surfaces[figure] }
+
+// Fit returns each fitted figure's leave-one-out error (Surface.LOO).
+func (cs *CostSurface) Fit() map[string]float64 {
+	out := make(map[string]float64, len(cs.surfaces))
+	for f, s := range cs.surfaces {
+		out[f] = s.LOO()
+	}
+	return out
+}
+
+// At predicts p's figures, expense, cost and feasibility. Figures are
+// clamped at zero (no figure is negative). Expense uses p's own GPUs and
+// servers. The point is Extrapolated when it lies outside the measured
+// range of a surface dimension, or takes a value never measured along a
+// dimension the surface does not span.
+func (cs *CostSurface) At(p results.Point) PredictedPoint {
+	pp := PredictedPoint{Point: p, Figures: map[string]float64{}}
+	var why []string
+	note := func(s string) {
+		if s != "" && !slices.Contains(why, s) {
+			why = append(why, s)
+		}
+	}
+	for _, d := range results.Dimensions {
+		vs, ok := cs.fixed[d]
+		if !ok {
+			continue
+		}
+		v, _ := p.Coord(d)
+		if !slices.Contains(vs, v) {
+			m := make([]string, len(vs))
+			for i, x := range vs {
+				m[i] = formatNumber(x)
+			}
+			note(fmt.Sprintf("%s=%s was not measured (measured: %s)", d, formatNumber(v), strings.Join(m, ", ")))
+		}
+	}
+	coords := coordsOf(p, cs.dims)
+	names := make([]string, 0, len(cs.surfaces))
+	for f := range cs.surfaces {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, f := range names {
+		s := cs.surfaces[f]
+		v, in := s.Predict(coords)
+		if !in {
+			note(s.outside(coords))
+		}
+		if !math.IsNaN(v) {
+			pp.Figures[f] = math.Max(v, 0)
+		}
+	}
+	ips, haveIPS := pp.Figures["throughput"]
+	rps := pp.Figures["throughput_rps"]
+	dataRate := pp.Figures["data_rate"]
+	e := expenseAt(p, ips, rps, dataRate, cs.plan.prices)
+	pp.Figures["usd_per_hour"] = e.USDPerHour
+	if haveIPS {
+		pp.Figures["usd_per_million"] = e.USDPerMillion
+	}
+	if haveIPS && dataRate > 0 {
+		pp.Figures["usd_per_data_hour"] = e.USDPerDataHour
+	}
+	pp.Cost, pp.Feasible, pp.Violations = cs.plan.judge(pp.Figures, cs.norm)
+	pp.Extrapolated = len(why) > 0
+	pp.Why = strings.Join(why, "; ")
+	return pp
+}
+
+// finite reports whether figs has a finite value of figure f.
+func finite(figs map[string]float64, f string) bool {
+	v, ok := figs[f]
+	return ok && !math.IsNaN(v) && !math.IsInf(v, 0)
+}

@@ -1,0 +1,288 @@
+package gate
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// formatValue prints about four significant digits without exponent in
+// the usual ranges, as benchstat does.
+func formatValue(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == 0:
+		return "0"
+	case a >= 1e7 || a < 1e-3:
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	dec := max(0, 3-int(math.Floor(math.Log10(a))))
+	return strconv.FormatFloat(v, 'f', dec, 64)
+}
+
+func (row Row) unit() string {
+	if row.Normalised {
+		return "×ref"
+	}
+	return row.Unit
+}
+
+// figures returns the printed base, new, delta, p and n of a row.
+func (row Row) figures() (base, nw, delta, p, n string) {
+	n = fmt.Sprintf("%d+%d", row.NBase, row.NNew)
+	if row.Verdict == VerdictMissing && row.BaseMedian == 0 && row.NewMedian == 0 {
+		return "-", "-", "-", "-", n
+	}
+	return formatValue(row.BaseMedian), formatValue(row.NewMedian),
+		fmt.Sprintf("%+.1f%%", row.DeltaPct), fmt.Sprintf("%.3f", row.P), n
+}
+
+func (row Row) verdictText() string {
+	switch {
+	case row.Verdict == VerdictOK && !row.Gated:
+		return "ok (no threshold)"
+	case row.Verdict == VerdictRegression:
+		return fmt.Sprintf("REGRESSION (threshold %+.0f%%)", row.ThresholdPct)
+	case row.Verdict == VerdictImprovement:
+		return fmt.Sprintf("improvement (threshold %+.0f%%)", -row.ThresholdPct)
+	}
+	return string(row.Verdict)
+}
+
+// scenarios groups row indices by scenario, in first-appearance order.
+func (r *Report) scenarios() (names []string, rows map[string][]int) {
+	rows = map[string][]int{}
+	for i, row := range r.Rows {
+		if _, ok := rows[row.Scenario]; !ok {
+			names = append(names, row.Scenario)
+		}
+		rows[row.Scenario] = append(rows[row.Scenario], i)
+	}
+	return names, rows
+}
+
+// WriteTable writes a benchstat-like aligned text table: per scenario,
+// per point, one line per metric with base and new medians, delta, p-value,
+// trial counts and verdict; then problems, notes and the outcome.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	names, byScenario := r.scenarios()
+	for si, sc := range names {
+		if si > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "scenario %s\n", sc)
+		fmt.Fprintln(tw, "  metric\tunit\tbase\tnew\tdelta\tp\tn\tverdict\t")
+		last := ""
+		for _, i := range byScenario[sc] {
+			row := r.Rows[i]
+			if row.PointKey != last {
+				fmt.Fprintf(tw, "%s\n", row.PointKey)
+				last = row.PointKey
+			}
+			b, nw, d, p, n := row.figures()
+			v := row.verdictText()
+			if row.Reason != "" && row.Verdict != VerdictRegression && row.Verdict != VerdictImprovement {
+				v += ": " + row.Reason
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Metric, row.unit(), b, nw, d, p, n, v)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nalpha %g", r.Alpha)
+	if r.Reference != "" {
+		fmt.Fprintf(&b, ", normalised by reference %q", r.Reference)
+	}
+	b.WriteString("\n")
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "problem: %s\n", p)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	fmt.Fprintf(&b, "result: %s (exit %d)\n", r.Reason(), r.ExitCode())
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+func mdEscape(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func (r *Report) mdTable(b *strings.Builder, keep func(Row) bool) {
+	b.WriteString("| scenario | point | metric | base | new | delta | p | n | verdict |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|---|\n")
+	for _, row := range r.Rows {
+		if !keep(row) {
+			continue
+		}
+		base, nw, d, p, n := row.figures()
+		v := row.verdictText()
+		if row.Verdict == VerdictRegression {
+			v = "**" + v + "**"
+		}
+		if row.Reason != "" {
+			v += " — " + row.Reason
+		}
+		fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(row.Scenario), mdEscape(row.PointKey),
+			mdEscape(row.Metric+" ("+row.unit()+")"), base, nw, d, p, n, mdEscape(v))
+	}
+}
+
+// WriteMarkdown writes the report as a pull-request comment: the outcome,
+// a table of the rows that are not ok, problems and notes, and every row
+// in a collapsed section.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	icon := map[int]string{0: "✅", 1: "❌", 2: "⚠️"}[r.ExitCode()]
+	fmt.Fprintf(&b, "### %s iaasbench gate\n\n%s\n\n", icon, mdEscape(r.Reason()))
+	fmt.Fprintf(&b, "Two-sided Mann-Whitney U test, alpha %g", r.Alpha)
+	if r.Reference != "" {
+		fmt.Fprintf(&b, "; figures normalised by reference `%s` (×ref = ratio to its median in the same run)", mdEscape(r.Reference))
+	}
+	b.WriteString(".\n\n")
+	notOK := func(row Row) bool { return row.Verdict != VerdictOK }
+	changed := 0
+	for _, row := range r.Rows {
+		if notOK(row) {
+			changed++
+		}
+	}
+	if changed > 0 {
+		r.mdTable(&b, notOK)
+		b.WriteString("\n")
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("**Problems**\n\n")
+		for _, p := range r.Problems {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(p))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("**Notes**\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Rows) > 0 {
+		fmt.Fprintf(&b, "<details><summary>All %d comparisons</summary>\n\n", len(r.Rows))
+		r.mdTable(&b, func(Row) bool { return true })
+		b.WriteString("\n</details>\n")
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write markdown: %w", err)
+	}
+	return nil
+}
+
+// JUnit XML, the subset CI systems (Jenkins, GitLab, GitHub reporters)
+// read.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Cases     []junitCase `xml:"testcase"`
+	SystemOut string      `xml:"system-out,omitempty"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitOutcome `xml:"failure,omitempty"`
+	Error     *junitOutcome `xml:"error,omitempty"`
+	Skipped   *junitOutcome `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitOutcome struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// WriteJUnit writes JUnit XML: a testsuite per scenario, a testcase per
+// point and metric, <failure> for a regression, <skipped> for too few
+// trials, <error> for a missing point or value. When nothing could be
+// compared at all, a suite "iaasbench gate" carries one <error> with the
+// reason, so that CI does not show an empty green run.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	out := junitSuites{Name: "iaasbench gate"}
+	names, byScenario := r.scenarios()
+	for _, sc := range names {
+		suite := junitSuite{Name: sc, Time: "0"}
+		for _, i := range byScenario[sc] {
+			row := r.Rows[i]
+			base, nw, d, p, n := row.figures()
+			c := junitCase{Name: row.PointKey + " " + row.Metric, Classname: "iaasbench.gate." + sc, Time: "0",
+				SystemOut: fmt.Sprintf("%s (%s): base %s, new %s, delta %s, p %s, n %s, %s",
+					row.Metric, row.unit(), base, nw, d, p, n, row.verdictText())}
+			msg := row.Reason
+			switch row.Verdict {
+			case VerdictRegression:
+				c.Failure = &junitOutcome{Message: fmt.Sprintf("%s regressed %+.1f%%", row.Metric, row.DeltaPct), Type: "regression", Text: msg}
+				suite.Failures++
+			case VerdictInsufficient:
+				c.Skipped = &junitOutcome{Message: msg}
+				suite.Skipped++
+			case VerdictMissing:
+				c.Error = &junitOutcome{Message: msg, Type: "missing"}
+				suite.Errors++
+			}
+			suite.Cases = append(suite.Cases, c)
+			suite.Tests++
+		}
+		out.Suites = append(out.Suites, suite)
+	}
+	if len(r.Rows) == 0 && len(r.Problems) > 0 {
+		out.Suites = append(out.Suites, junitSuite{Name: "iaasbench gate", Time: "0", Tests: 1, Errors: 1,
+			Cases: []junitCase{{Name: "compare", Classname: "iaasbench.gate", Time: "0",
+				Error: &junitOutcome{Message: r.Reason(), Type: "could-not-compare", Text: strings.Join(r.Problems, "\n")}}}})
+	}
+	for _, s := range out.Suites {
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Skipped += s.Skipped
+	}
+	if len(r.Notes) > 0 && len(out.Suites) > 0 {
+		out.Suites[0].SystemOut = "notes:\n" + strings.Join(r.Notes, "\n")
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return fmt.Errorf("write junit: %w", err)
+	}
+	return nil
+}

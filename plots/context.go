@@ -1,0 +1,73 @@
+package plots
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/iaasbench/iaasbench/cost"
+	"github.com/iaasbench/iaasbench/results"
+)
+
+// reportCtx is what every figure of one report shares.
+type reportCtx struct {
+	recs []results.Record
+	sw   *sweep
+	spec cost.Spec
+	opts Options
+
+	objective   string
+	constraints []cost.Constraint
+	// costErr says why cost figures cannot be drawn (bad spec, no prices);
+	// nil when Evaluate succeeded.
+	costErr   error
+	operating *pointData
+	// opWhy explains the operating point, or why there is none.
+	opWhy string
+	notes []string
+}
+
+func newReportCtx(recs []results.Record, spec cost.Spec, opts Options) *reportCtx {
+	r := &reportCtx{recs: recs, sw: newSweep(recs), spec: spec, opts: opts}
+	r.objective = spec.Objective
+	if r.objective == "" {
+		r.objective = cost.DefaultObjective
+	}
+	for _, text := range spec.Constraints {
+		c, err := cost.ParseConstraint(text)
+		if err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("constraint ignored in figures: %v", err))
+			continue
+		}
+		r.constraints = append(r.constraints, c)
+	}
+	r.evaluateCost()
+	return r
+}
+
+// limit returns the bound a constraint puts on a figure, if any.
+func (r *reportCtx) limit(figure string) (cost.Constraint, bool) {
+	for _, c := range r.constraints {
+		if c.Figure == figure {
+			return c, true
+		}
+	}
+	return cost.Constraint{}, false
+}
+
+// rows is the summary table.
+func (r *reportCtx) rows() []Row {
+	var out []Row
+	for _, p := range r.sw.Points {
+		row := Row{
+			Point: p.Point, Label: p.Label, Status: p.Status, Reason: p.Reason,
+			Throughput: p.Throughput, P50MS: p.P50MS, P99MS: p.P99MS,
+			USDHour: math.NaN(), USDMillion: math.NaN(),
+			Feasible: p.Feasible, Violations: p.Violations, Operating: p == r.operating,
+		}
+		if p.CostKnown {
+			row.USDHour, row.USDMillion = p.USDHour, p.USDMillion
+		}
+		out = append(out, row)
+	}
+	return out
+}

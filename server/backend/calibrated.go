@@ -1,0 +1,119 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// CalibratedName is the backend with a known service time: it returns its
+// input after a + b·batch microseconds (plus optional jitter), holding its
+// instance all that time. Tests and benchmarks check measurements against
+// this known truth.
+const CalibratedName = "iaasbench_calibrated"
+
+// Calibrated is a model whose execution time is set by its config.
+type Calibrated struct {
+	BaseUS, PerItemUS float64
+	// Jitter is "", "uniform:W" (±W µs) or "exp:M" (exponential, mean M µs).
+	JitterKind string
+	JitterUS   float64
+	Seed       uint64
+}
+
+func newCalibrated(p params) (*Calibrated, error) {
+	if err := p.knownKeys("base_us", "per_item_us", "jitter", "seed"); err != nil {
+		return nil, err
+	}
+	c := &Calibrated{}
+	var err error
+	if c.BaseUS, err = p.float("base_us", 1000); err != nil {
+		return nil, err
+	}
+	if c.PerItemUS, err = p.float("per_item_us", 0); err != nil {
+		return nil, err
+	}
+	if c.BaseUS < 0 || c.PerItemUS < 0 {
+		return nil, fmt.Errorf("base_us and per_item_us must be >= 0")
+	}
+	seed, err := p.int("seed", 1)
+	if err != nil {
+		return nil, err
+	}
+	c.Seed = uint64(seed)
+	if j := p.str("jitter", ""); j != "" {
+		kind, val, ok := strings.Cut(j, ":")
+		if !ok || (kind != "uniform" && kind != "exp") {
+			return nil, fmt.Errorf("parameter jitter: %q, want uniform:W or exp:M (microseconds)", j)
+		}
+		var w float64
+		if _, err := fmt.Sscanf(val, "%g", &w); err != nil || w < 0 {
+			return nil, fmt.Errorf("parameter jitter: %q is not a non-negative number", val)
+		}
+		c.JitterKind, c.JitterUS = kind, w
+	}
+	return c, nil
+}
+
+// ServiceTime is the nominal (jitter-free) execution time of a batch.
+func (c *Calibrated) ServiceTime(rows int) time.Duration {
+	return time.Duration((c.BaseUS + c.PerItemUS*float64(rows)) * float64(time.Microsecond))
+}
+
+// NewState: the calibrated model is stateless.
+func (c *Calibrated) NewState() any { return nil }
+
+// NewInstance returns an instance with its own jitter source.
+func (c *Calibrated) NewInstance() (Instance, error) {
+	return &calibratedInstance{c: c, rng: rand.New(rand.NewPCG(c.Seed, uint64(time.Now().UnixNano())))}, nil
+}
+
+type calibratedInstance struct {
+	c   *Calibrated
+	rng *rand.Rand
+}
+
+func (in *calibratedInstance) Execute(ctx context.Context, b *Batch) error {
+	d := in.c.ServiceTime(b.Rows)
+	switch in.c.JitterKind {
+	case "uniform":
+		d += time.Duration((in.rng.Float64()*2 - 1) * in.c.JitterUS * float64(time.Microsecond))
+	case "exp":
+		d += time.Duration(in.rng.ExpFloat64() * in.c.JitterUS * float64(time.Microsecond))
+	}
+	if err := Busy(ctx, d); err != nil {
+		return err
+	}
+	b.Outputs = b.Outputs[:0]
+	b.OutputShapes = b.OutputShapes[:0]
+	for i, x := range b.Inputs {
+		b.Outputs = append(b.Outputs, x) // identity: the input buffer is the request's own
+		b.OutputShapes = append(b.OutputShapes, b.InputShapes[i])
+	}
+	return nil
+}
+
+// Busy occupies the caller for d. It sleeps for most of d and spins for
+// the last stretch, since a plain sleep overshoots by tens of
+// microseconds and the calibrated model promises its service time.
+func Busy(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(d)
+	const spin = 60 * time.Microsecond
+	if d > spin {
+		t := time.NewTimer(d - spin)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	for time.Now().Before(deadline) {
+	}
+	return nil
+}

@@ -1,0 +1,520 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/server/backend"
+)
+
+// request is one inference request inside the server.
+type request struct {
+	ctx     context.Context
+	rows    int // batch dimension; 1 for models with max_batch_size 0
+	inputs  [][]float32
+	shapes  [][]int64
+	seq     seqControl
+	arrived time.Time
+
+	outputs   [][]float32
+	outShapes [][]int64
+	queueNS   int64
+	inNS      int64
+	inferNS   int64
+	outNS     int64
+	err       error
+	done      chan struct{} // closed when a batched execution finished
+}
+
+type seqControl struct {
+	key        string // correlation id as text; "" when the request has none
+	start, end bool
+}
+
+// instance is one copy of a model, executing one batch at a time.
+type instance struct {
+	idx    int
+	inst   backend.Instance
+	token  chan struct{} // held while executing (sequence path)
+	device *device       // emulated GPU, nil on CPU
+}
+
+// runtime is one configuration of one model version: its instances and
+// scheduler. Reconfiguration builds a new runtime and drains the old one,
+// so requests in flight finish on the configuration they started on.
+type runtime struct {
+	mv    *modelVersion
+	cfg   *pb.ModelConfig
+	model backend.Model
+
+	instances []*instance
+	free      chan *instance // idle instances (direct and batched paths)
+	queue     chan *request  // dynamic batching only
+	maxQueue  int64
+	pending   atomic.Int64
+
+	refs   atomic.Int64
+	closed atomic.Bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	srv *Server // for ensembles: steps are looked up per request
+}
+
+var errRuntimeClosed = errors.New("runtime closed")
+
+func (rt *runtime) acquire() bool {
+	rt.refs.Add(1)
+	if rt.closed.Load() {
+		rt.refs.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (rt *runtime) release() { rt.refs.Add(-1) }
+
+// close stops new requests, waits for those in flight, then stops the
+// batcher.
+func (rt *runtime) close() {
+	rt.closed.Store(true)
+	for rt.refs.Load() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(rt.stop)
+	rt.wg.Wait()
+}
+
+func newRuntime(srv *Server, mv *modelVersion, cfg *pb.ModelConfig) (*runtime, error) {
+	rt := &runtime{mv: mv, cfg: cfg, stop: make(chan struct{}), srv: srv}
+	rt.maxQueue = int64(srv.opts.MaxQueue)
+	if q := cfg.GetDynamicBatching().GetDefaultQueuePolicy().GetMaxQueueSize(); q > 0 {
+		rt.maxQueue = int64(q)
+	}
+	if cfg.GetPlatform() == "ensemble" {
+		for _, st := range cfg.GetEnsembleScheduling().GetStep() {
+			if _, err := srv.lookup(st.GetModelName(), versionString(st.GetModelVersion())); err != nil {
+				return nil, fmt.Errorf("ensemble %q step %q: %s", cfg.Name, st.GetModelName(), status.Convert(err).Message())
+			}
+		}
+		return rt, nil
+	}
+	m, err := backend.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt.model = m
+	for _, g := range cfg.GetInstanceGroup() {
+		devs, err := srv.devicesFor(cfg.Name, g)
+		if err != nil {
+			return nil, err
+		}
+		// Triton places count instances on each listed GPU.
+		n := int(g.GetCount())
+		placements := []*device{nil}
+		if len(devs) > 0 {
+			placements = devs
+		}
+		for _, d := range placements {
+			for i := 0; i < n; i++ {
+				bi, err := m.NewInstance()
+				if err != nil {
+					return nil, fmt.Errorf("model %q: create instance: %w", cfg.Name, err)
+				}
+				rt.instances = append(rt.instances, &instance{idx: len(rt.instances), inst: bi, token: make(chan struct{}, 1), device: d})
+			}
+		}
+	}
+	if len(rt.instances) == 0 {
+		return nil, fmt.Errorf("model %q: instance_group gives no instances", cfg.Name)
+	}
+	rt.free = make(chan *instance, len(rt.instances))
+	for _, in := range rt.instances {
+		rt.free <- in
+	}
+	if cfg.GetDynamicBatching() != nil {
+		rt.queue = make(chan *request, rt.maxQueue)
+		rt.wg.Add(1)
+		go rt.batcher()
+	}
+	return rt, nil
+}
+
+func versionString(v int64) string {
+	if v <= 0 {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func (rt *runtime) queueFull() error {
+	return status.Errorf(codes.Unavailable, "model %q: queue is full (%d requests waiting, max_queue_size %d); retry later, add instances or raise the limit",
+		rt.cfg.Name, rt.pending.Load(), rt.maxQueue)
+}
+
+// infer runs r to completion on this runtime.
+func (rt *runtime) infer(r *request) error {
+	switch {
+	case rt.cfg.GetPlatform() == "ensemble":
+		return rt.inferEnsemble(r)
+	case rt.cfg.GetSequenceBatching() != nil:
+		return rt.inferSequence(r)
+	case rt.queue != nil:
+		return rt.inferBatched(r)
+	default:
+		return rt.inferDirect(r)
+	}
+}
+
+func (rt *runtime) admit() error {
+	if rt.pending.Add(1) > rt.maxQueue+int64(len(rt.instances)) {
+		rt.pending.Add(-1)
+		return rt.queueFull()
+	}
+	return nil
+}
+
+// inferDirect runs the request on the caller's goroutine on the first free
+// instance: no batching means no reason to hand it to another goroutine.
+func (rt *runtime) inferDirect(r *request) error {
+	if err := rt.admit(); err != nil {
+		return err
+	}
+	defer rt.pending.Add(-1)
+	t0 := time.Now()
+	var in *instance
+	select {
+	case in = <-rt.free:
+	case <-r.ctx.Done():
+		return status.FromContextError(r.ctx.Err()).Err()
+	}
+	r.queueNS = int64(time.Since(t0))
+	rt.execute(r.ctx, in, []*request{r}, nil)
+	rt.free <- in
+	return r.err
+}
+
+func (rt *runtime) inferBatched(r *request) error {
+	if rt.pending.Add(1) > rt.maxQueue {
+		rt.pending.Add(-1)
+		return rt.queueFull()
+	}
+	r.done = make(chan struct{})
+	select {
+	case rt.queue <- r:
+	default:
+		rt.pending.Add(-1)
+		return rt.queueFull()
+	}
+	<-r.done // the batch runs to completion even if this client leaves
+	return r.err
+}
+
+// batcher forms batches as Triton's dynamic batcher does: when an instance
+// is free, take what is queued up to max_batch_size; if that is short of
+// the preferred size, wait for more until the oldest request has waited
+// max_queue_delay_microseconds.
+func (rt *runtime) batcher() {
+	defer rt.wg.Done()
+	db := rt.cfg.GetDynamicBatching()
+	maxRows := int(rt.cfg.GetMaxBatchSize())
+	delay := time.Duration(db.GetMaxQueueDelayMicroseconds()) * time.Microsecond
+	preferred := make([]int, 0, len(db.GetPreferredBatchSize()))
+	for _, p := range db.GetPreferredBatchSize() {
+		preferred = append(preferred, int(p))
+	}
+	slices.Sort(preferred)
+	target := maxRows
+	if len(preferred) > 0 {
+		target = preferred[len(preferred)-1]
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var carry *request
+	for {
+		var in *instance
+		select {
+		case in = <-rt.free:
+		case <-rt.stop:
+			return
+		}
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-rt.queue:
+			case <-rt.stop:
+				rt.free <- in
+				return
+			}
+		}
+		batch := []*request{first}
+		rows := first.rows
+		deadline := first.arrived.Add(delay)
+	gather:
+		for rows < target {
+			select {
+			case r := <-rt.queue:
+				if rows+r.rows > maxRows {
+					carry = r
+					break gather
+				}
+				batch = append(batch, r)
+				rows += r.rows
+				continue
+			default:
+			}
+			if delay <= 0 || slices.Contains(preferred, rows) {
+				break
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+			timer.Reset(wait)
+			select {
+			case r := <-rt.queue:
+				timer.Stop()
+				if rows+r.rows > maxRows {
+					carry = r
+					break gather
+				}
+				batch = append(batch, r)
+				rows += r.rows
+			case <-timer.C:
+				break gather
+			case <-rt.stop:
+				timer.Stop()
+				break gather
+			}
+		}
+		now := time.Now()
+		for _, r := range batch {
+			r.queueNS = int64(now.Sub(r.arrived))
+		}
+		rt.wg.Add(1)
+		go func(in *instance, batch []*request) {
+			defer rt.wg.Done()
+			rt.execute(context.Background(), in, batch, nil)
+			rt.free <- in
+			for _, r := range batch {
+				rt.pending.Add(-1)
+				close(r.done)
+			}
+		}(in, batch)
+	}
+}
+
+// sequence is one stateful sequence pinned to an instance slot.
+type sequence struct {
+	slot  int
+	state any
+	last  atomic.Int64 // unix nanos of the last request
+}
+
+func (rt *runtime) inferSequence(r *request) error {
+	mv := rt.mv
+	if r.seq.key == "" {
+		return status.Errorf(codes.InvalidArgument, "model %q is stateful: send the sequence_id parameter (with sequence_start on a sequence's first request)", rt.cfg.Name)
+	}
+	mv.seqMu.Lock()
+	s := mv.seqs[r.seq.key]
+	switch {
+	case r.seq.start:
+		if s == nil {
+			s = &sequence{slot: mv.nextSlot}
+			mv.nextSlot++
+			mv.seqs[r.seq.key] = s
+		}
+		s.state = rt.model.NewState() // START resets the sequence's state
+	case s == nil:
+		mv.seqMu.Unlock()
+		return status.Errorf(codes.InvalidArgument,
+			"model %q: sequence %s is not active (never started, already ended, or idle longer than max_sequence_idle_microseconds); send sequence_start on its first request",
+			rt.cfg.Name, r.seq.key)
+	}
+	s.last.Store(time.Now().UnixNano())
+	state := s.state
+	mv.seqMu.Unlock()
+
+	if err := rt.admit(); err != nil {
+		return err
+	}
+	defer rt.pending.Add(-1)
+	in := rt.instances[s.slot%len(rt.instances)]
+	t0 := time.Now()
+	select {
+	case in.token <- struct{}{}:
+	case <-r.ctx.Done():
+		return status.FromContextError(r.ctx.Err()).Err()
+	}
+	r.queueNS = int64(time.Since(t0))
+	rt.execute(r.ctx, in, []*request{r}, state)
+	<-in.token
+	if r.seq.end {
+		mv.seqMu.Lock()
+		if mv.seqs[r.seq.key] == s {
+			delete(mv.seqs, r.seq.key)
+		}
+		mv.seqMu.Unlock()
+	}
+	return r.err
+}
+
+// execute runs one batch made of reqs on in and splits the outputs.
+func (rt *runtime) execute(ctx context.Context, in *instance, reqs []*request, state any) {
+	t0 := time.Now()
+	b := backend.Batch{State: state}
+	if len(reqs) == 1 {
+		r := reqs[0]
+		b.Rows, b.Inputs, b.InputShapes = r.rows, r.inputs, r.shapes
+	} else {
+		mergeInputs(&b, reqs)
+	}
+	t1 := time.Now()
+	var err error
+	if in.device != nil {
+		err = in.device.run(ctx, rt.cfg.Name, b.Rows, func() error { return in.inst.Execute(ctx, &b) })
+	} else {
+		err = in.inst.Execute(ctx, &b)
+	}
+	t2 := time.Now()
+	if err == nil {
+		err = splitOutputs(&b, reqs)
+	}
+	t3 := time.Now()
+	inNS, inferNS, outNS := int64(t1.Sub(t0)), int64(t2.Sub(t1)), int64(t3.Sub(t2))
+	if err != nil {
+		err = status.Errorf(codes.Internal, "model %q: execution failed: %v", rt.cfg.Name, err)
+	} else {
+		rt.mv.stats.execution(b.Rows, inNS, inferNS, outNS)
+	}
+	for _, r := range reqs {
+		r.err = err
+		r.inNS += inNS
+		r.inferNS += inferNS
+		r.outNS += outNS
+	}
+}
+
+func mergeInputs(b *backend.Batch, reqs []*request) {
+	rows := 0
+	for _, r := range reqs {
+		rows += r.rows
+	}
+	b.Rows = rows
+	n := len(reqs[0].inputs)
+	b.Inputs = make([][]float32, n)
+	b.InputShapes = make([][]int64, n)
+	for i := 0; i < n; i++ {
+		total := 0
+		for _, r := range reqs {
+			total += len(r.inputs[i])
+		}
+		buf := make([]float32, 0, total)
+		for _, r := range reqs {
+			buf = append(buf, r.inputs[i]...)
+		}
+		b.Inputs[i] = buf
+		shape := slices.Clone(reqs[0].shapes[i])
+		shape[0] = int64(rows)
+		b.InputShapes[i] = shape
+	}
+}
+
+func splitOutputs(b *backend.Batch, reqs []*request) error {
+	if len(reqs) == 1 {
+		reqs[0].outputs, reqs[0].outShapes = b.Outputs, b.OutputShapes
+		return nil
+	}
+	for _, r := range reqs {
+		r.outputs = make([][]float32, len(b.Outputs))
+		r.outShapes = make([][]int64, len(b.Outputs))
+	}
+	for i, out := range b.Outputs {
+		if b.Rows == 0 || len(out)%b.Rows != 0 {
+			return fmt.Errorf("output %d has %d values, not a multiple of the batch %d", i, len(out), b.Rows)
+		}
+		per := len(out) / b.Rows
+		off := 0
+		for _, r := range reqs {
+			r.outputs[i] = out[off*per : (off+r.rows)*per : (off+r.rows)*per]
+			shape := slices.Clone(b.OutputShapes[i])
+			shape[0] = int64(r.rows)
+			r.outShapes[i] = shape
+			off += r.rows
+		}
+	}
+	return nil
+}
+
+// inferEnsemble runs the steps in order, passing tensors in memory. The
+// ensemble's queue and compute times are the sums over its steps, which is
+// how its statistics explain where the time went.
+func (rt *runtime) inferEnsemble(r *request) error {
+	tensors := make(map[string]tensor, 4)
+	for i, in := range rt.cfg.GetInput() {
+		tensors[in.GetName()] = tensor{r.inputs[i], r.shapes[i]}
+	}
+	for _, st := range rt.cfg.GetEnsembleScheduling().GetStep() {
+		srt, err := rt.srv.acquire(st.GetModelName(), versionString(st.GetModelVersion()))
+		if err != nil {
+			return status.Errorf(status.Code(err), "ensemble %q step %q: %s", rt.cfg.Name, st.GetModelName(), status.Convert(err).Message())
+		}
+		sub := &request{ctx: r.ctx, rows: r.rows, seq: r.seq, arrived: time.Now()}
+		for _, in := range srt.cfg.GetInput() {
+			name, ok := st.GetInputMap()[in.GetName()]
+			if !ok {
+				name = in.GetName()
+			}
+			t, ok := tensors[name]
+			if !ok {
+				srt.release()
+				return status.Errorf(codes.Internal, "ensemble %q step %q: tensor %q for input %q is not produced by any earlier step", rt.cfg.Name, st.GetModelName(), name, in.GetName())
+			}
+			sub.inputs = append(sub.inputs, t.data)
+			sub.shapes = append(sub.shapes, t.shape)
+		}
+		err = srt.infer(sub)
+		srt.mv.stats.request(err == nil, int64(time.Since(sub.arrived)), sub.queueNS, sub.inNS, sub.inferNS, sub.outNS)
+		srt.release()
+		if err != nil {
+			return err
+		}
+		r.queueNS += sub.queueNS
+		r.inNS += sub.inNS
+		r.inferNS += sub.inferNS
+		r.outNS += sub.outNS
+		for i, out := range srt.cfg.GetOutput() {
+			name, ok := st.GetOutputMap()[out.GetName()]
+			if !ok {
+				continue
+			}
+			tensors[name] = tensor{sub.outputs[i], sub.outShapes[i]}
+		}
+	}
+	for _, out := range rt.cfg.GetOutput() {
+		t, ok := tensors[out.GetName()]
+		if !ok {
+			return status.Errorf(codes.Internal, "ensemble %q: no step produces output %q", rt.cfg.Name, out.GetName())
+		}
+		r.outputs = append(r.outputs, t.data)
+		r.outShapes = append(r.outShapes, t.shape)
+	}
+	rt.mv.stats.execution(r.rows, 0, 0, 0)
+	return nil
+}
+
+type tensor struct {
+	data  []float32
+	shape []int64
+}
