@@ -173,7 +173,7 @@ func betterPredicted(a, b *PredictedPoint) bool {
 	return a.Point.Key() < b.Point.Key()
 }
 
-// closest describes the infeasible point nearest to feasible: fewest
+// closest describes the infeasible point nearest to being chosen: fewest
 // violations, then lowest cost.
 func closest(evals []Evaluated) string {
 	var c *Evaluated
@@ -190,7 +190,7 @@ func closest(evals []Evaluated) string {
 	if c == nil {
 		return "every point failed"
 	}
-	return fmt.Sprintf("closest is %s: %s", c.Point.Key(), strings.Join(c.Violations, ", "))
+	return fmt.Sprintf("of those with the fewest violations, the cheapest is %s: %s", c.Point.Key(), strings.Join(c.Violations, ", "))
 }
 
 // meetsDemand reports whether figs meet every throughput and data-rate

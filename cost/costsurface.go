@@ -14,7 +14,8 @@ import (
 // CostSurface is the talk's cost surface: fitted surfaces for the figures
 // the cost function reads, with expense computed analytically from each
 // point's size and predicted throughput, so that the full cost and
-// feasibility can be evaluated at any point of a sweep's grid.
+// feasibility can be evaluated at any point of a sweep's grid. It is
+// immutable once built and safe for concurrent use.
 type CostSurface struct {
 	dims     []string
 	plan     plan
@@ -83,6 +84,11 @@ func NewCostSurface(evals []Evaluated, dims []string, spec Spec) (*CostSurface, 
 	}
 	if dims == nil {
 		dims = VariedDims(usable)
+	}
+	for _, d := range dims {
+		if _, err := (results.Point{}).Coord(d); err != nil {
+			return nil, fmt.Errorf("cost surface: %w", err)
+		}
 	}
 	cs := &CostSurface{
 		dims: append([]string(nil), dims...), plan: pl,

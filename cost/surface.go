@@ -30,6 +30,8 @@ import (
 // constant; if the spline's system is still singular, a least-squares
 // linear fit is used. Points at the same coordinates are averaged (in the
 // transformed space) first.
+//
+// A Surface is immutable once fitted and safe for concurrent use.
 type Surface struct {
 	dims   []string
 	figure string

@@ -72,6 +72,10 @@ func Metrics(usd USDPerMillionFunc) []Metric {
 				if err != nil {
 					return 0, fmt.Errorf("usd_per_million: %w", err)
 				}
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					// +Inf: the point served nothing yet costs money.
+					return 0, fmt.Errorf("usd_per_million is %v", v)
+				}
 				return v, nil
 			}})
 	}

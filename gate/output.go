@@ -7,7 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // formatValue prints about four significant digits without exponent in
@@ -66,39 +66,63 @@ func (r *Report) scenarios() (names []string, rows map[string][]int) {
 }
 
 // WriteTable writes a benchstat-like aligned text table: per scenario,
-// per point, one line per metric with base and new medians, delta, p-value,
-// trial counts and verdict; then problems, notes and the outcome.
+// per point, one line per metric with base and new medians, delta,
+// p-value, trial counts and verdict; then problems, notes and the outcome.
+// Columns are aligned across the whole report.
 func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	type line struct {
+		text  string   // a heading line, or
+		cells []string // a table line
+	}
+	var lines []line
 	names, byScenario := r.scenarios()
 	for si, sc := range names {
 		if si > 0 {
-			fmt.Fprintln(tw)
+			lines = append(lines, line{})
 		}
-		fmt.Fprintf(tw, "scenario %s\n", sc)
-		fmt.Fprintln(tw, "  metric\tunit\tbase\tnew\tdelta\tp\tn\tverdict\t")
+		lines = append(lines, line{text: "scenario " + sc},
+			line{cells: []string{"  metric", "unit", "base", "new", "delta", "p", "n", "verdict"}})
 		last := ""
 		for _, i := range byScenario[sc] {
 			row := r.Rows[i]
 			if row.PointKey != last {
-				fmt.Fprintf(tw, "%s\n", row.PointKey)
+				lines = append(lines, line{text: row.PointKey})
 				last = row.PointKey
 			}
 			b, nw, d, p, n := row.figures()
-			v := row.verdictText()
-			if row.Reason != "" && row.Verdict != VerdictRegression && row.Verdict != VerdictImprovement {
-				v += ": " + row.Reason
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Metric, row.unit(), b, nw, d, p, n, v)
+			lines = append(lines, line{cells: []string{"  " + row.Metric, row.unit(), b, nw, d, p, n, row.verdictText()}})
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write table: %w", err)
+	// Text columns (metric, unit, verdict) align left, figures right.
+	left := []bool{true, true, false, false, false, false, false, true}
+	width := make([]int, len(left))
+	for _, l := range lines {
+		for i, c := range l.cells {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
 	}
 	var b strings.Builder
+	for _, l := range lines {
+		if l.cells == nil {
+			b.WriteString(l.text + "\n")
+			continue
+		}
+		for i, c := range l.cells {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			switch {
+			case i == len(l.cells)-1:
+				b.WriteString(c) // no trailing blanks
+			case left[i]:
+				b.WriteString(c + pad + "  ")
+			default:
+				b.WriteString(pad + c + "  ")
+			}
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "\nalpha %g", r.Alpha)
 	if r.Reference != "" {
-		fmt.Fprintf(&b, ", normalised by reference %q", r.Reference)
+		fmt.Fprintf(&b, ", normalised by reference %q (figures are ratios to its median in the same run)", r.Reference)
 	}
 	b.WriteString("\n")
 	for _, p := range r.Problems {

@@ -116,9 +116,12 @@ func normalP(n1, n2 int, u float64, sizes []int) float64 {
 // twice the smaller tail of the permutation distribution, capped at 1.
 // Counts stay below C(50,25) < 2^53, so float64 holds them exactly.
 func exactP(n1 int, sizes, rank2 []int, obs int) float64 {
-	maxSum := 0
-	for i := range sizes {
-		maxSum += min(sizes[i], n1) * rank2[i]
+	// The largest doubled rank sum takes the n1 highest-ranked values.
+	maxSum, left := 0, n1
+	for i := len(sizes) - 1; i >= 0 && left > 0; i-- {
+		take := min(sizes[i], left)
+		maxSum += take * rank2[i]
+		left -= take
 	}
 	// ways[k][s]: arrangements putting k of the sample among the groups
 	// seen so far with doubled rank sum s.
@@ -127,20 +130,23 @@ func exactP(n1 int, sizes, rank2 []int, obs int) float64 {
 		ways[k] = make([]float64, maxSum+1)
 	}
 	ways[0][0] = 1
-	seen := 0
+	seen, reach := 0, 0 // values seen; largest reachable doubled sum
 	for g, t := range sizes {
+		choose := make([]float64, t+1)
+		for j := range choose {
+			choose[j] = binom(t, j)
+		}
+		reach = min(maxSum, reach+min(t, n1)*rank2[g])
 		for k := min(n1, seen+t); k >= 0; k-- {
 			row := ways[k]
-			for s := maxSum; s >= 0; s-- {
-				total := 0.0
-				for j := 0; j <= t && j <= k; j++ {
+			for s := reach; s >= 0; s-- {
+				total := row[s]
+				for j := 1; j <= t && j <= k; j++ {
 					ps := s - j*rank2[g]
 					if ps < 0 {
 						break
 					}
-					if c := ways[k-j][ps]; c != 0 {
-						total += c * binom(t, j)
-					}
+					total += ways[k-j][ps] * choose[j]
 				}
 				row[s] = total
 			}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -138,7 +139,7 @@ func TestNormalApproximationNearExact(t *testing.T) {
 	for trial := range 10 {
 		x, y := make([]float64, exactLimit), make([]float64, exactLimit)
 		for i := range x {
-			x[i] = math.Round(rng.NormFloat64()*4) // ties
+			x[i] = math.Round(rng.NormFloat64() * 4) // ties
 			y[i] = math.Round(rng.NormFloat64()*4 + float64(trial)/3)
 		}
 		mw, err := MannWhitneyU(x, y)
@@ -176,5 +177,23 @@ func TestMannWhitneyRejectsBadSamples(t *testing.T) {
 	}
 	if _, err := MannWhitneyU([]float64{math.NaN()}, []float64{1}); err == nil {
 		t.Error("NaN: want error")
+	}
+}
+
+// Exact tests with ties at 5, 10 and 25 (the exact limit) values a side.
+func BenchmarkMannWhitneyExact(b *testing.B) {
+	for _, n := range []int{5, 10, exactLimit} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			x, y := make([]float64, n), make([]float64, n)
+			for i := range x {
+				x[i], y[i] = math.Round(rng.NormFloat64()*4), math.Round(rng.NormFloat64()*4+1)
+			}
+			for b.Loop() {
+				if _, err := MannWhitneyU(x, y); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

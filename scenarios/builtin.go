@@ -47,7 +47,7 @@ func Builtin(name string) (*Scenario, error) {
 // Resolve loads nameOrPath as a file when it exists or ends in .yaml or
 // .yml, and otherwise as a built-in scenario's name.
 func Resolve(nameOrPath string) (*Scenario, error) {
-	if _, err := os.Stat(nameOrPath); err == nil ||
+	if fi, err := os.Stat(nameOrPath); (err == nil && !fi.IsDir()) ||
 		strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml") {
 		return Load(nameOrPath)
 	}

@@ -88,7 +88,7 @@ type Workload struct {
 	// Sequence makes each client a stateful sequence (one data stream with
 	// its own snapshotter state on the server).
 	Sequence bool   `yaml:"sequence,omitempty" json:"sequence,omitempty"`
-	Stream   Stream `yaml:"stream" json:"stream"`
+	Stream   Stream `yaml:"stream,omitempty" json:"stream"`
 	// DataSeconds is a fixed amount of data split over servers×clients
 	// (offline); 0 means the measurement is time-based.
 	DataSeconds      float64 `yaml:"data_seconds,omitempty" json:"data_seconds,omitempty"`
@@ -102,6 +102,12 @@ type Stream struct {
 	SampleRateHz int     `yaml:"sample_rate_hz" json:"sample_rate_hz"`
 	KernelS      float64 `yaml:"kernel_s" json:"kernel_s"`
 	Channels     int     `yaml:"channels" json:"channels"`
+}
+
+// streaming reports whether the workload feeds a time series, so that
+// its Stream settings matter.
+func (w Workload) streaming() bool {
+	return w.Sequence || w.RPC == RPCStream || w.Arrival == ArrivalFrames || w.DataSeconds > 0
 }
 
 // SamplesPerRequest is the number of new samples per channel one request
@@ -469,8 +475,12 @@ func (s *Scenario) Hash() string {
 // a fixed order, empty fields left out. Parse(YAML()) gives back the same
 // scenario; the sweep stores it in the results header.
 func (s *Scenario) YAML() []byte {
+	out := *s
+	if !out.Workload.streaming() && out.Workload.Stream == Default().Workload.Stream {
+		out.Workload.Stream = Stream{} // default and unused: Parse restores it
+	}
 	var n yaml.Node
-	if err := n.Encode(s); err != nil {
+	if err := n.Encode(&out); err != nil {
 		// The types of this package always encode; an error is a bug here.
 		panic(fmt.Sprintf("scenarios: encode %s: %v", s.Name, err))
 	}
@@ -485,9 +495,9 @@ func (s *Scenario) YAML() []byte {
 	return buf.Bytes()
 }
 
-// prune drops mapping entries with empty values ("", [], {}) and, in
-// cost.prices (whose fields have no omitempty), zero charges: all of them
-// mean "unset". It reports whether n itself is empty.
+// prune drops mapping entries with empty values ("", [], {}) and the zero
+// numbers directly in cost.prices (whose fields have no omitempty): all of
+// them mean "unset" or "no such charge". It reports whether n is empty.
 func prune(n *yaml.Node, path string) bool {
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -505,7 +515,7 @@ func prune(n *yaml.Node, path string) bool {
 			if prune(v, joinPath(path, k.Value)) {
 				continue
 			}
-			if path == "cost.prices" && v.Kind == yaml.ScalarNode && v.Value == "0" && zeroCharges[k.Value] {
+			if path == "cost.prices" && v.Kind == yaml.ScalarNode && v.Value == "0" {
 				continue
 			}
 			kept = append(kept, k, v)
@@ -519,6 +529,3 @@ func prune(n *yaml.Node, path string) bool {
 	}
 	return false
 }
-
-// zeroCharges are the cost.prices fields where 0 means "no such charge".
-var zeroCharges = map[string]bool{"node_hour": true, "per_million_requests": true, "egress_per_gb": true}

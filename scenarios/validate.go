@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -294,9 +295,13 @@ func (v *validator) cost() {
 			}
 		}
 	}
-	v.nonNegative("cost.prices.node_hour", p.NodeHour)
-	v.nonNegative("cost.prices.per_million_requests", p.PerMillionRequests)
-	v.nonNegative("cost.prices.egress_per_gb", p.EgressPerGB)
+	// Every number in Prices is a charge or a size: none may be negative.
+	pv := reflect.ValueOf(p)
+	for _, f := range yamlFields(pv.Type()) {
+		if fv := pv.Field(f.index); fv.Kind() == reflect.Float64 {
+			v.nonNegative("cost.prices."+f.name, fv.Float())
+		}
+	}
 	// Parsing constraint expressions is the cost package's job.
 	for i, con := range c.Constraints {
 		if strings.TrimSpace(con) == "" {

@@ -305,11 +305,14 @@ func (rt *runtime) batcher() {
 		go func(in *instance, batch []*request) {
 			defer rt.wg.Done()
 			rt.execute(context.Background(), in, batch, nil)
-			rt.free <- in
+			// Answer before freeing the instance: the next batch then forms
+			// from requests that arrive from now on, as on a real server
+			// where responses leave before the instance picks up new work.
 			for _, r := range batch {
 				rt.pending.Add(-1)
 				close(r.done)
 			}
+			rt.free <- in
 		}(in, batch)
 	}
 }

@@ -103,7 +103,7 @@ func Busy(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 	deadline := time.Now().Add(d)
-	const spin = 60 * time.Microsecond
+	const spin = 30 * time.Microsecond
 	if d > spin {
 		t := time.NewTimer(d - spin)
 		select {

@@ -1,0 +1,360 @@
+package server_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/iaasbench/iaasbench/client"
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/server"
+)
+
+// calibrated reconfigures the calibrated model and returns its config.
+func calibrated(t *testing.T, c *client.Client, instances int, baseUS, perItemUS string, mutate func(*pb.ModelConfig)) *pb.ModelConfig {
+	t.Helper()
+	ctx := ctxT(t)
+	cfg, err := c.ModelConfig(ctx, "calibrated", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = proto.Clone(cfg).(*pb.ModelConfig)
+	cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: int32(instances), Kind: pb.ModelInstanceGroup_KIND_CPU}}
+	cfg.Parameters["base_us"] = &pb.ModelParameter{StringValue: baseUS}
+	cfg.Parameters["per_item_us"] = &pb.ModelParameter{StringValue: perItemUS}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	if err := c.Load(ctx, "calibrated", cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// drive keeps `clients` closed-loop clients busy for d and returns the
+// number of completed requests and failures.
+func drive(t *testing.T, c *client.Client, clients int, d time.Duration, batch int) (ok, failed int64, lat []time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := client.NewRequest("calibrated", client.Tensor{Name: "input", Shape: []int64{int64(batch), 16}, Data: ramp(batch*16, 1)})
+			var resp pb.ModelInferResponse
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				err := c.InferInto(context.Background(), req, &resp)
+				el := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					ok++
+					lat = append(lat, el)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return ok, failed, lat
+}
+
+func TestInstancesScaleThroughput(t *testing.T) {
+	_, c := start(t, server.Options{})
+	calibrated(t, c, 1, "10000", "0", nil)
+	one, _, _ := drive(t, c, 6, 600*time.Millisecond, 1)
+	calibrated(t, c, 3, "10000", "0", nil)
+	three, _, _ := drive(t, c, 6, 600*time.Millisecond, 1)
+	ratio := float64(three) / float64(one)
+	if ratio < 2.4 || ratio > 3.3 {
+		t.Fatalf("3 instances gave %.2f× the throughput of 1 (%d vs %d requests), want ≈3×", ratio, three, one)
+	}
+}
+
+func TestDynamicBatchingMergesAndRaisesThroughput(t *testing.T) {
+	_, c := start(t, server.Options{})
+	ctx := ctxT(t)
+	calibrated(t, c, 1, "4000", "10", nil)
+	plain, _, _ := drive(t, c, 8, 400*time.Millisecond, 1)
+	before, _ := c.Statistics(ctx, "calibrated", "")
+	calibrated(t, c, 1, "4000", "10", func(cfg *pb.ModelConfig) {
+		cfg.SchedulingChoice = &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{MaxQueueDelayMicroseconds: 1000}}
+	})
+	batched, _, _ := drive(t, c, 8, 400*time.Millisecond, 1)
+	after, _ := c.Statistics(ctx, "calibrated", "")
+	inf := after[0].InferenceCount - before[0].InferenceCount
+	exec := after[0].ExecutionCount - before[0].ExecutionCount
+	if exec >= inf {
+		t.Fatalf("dynamic batching: %d executions for %d inferences, want fewer executions", exec, inf)
+	}
+	merged := false
+	for _, b := range after[0].BatchStats {
+		if b.BatchSize > 1 && b.ComputeInfer.Count > 0 {
+			merged = true
+		}
+	}
+	if !merged {
+		t.Fatalf("no batch_stats entry above batch size 1: %v", after[0].BatchStats)
+	}
+	if float64(batched) < 2*float64(plain) {
+		t.Fatalf("dynamic batching gave %d requests vs %d without, want at least twice as many", batched, plain)
+	}
+}
+
+func TestMaxQueueDelayBoundsAddedLatency(t *testing.T) {
+	_, c := start(t, server.Options{})
+	calibrated(t, c, 1, "1000", "0", func(cfg *pb.ModelConfig) {
+		cfg.SchedulingChoice = &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{
+			PreferredBatchSize: []int32{64}, MaxQueueDelayMicroseconds: 20000}}
+	})
+	// A lone request can never reach the preferred size: it waits the
+	// full delay, and no longer.
+	_, _, lat := drive(t, c, 1, 300*time.Millisecond, 1)
+	if len(lat) == 0 {
+		t.Fatal("no requests completed")
+	}
+	var sum time.Duration
+	for _, l := range lat {
+		sum += l
+	}
+	mean := sum / time.Duration(len(lat))
+	if mean < 20*time.Millisecond || mean > 30*time.Millisecond {
+		t.Fatalf("mean latency %v with a 20 ms max_queue_delay and 1 ms service, want 21–30 ms", mean)
+	}
+}
+
+func TestSequencesKeepStatePerCorrelationID(t *testing.T) {
+	_, c := start(t, server.Options{})
+	ctx := ctxT(t)
+	st, err := c.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const ch, kernel, upd = 21, 4096, 512
+	update := func(seq, step int) []float32 {
+		v := make([]float32, ch*upd)
+		for i := range v {
+			v[i] = float32(seq*1000 + step)
+		}
+		return v
+	}
+	seqs := []*client.Sequence{st.NewSequence(11), st.NewSequence(22)}
+	for step := 0; step < 3; step++ {
+		for s, q := range seqs {
+			req := client.NewRequest("snapshotter", client.Tensor{Name: "update", Shape: []int64{ch, upd}, Data: update(s+1, step)})
+			resp, err := q.Step(req, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, _ := client.Output(resp, "snapshot")
+			// The newest upd samples of each channel are this step's; the
+			// ones before are the previous step's (or zero): sequences do
+			// not see each other's updates.
+			for c := 0; c < ch; c++ {
+				row := snap.Data[c*kernel : (c+1)*kernel]
+				if row[kernel-1] != float32((s+1)*1000+step) {
+					t.Fatalf("seq %d step %d channel %d newest = %v", s, step, c, row[kernel-1])
+				}
+				prev := float32(0)
+				if step > 0 {
+					prev = float32((s+1)*1000 + step - 1)
+				}
+				if row[kernel-upd-1] != prev {
+					t.Fatalf("seq %d step %d channel %d previous = %v, want %v", s, step, c, row[kernel-upd-1], prev)
+				}
+			}
+		}
+	}
+	// End sequence 11; its next request without START is refused clearly.
+	req := client.NewRequest("snapshotter", client.Tensor{Name: "update", Shape: []int64{ch, upd}, Data: update(1, 9)})
+	client.SetSequence(req, 11, false, true)
+	if _, err := c.Infer(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	client.SetSequence(req, 11, false, false)
+	_, err = c.Infer(ctx, req)
+	if status.Code(err) != codes.InvalidArgument || !contains(err.Error(), "sequence 11 is not active") {
+		t.Fatalf("request on an ended sequence: %v", err)
+	}
+	// A stream reports a per-request error and stays usable.
+	client.SetSequence(req, 99, false, false)
+	if err := st.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err == nil || !contains(err.Error(), "sequence 99") {
+		t.Fatalf("stream error for unknown sequence: %v", err)
+	}
+	// The stream-e2e ensemble carries the sequence through the snapshotter.
+	req2 := client.NewRequest("stream-e2e", client.Tensor{Name: "update", Shape: []int64{ch, upd}, Data: update(3, 0)})
+	client.SetSequence(req2, 33, true, false)
+	resp, err := c.Infer(ctx, req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise, _ := client.Output(resp, "noise")
+	if len(noise.Data) != kernel || noise.Data[0] == noise.Data[kernel-1] {
+		t.Fatalf("stream-e2e output: %d values, first %v last %v", len(noise.Data), noise.Data[0], noise.Data[kernel-1])
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestIdleSequencesTimeOut(t *testing.T) {
+	_, c := start(t, server.Options{})
+	ctx := ctxT(t)
+	cfg, _ := c.ModelConfig(ctx, "snapshotter", "")
+	cfg = proto.Clone(cfg).(*pb.ModelConfig)
+	cfg.GetSequenceBatching().MaxSequenceIdleMicroseconds = 100000
+	if err := c.Load(ctx, "snapshotter", cfg); err != nil {
+		t.Fatal(err)
+	}
+	req := client.NewRequest("snapshotter", client.Tensor{Name: "update", Shape: []int64{21, 8}, Data: ramp(21*8, 1)})
+	client.SetSequence(req, 5, true, false)
+	if _, err := c.Infer(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	client.SetSequence(req, 5, false, false)
+	if _, err := c.Infer(ctx, req); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("request after idle timeout: %v", err)
+	}
+}
+
+func TestReconfigurationUnderLoadFailsNoRequest(t *testing.T) {
+	_, c := start(t, server.Options{})
+	calibrated(t, c, 1, "500", "0", nil)
+	var ok, failed atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := client.NewRequest("calibrated", client.Tensor{Name: "input", Shape: []int64{1, 16}, Data: ramp(16, 1)})
+			var resp pb.ModelInferResponse
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := c.InferInto(context.Background(), req, &resp); err != nil {
+					failed.Add(1)
+					t.Log(err)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		time.Sleep(40 * time.Millisecond)
+		n := 1 + i%3
+		calibrated(t, c, n, "500", "0", func(cfg *pb.ModelConfig) {
+			if i%2 == 1 {
+				cfg.SchedulingChoice = &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{MaxQueueDelayMicroseconds: 200}}
+			}
+		})
+	}
+	close(done)
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("reconfiguration under load: %d ok, %d failed", ok.Load(), failed.Load())
+	}
+}
+
+func TestOverloadIsBoundedAndHealthAnswers(t *testing.T) {
+	_, c := start(t, server.Options{MaxQueue: 8})
+	calibrated(t, c, 1, "2000", "0", nil)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// 10× more clients than the queue holds.
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	var unavailable, ok atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 80; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := client.NewRequest("calibrated", client.Tensor{Name: "input", Shape: []int64{1, 16}, Data: ramp(16, 1)})
+			for ctx.Err() == nil {
+				_, err := c.Infer(ctx, req)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case status.Code(err) == codes.Unavailable:
+					unavailable.Add(1)
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	t0 := time.Now()
+	live, err := c.Live(context.Background())
+	healthLatency := time.Since(t0)
+	wg.Wait()
+	if err != nil || !live || healthLatency > 200*time.Millisecond {
+		t.Fatalf("health under overload: live=%v err=%v in %v", live, err, healthLatency)
+	}
+	if unavailable.Load() == 0 || ok.Load() == 0 {
+		t.Fatalf("overload: %d ok, %d UNAVAILABLE; want both", ok.Load(), unavailable.Load())
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grow := int64(after.HeapInuse) - int64(before.HeapInuse); grow > 64<<20 {
+		t.Fatalf("heap grew by %d MiB under overload", grow>>20)
+	}
+}
+
+func TestEmulatedGPUsShareCapacity(t *testing.T) {
+	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*server.Profile{
+		"calibrated": {Device: "test", Points: []server.ProfilePoint{{Batch: 1, P50US: 5000}}},
+	}})
+	_ = srv
+	onGPU := func(count int32, gpus []int32) {
+		calibrated(t, c, 1, "0", "0", func(cfg *pb.ModelConfig) {
+			cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: count, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: gpus}}
+		})
+	}
+	// The profile says 5 ms a call: one device completes at most 100
+	// calls in 500 ms however many instances share it.
+	const window, capacity = 500 * time.Millisecond, 100
+	onGPU(1, []int32{0})
+	one, _, _ := drive(t, c, 4, window, 1)
+	onGPU(2, []int32{0}) // two instances, one device
+	twoOnOne, _, _ := drive(t, c, 4, window, 1)
+	onGPU(1, []int32{0, 1}) // one instance on each of two devices
+	twoDevices, _, _ := drive(t, c, 4, window, 1)
+	if twoOnOne > capacity*11/10 {
+		t.Fatalf("two instances on one emulated GPU completed %d calls in %v; the device's capacity is %d", twoOnOne, window, capacity)
+	}
+	if twoDevices > 2*capacity*11/10 || float64(twoDevices) < 1.6*float64(one) {
+		t.Fatalf("two emulated GPUs completed %d calls, one completed %d; want ≈2× and ≤ %d", twoDevices, one, 2*capacity)
+	}
+}
