@@ -526,7 +526,7 @@ func (rep *Report) judge(s settings, m Metric, row *Row, bv, cv []float64, br, c
 	row.Verdict = VerdictOK
 	delta := row.DeltaPct / 100
 	thr := s.thresholds[m.Name]
-	if !row.Gated || math.Abs(delta) <= math.Abs(thr) {
+	if !row.Gated || mw.P >= s.alpha || math.Abs(delta) <= math.Abs(thr) {
 		return nil
 	}
 	bad := (m.Better == HigherIsBetter && delta < 0) || (m.Better == LowerIsBetter && delta > 0)

@@ -25,6 +25,10 @@ var viridisStops = []color.RGBA{
 // figure.
 type colorMap struct {
 	min, max, alpha float64
+	// span is the fraction of viridis used (from its dark end): below 1
+	// it keeps lines and points off the bright yellow end, which is
+	// hard to see on white.
+	span float64
 }
 
 var _ palette.ColorMap = (*colorMap)(nil)
@@ -33,7 +37,7 @@ func newColorMap(lo, hi float64) *colorMap {
 	if hi <= lo {
 		hi = lo + 1
 	}
-	return &colorMap{min: lo, max: hi, alpha: 1}
+	return &colorMap{min: lo, max: hi, alpha: 1, span: 1}
 }
 
 func (m *colorMap) color(v float64) color.RGBA {
@@ -41,7 +45,7 @@ func (m *colorMap) color(v float64) color.RGBA {
 	if math.IsNaN(t) {
 		t = 0
 	}
-	t = math.Max(0, math.Min(1, t))
+	t = math.Max(0, math.Min(1, t)) * m.span
 	f := t * float64(len(viridisStops)-1)
 	i := int(math.Floor(f))
 	if i >= len(viridisStops)-1 {
@@ -52,6 +56,8 @@ func (m *colorMap) color(v float64) color.RGBA {
 	mix := func(x, y uint8) uint8 { return uint8(math.Round(float64(x)*(1-u) + float64(y)*u)) }
 	return color.RGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 0xff}
 }
+
+func (m *colorMap) withSpan(s float64) *colorMap { m.span = s; return m }
 
 func (m *colorMap) At(v float64) (color.Color, error) { return m.color(v), nil }
 func (m *colorMap) Max() float64                      { return m.max }

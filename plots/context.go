@@ -20,6 +20,7 @@ type reportCtx struct {
 	// costErr says why cost figures cannot be drawn (bad spec, no prices);
 	// nil when Evaluate succeeded.
 	costErr   error
+	evals     []cost.Evaluated
 	operating *pointData
 	// opWhy explains the operating point, or why there is none.
 	opWhy string

@@ -303,6 +303,22 @@ func (s *sweep) classify() {
 	}
 }
 
+func (s *sweep) minAlong() float64 {
+	m := math.Inf(1)
+	for _, p := range s.Points {
+		m = math.Min(m, p.Along)
+	}
+	return m
+}
+
+func (s *sweep) maxAlong() float64 {
+	m := math.Inf(-1)
+	for _, p := range s.Points {
+		m = math.Max(m, p.Along)
+	}
+	return m
+}
+
 // fixedLabel names the non-zero coordinates of a point that no dimension
 // varies, so that a one-point sweep is still labelled by what it ran.
 func fixedLabel(p results.Point) []string {
@@ -395,7 +411,7 @@ func (s *sweep) provenance() string {
 		parts = append(parts, when+" UTC")
 	}
 	if len(s.GPUNames) > 0 {
-		parts = append(parts, strings.Join(s.GPUNames, ", "))
+		parts = append(parts, gpuSummary(s.GPUNames))
 	}
 	n := len(s.Points)
 	failed := len(s.failedPoints())
@@ -408,6 +424,27 @@ func (s *sweep) provenance() string {
 	}
 	parts = append(parts, pts)
 	return strings.Join(parts, " · ")
+}
+
+// gpuSummary writes a GPU list compactly: "2× emulated H200".
+func gpuSummary(names []string) string {
+	var order []string
+	count := map[string]int{}
+	for _, n := range names {
+		if count[n] == 0 {
+			order = append(order, n)
+		}
+		count[n]++
+	}
+	var parts []string
+	for _, n := range order {
+		if count[n] > 1 {
+			parts = append(parts, fmt.Sprintf("%d× %s", count[n], n))
+		} else {
+			parts = append(parts, n)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // tag is what titles append so that no one mistakes simulated or emulated

@@ -74,35 +74,6 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 		p.Add(l50, s50, l99, s99)
 		lg.add(cfg, l99, s99)
 	}
-	// Label the ends of each p99 curve with their load so that the reader
-	// can tell which end is which without the table.
-	if sw.AlongD != "" {
-		var ends plotter.XYLabels
-		for _, cfg := range sw.configs() {
-			var pts []*pointData
-			for _, pt := range sw.pointsOf(cfg) {
-				if pt.ok() {
-					pts = append(pts, pt)
-				}
-			}
-			if len(pts) < 2 {
-				continue
-			}
-			last := pts[len(pts)-1]
-			ends.XYs = append(ends.XYs, plotter.XY{X: last.Throughput, Y: last.P99MS})
-			ends.Labels = append(ends.Labels, " "+dimAbbrev[sw.AlongD]+"="+fmtCoord(last.Along))
-		}
-		if len(ends.XYs) > 0 {
-			labels, err := plotter.NewLabels(ends)
-			if err == nil {
-				for i := range labels.TextStyle {
-					labels.TextStyle[i] = textStyle(tickSize, colorSubtitle)
-					labels.TextStyle[i].YAlign = draw.YCenter
-				}
-				p.Add(labels)
-			}
-		}
-	}
 	if c, ok := r.limit("p99"); ok {
 		addHLine(p, c.Value, "p99 limit "+formatNumber(c.Value)+" ms", colorFailed)
 		lo, hi = math.Min(lo, c.Value), math.Max(hi, c.Value)
@@ -115,12 +86,23 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 		star.Shape, star.Color, star.Radius = starGlyph{}, color.RGBA{0xff, 0xd7, 0x00, 0xff}, vg.Points(9)
 		p.Add(star)
 		lg.add("operating point", star)
+		lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: op.Throughput, Y: op.P99MS}}, Labels: []string{op.Label}})
+		if err == nil {
+			lbl.TextStyle[0] = textStyle(tickSize, colorText)
+			lbl.TextStyle[0].XAlign = draw.XRight
+			lbl.TextStyle[0].YAlign = draw.YBottom
+			lbl.Offset = vg.Point{X: -vg.Points(8), Y: vg.Points(6)}
+			p.Add(lbl)
+		}
 	}
 	if hi/lo > 20 {
 		setLogAxis(&p.Y)
 	}
 	p.X.Min = 0
 	lg.add("")
+	if sw.AlongD != "" {
+		lg.add(fmt.Sprintf("points: %s %s→%s", dimAbbrev[sw.AlongD], fmtCoord(sw.minAlong()), fmtCoord(sw.maxAlong())))
+	}
 	black := color.RGBA{0x33, 0x33, 0x33, 0xff}
 	lg.add("p99 (solid)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(2)}})
 	lg.add("p50 (dashed)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}})

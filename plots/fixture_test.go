@@ -39,8 +39,8 @@ func fixtureSpec() cost.Spec {
 // (instances help less and less: host-side launch work contends, as the
 // H200 anchors show), and one client alone manages 1/rtt requests/s.
 type model struct {
-	batch   int
-	rttS    float64 // one client's round trip at no load
+	batch    int
+	rttS     float64 // one client's round trip at no load
 	serviceS float64 // device time of one call
 }
 

@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"testing"
 )
 
@@ -40,6 +42,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		os.WriteFile(fmt.Sprintf("/tmp/fz/%d", os.Getpid()), data, 0o644)
 		s, err := Parse(data, "fuzz.yaml")
 		if err != nil {
 			var ps Problems

@@ -314,6 +314,7 @@ func TestNVMLRealLibrary(t *testing.T) {
 	s.Start(context.Background(), time.Now())
 	time.Sleep(30 * time.Millisecond)
 	series, notes := s.Stop()
+	t.Logf("info error %v; notes %q", infoErr, notes)
 	if infoErr != nil {
 		if len(series) != 0 || len(notes) != 1 || !strings.HasPrefix(notes[0], "NVML unavailable") {
 			t.Errorf("no NVML (%v): series %d, notes %q", infoErr, len(series), notes)

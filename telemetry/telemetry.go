@@ -4,6 +4,16 @@
 // sample costs ~4 ms, so it never runs on a request path) and yields
 // results.Series. What cannot be sampled is reported as a note, never as an
 // error that stops the measurement.
+//
+// Series written (labels in brackets):
+//   - NVML [gpu, uuid, name, source=nvml]: gpu_util_pct (%), gpu_mem_util_pct
+//     (%), gpu_mem_used_mib (MiB), gpu_power_w (W), gpu_energy_j (J, monotonic).
+//   - HostCPU [source=host]: cpu_util_pct (%, whole machine).
+//   - Prometheus [the metric's own labels, e.g. gpu_uuid, emulated;
+//     source=prometheus]: Triton's gauges as Triton reports them, e.g.
+//     nv_gpu_utilization (ratio 0..1), nv_gpu_power_usage (W).
+//
+// NVML needs cgo; a binary built without it reports so in a note.
 package telemetry
 
 import (

@@ -27,7 +27,10 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {"run the embedded Triton-compatible inference server", runServe},
+		"serve":     {"run the embedded Triton-compatible inference server", runServe},
+		"scenarios": {"list, show or check scenarios (list | show NAME | check FILE)", runScenarios},
+		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
+		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
 	}
 }
 

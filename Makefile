@@ -1,0 +1,50 @@
+# iaasbench: build, test, benchmark, regenerate protobuf code.
+GO      ?= go
+BIN     ?= bin/iaasbench
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+export CGO_CFLAGS ?= -Wno-deprecated-declarations
+
+.PHONY: all build run test test-race bench lint proto fuzz clean
+
+all: lint test build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/iaasbench
+
+# The main job: sweep the quickstart scenario on the embedded server.
+run: build
+	./$(BIN) sweep
+
+# The quick suite (README's test command). Slow suites have their own targets.
+test:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) test -count=1 -timeout 8m ./...
+
+test-race:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Long runs: throughput and ratio benchmarks, each comparing in one run.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./server/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./scenarios/
+
+# Regenerate the protobuf code (protoc from Debian's protobuf-compiler;
+# the Go plugins from the module proxy).
+proto:
+	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I proto \
+		--go_out=. --go_opt=module=github.com/iaasbench/iaasbench \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/iaasbench/iaasbench \
+		proto/*.proto
+
+clean:
+	rm -rf bin

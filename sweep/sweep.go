@@ -1,0 +1,293 @@
+// Package sweep runs a scenario's points against live servers and records
+// each point's measurement as it completes, so that results survive
+// anything: resume skips what was measured, a failing point is recorded
+// and retried, Ctrl-C stops after the point in flight.
+package sweep
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
+)
+
+// Measurer measures one trial of one point on a deployment.
+type Measurer func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error)
+
+// Options configure a sweep.
+type Options struct {
+	Scenario *scenarios.Scenario
+	// ResultsPath is the JSONL file; empty means DefaultPath(dir, scenario).
+	ResultsPath string
+	ResultsDir  string // default "results"
+	Target      Target // nil: built from the scenario
+	Measure     Measurer
+	// Attempts is how often a failing trial is tried (default 2).
+	Attempts int
+	// Stop, when closed, ends the sweep after the point in flight (the
+	// first Ctrl-C); cancelling the context aborts the point (the second).
+	Stop     <-chan struct{}
+	Progress io.Writer // a terminal shows a bar over points; nil is quiet
+	Logger   *slog.Logger
+	Version  string
+	// Strategy chooses the points; nil is the full grid.
+	Strategy Strategy
+}
+
+// Summary says what a sweep did.
+type Summary struct {
+	ResultsPath string
+	Measured    int // trials measured ok in this run
+	Failed      int // failed attempts in this run
+	Skipped     int // trials already in the results file
+	Stopped     bool
+	StopReason  string
+	Records     []results.Record // every record of the file after the run
+}
+
+// DefaultPath is where a scenario's results go: one file per scenario
+// content, so that a re-run resumes and an edited scenario starts afresh.
+func DefaultPath(dir string, s *scenarios.Scenario) string {
+	if dir == "" {
+		dir = "results"
+	}
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", safeName(s.Name), s.Hash()))
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// trialKey identifies one trial of one point.
+func trialKey(p results.Point, trial int) string { return fmt.Sprintf("%s#%d", p.Key(), trial) }
+
+// Run sweeps the scenario. Records are appended as measured; an error is
+// returned only when the sweep itself cannot go on (the results file, the
+// target); failed points are recorded and the sweep continues.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	s := opts.Scenario
+	if s == nil {
+		return nil, errors.New("sweep: no scenario")
+	}
+	if opts.Measure == nil {
+		return nil, errors.New("sweep: no measurer")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	attempts := max(opts.Attempts, 2)
+	path := opts.ResultsPath
+	if path == "" {
+		path = DefaultPath(opts.ResultsDir, s)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	var prior []results.Record
+	if _, err := os.Stat(path); err == nil {
+		if prior, err = results.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+	}
+	w, err := results.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	sum := &Summary{ResultsPath: path}
+	done := map[string]bool{}
+	order := 0
+	sweepID := ""
+	for _, r := range prior {
+		if r.Kind == "header" {
+			sweepID = r.SweepID
+			continue
+		}
+		if r.ScenarioHash != s.Hash() {
+			return nil, fmt.Errorf("resume: %s holds results of another version of scenario %s (hash %s, now %s); use another --results file", path, s.Name, r.ScenarioHash, s.Hash())
+		}
+		if r.Status == results.StatusOK {
+			done[trialKey(r.Point, r.Trial)] = true
+		}
+		order = max(order, r.Order+1)
+	}
+	env := Environment(opts.Version)
+	if sweepID == "" {
+		sweepID = newSweepID(s)
+		hdr := results.Record{Kind: "header", SweepID: sweepID, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
+			Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: s.Target.Kind, Env: env}}
+		if err := w.Append(hdr); err != nil {
+			return nil, err
+		}
+	}
+	target := opts.Target
+	if target == nil {
+		if target, err = NewTarget(s, log, opts.Version); err != nil {
+			return nil, err
+		}
+		defer target.Close()
+	}
+	strategy := opts.Strategy
+	if strategy == nil {
+		strategy = NewGrid(s)
+	}
+	trials := max(s.Measure.Trials, 1)
+	bar := newBar(opts.Progress, strategy.Size()*trials, s.Name)
+	for {
+		if stopped(opts.Stop) {
+			sum.Stopped, sum.StopReason = true, "stopped by request after the point in flight"
+			break
+		}
+		if ctx.Err() != nil {
+			sum.Stopped, sum.StopReason = true, "interrupted"
+			break
+		}
+		p, why, ok := strategy.Next(currentRecords(prior, sum))
+		if !ok {
+			if why != "" {
+				sum.StopReason = why
+				log.Info("search stopped", "why", why)
+			}
+			break
+		}
+		for trial := 0; trial < trials; trial++ {
+			if done[trialKey(p, trial)] {
+				sum.Skipped++
+				bar.add()
+				continue
+			}
+			for attempt := 1; attempt <= attempts; attempt++ {
+				rec := measurePoint(ctx, opts, target, s, p, trial, attempt)
+				rec.SweepID, rec.Order, rec.Strategy, rec.Env = sweepID, order, strategy.Name(), &env
+				order++
+				if err := w.Append(rec); err != nil {
+					return sum, err
+				}
+				sum.Records = append(sum.Records, rec)
+				if rec.Status == results.StatusOK {
+					sum.Measured++
+					done[trialKey(p, trial)] = true
+					break
+				}
+				sum.Failed++
+				log.Warn("point failed", "point", p.Key(), "trial", trial, "attempt", attempt, "reason", rec.Reason)
+				if ctx.Err() != nil {
+					break
+				}
+			}
+			bar.add()
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	bar.finish()
+	all, err := results.ReadFile(path)
+	if err != nil {
+		return sum, err
+	}
+	sum.Records = all
+	return sum, nil
+}
+
+func currentRecords(prior []results.Record, sum *Summary) []results.Record {
+	out := make([]results.Record, 0, len(prior)+len(sum.Records))
+	out = append(out, results.Points(prior)...)
+	return append(out, sum.Records...)
+}
+
+func stopped(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// measurePoint prepares the target and measures one attempt, turning
+// every failure into a failed record with its reason.
+func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios.Scenario, p results.Point, trial, attempt int) results.Record {
+	rec := results.Record{Kind: "point", Scenario: s.Name, ScenarioHash: s.Hash(), Point: p, Trial: trial, Attempt: attempt,
+		Source: results.SourceMeasured, Started: time.Now().UTC()}
+	pctx, cancel := context.WithTimeout(ctx, s.Measure.PointTimeout())
+	defer cancel()
+	dep, err := target.Prepare(pctx, p)
+	if err != nil {
+		rec.Status, rec.Reason, rec.Finished = results.StatusFailed, "prepare: "+err.Error(), time.Now().UTC()
+		return rec
+	}
+	m, err := opts.Measure(pctx, dep, s, p)
+	rec.Finished = time.Now().UTC()
+	rec.Measurement = m
+	switch {
+	case err != nil && m != nil && m.Requests > 0:
+		rec.Status, rec.Reason = results.StatusIncomplete, err.Error()
+	case err != nil:
+		rec.Status, rec.Reason = results.StatusFailed, err.Error()
+	case m == nil:
+		rec.Status, rec.Reason = results.StatusFailed, "no measurement"
+	case m.Incomplete:
+		rec.Status, rec.Reason = results.StatusIncomplete, m.Error
+	default:
+		rec.Status = results.StatusOK
+	}
+	if rec.Env == nil && dep != nil {
+		rec.Env = &results.Env{ServerName: dep.Server, Emulated: dep.Emulated}
+	}
+	return rec
+}
+
+func newSweepID(s *scenarios.Scenario) string {
+	h := sha256.Sum256([]byte(fmt.Sprint(s.Name, s.Hash(), time.Now().UnixNano())))
+	return s.Name + "-" + hex.EncodeToString(h[:4])
+}
+
+type bar struct{ b *progressbar.ProgressBar }
+
+func newBar(w io.Writer, n int, name string) bar {
+	if w == nil || n <= 0 {
+		return bar{}
+	}
+	return bar{progressbar.NewOptions(n,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("sweep "+name+": points"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+func (b bar) add() {
+	if b.b != nil {
+		_ = b.b.Add(1)
+	}
+}
+
+func (b bar) finish() {
+	if b.b != nil {
+		_ = b.b.Finish()
+	}
+}
