@@ -100,7 +100,7 @@ func newSweep(recs []results.Record) *sweep {
 		if h.Env.Emulated {
 			s.Emulated = true
 		}
-		s.GPUNames = append(s.GPUNames, h.Env.GPUs...)
+		s.GPUNames = slices.Clone(h.Env.GPUs)
 		if h.Target == "simulated" {
 			s.Simulated = true
 		}
@@ -129,10 +129,9 @@ func newSweep(recs []results.Record) *sweep {
 			if r.Env.Emulated {
 				s.Emulated = true
 			}
-			for _, g := range r.Env.GPUs {
-				if !slices.Contains(s.GPUNames, g) {
-					s.GPUNames = append(s.GPUNames, g)
-				}
+			// The largest deployment names the GPUs the sweep used.
+			if len(r.Env.GPUs) > len(s.GPUNames) {
+				s.GPUNames = slices.Clone(r.Env.GPUs)
 			}
 		}
 		if r.Source == results.SourceSimulated {

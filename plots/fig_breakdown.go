@@ -56,7 +56,7 @@ func drawBreakdown(r *reportCtx, path string) (Figure, error) {
 	}
 	fig := Figure{
 		Title:   title,
-		Caption: "Mean time per request from Triton's statistics (server queue, compute input/infer/output) and the client latency beyond them (client overhead), in microseconds.",
+		Caption: "Mean time per request from Triton's statistics (server queue, compute input/infer/output) and the client latency beyond them (client overhead), in microseconds; ▶ marks the operating point.",
 		Notes:   notes,
 	}
 	// Rows grow the figure rather than shrink the labels.
@@ -78,6 +78,9 @@ func drawBreakdown(r *reportCtx, path string) (Figure, error) {
 	labels := make([]string, n)
 	for i, pt := range pts {
 		labels[n-1-i] = pt.Label
+		if pt == r.operating {
+			labels[n-1-i] = "▶ " + pt.Label
+		}
 	}
 	rowH := (c.Max.Y - c.Min.Y - vg.Points(40)) / vg.Length(n)
 	barW := max(rowH*0.72, vg.Points(2))
@@ -103,6 +106,7 @@ func drawBreakdown(r *reportCtx, path string) (Figure, error) {
 	p.NominalY(labels...)
 	p.Y.Tick.Label.Font.Size = vg.Points(tickSize)
 	p.X.Min = 0
+	p.X.Max *= 1.04 // the longest bar should not touch the frame
 	p.Draw(c)
 	return fig, f.save(path)
 }

@@ -99,9 +99,10 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 		setLogAxis(&p.Y)
 	}
 	p.X.Min = 0
+	p.X.Max *= 1.04 // keep the fastest point off the frame
 	lg.add("")
 	if sw.AlongD != "" {
-		lg.add(fmt.Sprintf("points: %s %s→%s", dimAbbrev[sw.AlongD], fmtCoord(sw.minAlong()), fmtCoord(sw.maxAlong())))
+		lg.add(fmt.Sprintf("points along %s %s–%s", dimAbbrev[sw.AlongD], fmtCoord(sw.minAlong()), fmtCoord(sw.maxAlong())))
 	}
 	black := color.RGBA{0x33, 0x33, 0x33, 0xff}
 	lg.add("p99 (solid)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(2)}})

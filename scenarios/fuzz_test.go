@@ -42,7 +42,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		os.WriteFile(fmt.Sprintf("/tmp/fz/%d", os.Getpid()), data, 0o644)
+		if fh, err := os.OpenFile(fmt.Sprintf("/tmp/fz/log%d", os.Getpid()), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil { fmt.Fprintf(fh, "%d\n", len(data)); fh.Close() }
 		s, err := Parse(data, "fuzz.yaml")
 		if err != nil {
 			var ps Problems

@@ -204,7 +204,7 @@ func (s *NVML) sample(_ context.Context, t float64) {
 		s.read(d, "GetPowerUsage", func() nvml.Return {
 			mw, ret := d.dev.GetPowerUsage()
 			if ret == nvml.SUCCESS {
-				add("gpu_power_w", "W", float64(mw)/1e2)
+				add("gpu_power_w", "W", float64(mw)/1e3)
 			}
 			return ret
 		})
