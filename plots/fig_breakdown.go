@@ -56,7 +56,7 @@ func drawBreakdown(r *reportCtx, path string) (Figure, error) {
 	}
 	fig := Figure{
 		Title:   title,
-		Caption: "Mean time per request from Triton's statistics (server queue, compute input/infer/output) and the client latency beyond them (client overhead), in microseconds; ▶ marks the operating point.",
+		Caption: "Mean time per request from Triton's statistics (server queue, compute input/infer/output) and the client latency beyond them (client overhead), in microseconds; » marks the operating point.",
 		Notes:   notes,
 	}
 	// Rows grow the figure rather than shrink the labels.
@@ -79,7 +79,7 @@ func drawBreakdown(r *reportCtx, path string) (Figure, error) {
 	for i, pt := range pts {
 		labels[n-1-i] = pt.Label
 		if pt == r.operating {
-			labels[n-1-i] = "▶ " + pt.Label
+			labels[n-1-i] = "» " + pt.Label
 		}
 	}
 	rowH := (c.Max.Y - c.Min.Y - vg.Points(40)) / vg.Length(n)

@@ -134,10 +134,8 @@ func drawLatencyCDF(r *reportCtx, path string) (Figure, error) {
 		}
 		l.Color = sw.pointColor(pt)
 		l.Width = vg.Points(1.6)
-		name := pt.Label
 		if i == 0 {
 			l.Width = vg.Points(3)
-			name += " (" + centreName + ")"
 		} else {
 			l.Dashes = dashFor(i)
 		}
@@ -145,7 +143,10 @@ func drawLatencyCDF(r *reportCtx, path string) (Figure, error) {
 			lo, hi = math.Min(lo, v.X), math.Max(hi, v.X)
 		}
 		p.Add(l)
-		lg.add(name, l)
+		lg.add(pt.Label, l)
+		if i == 0 {
+			lg.add("  (" + centreName + ")")
+		}
 		drawn++
 	}
 	if drawn == 0 {

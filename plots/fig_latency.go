@@ -97,6 +97,9 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 	}
 	if hi/lo > 20 {
 		setLogAxis(&p.Y)
+		p.Y.Min, p.Y.Max = p.Y.Min/1.15, p.Y.Max*1.15
+	} else {
+		p.Y.Min, p.Y.Max = 0, p.Y.Max*1.08
 	}
 	p.X.Min = 0
 	p.X.Max *= 1.04 // keep the fastest point off the frame
@@ -105,8 +108,10 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 		lg.add(fmt.Sprintf("points along %s %s–%s", dimAbbrev[sw.AlongD], fmtCoord(sw.minAlong()), fmtCoord(sw.maxAlong())))
 	}
 	black := color.RGBA{0x33, 0x33, 0x33, 0xff}
-	lg.add("p99 (solid)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(2)}})
-	lg.add("p50 (dashed)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}})
+	lg.add("p99 (solid)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(2)}},
+		&plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: black, Shape: draw.CircleGlyph{}, Radius: vg.Points(3.5)}})
+	lg.add("p50 (dashed)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(5), vg.Points(3)}}},
+		&plotter.Scatter{GlyphStyle: draw.GlyphStyle{Color: black, Shape: draw.RingGlyph{}, Radius: vg.Points(3)}})
 	if _, ok := r.limit("p99"); ok {
 		lg.add("constraint", &plotter.Line{LineStyle: limitStyle(colorFailed)})
 	}

@@ -58,6 +58,7 @@ func (m model) capacity(p results.Point) float64 {
 type synthOptions struct {
 	gpus, instances, clients []int
 	failAt                   map[string]string
+	failAll                  bool
 	retryAt                  map[string]bool
 	source                   results.Source
 	emulated                 bool
@@ -121,6 +122,9 @@ func synthSweep(o synthOptions) []results.Record {
 					attempts = 2
 				}
 				reason, fails := o.failAt[p.Key()]
+				if o.failAll {
+					reason, fails = "model load failed: out of memory", true
+				}
 				if fails {
 					attempts = 3
 				}

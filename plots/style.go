@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -272,8 +273,8 @@ func (l *legendPanel) splitLegend(c draw.Canvas) draw.Canvas {
 	if w == 0 {
 		return c
 	}
-	// Never let the legend take more than 40% of the width.
-	w = min(w, (c.Max.X-c.Min.X)*0.4)
+	// Never let the legend take more than 45% of the width.
+	w = min(w, (c.Max.X-c.Min.X)*0.45)
 	lc := draw.Crop(c, (c.Max.X-c.Min.X)-w+vg.Points(10), 0, 0, -vg.Points(18))
 	if l.title != "" {
 		ts := textStyle(legendSize, colorText)
@@ -296,11 +297,24 @@ func (niceLogTicks) Ticks(lo, hi float64) []plot.Tick {
 		return nil
 	}
 	decades := math.Log10(hi / lo)
-	steps := []float64{1, 2, 5}
-	if decades > 3 {
-		steps = []float64{1}
+	// Label 1-2-5 steps, or every mantissa on a narrow axis, or decades
+	// only on a wide one: whichever gives at least two labels.
+	for _, steps := range [][]int{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
+		if decades > 3 {
+			steps = []int{1}
+		}
+		ticks, labelled := logTicks(lo, hi, steps)
+		if labelled >= 2 || decades > 3 {
+			return ticks
+		}
 	}
+	ticks, _ := logTicks(lo, hi, []int{1, 2, 3, 4, 5, 6, 7, 8, 9})
+	return ticks
+}
+
+func logTicks(lo, hi float64, steps []int) ([]plot.Tick, int) {
 	var ticks []plot.Tick
+	labelled := 0
 	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
 		base := math.Pow(10, e)
 		for m := 1; m < 10; m++ {
@@ -308,20 +322,15 @@ func (niceLogTicks) Ticks(lo, hi float64) []plot.Tick {
 			if v < lo*0.999 || v > hi*1.001 {
 				continue
 			}
-			labelled := false
-			for _, s := range steps {
-				if float64(m) == s {
-					labelled = true
-				}
-			}
 			t := plot.Tick{Value: v}
-			if labelled {
+			if slices.Contains(steps, m) {
 				t.Label = formatNumber(v)
+				labelled++
 			}
 			ticks = append(ticks, t)
 		}
 	}
-	return ticks
+	return ticks, labelled
 }
 
 // formatNumber writes v compactly for tick labels and tables.

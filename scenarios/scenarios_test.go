@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -461,5 +463,44 @@ func TestYAMLAndJSONRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(string(s.YAML()), "clients: {from: 1, to: 64, factor: 2}") {
 		t.Errorf("canonical YAML lost the range:\n%s", s.YAML())
+	}
+}
+
+func TestValuesAndDurationCodecs(t *testing.T) {
+	var d struct {
+		V Values   `yaml:"v" json:"v"`
+		W Values   `yaml:"w" json:"w"`
+		D Duration `yaml:"d" json:"d"`
+	}
+	if err := yaml.Unmarshal([]byte("v: {from: 2, to: 8, factor: 2}\nw: 3\nd: 1m30s\n"), &d); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.V.Expand(); !slices.Equal(got, []float64{2, 4, 8}) || !slices.Equal(d.W.List, []float64{3}) || d.D.D() != 90*time.Second {
+		t.Errorf("yaml.Unmarshal gave %+v", d)
+	}
+	if err := yaml.Unmarshal([]byte("d: soon\n"), &d); err == nil || !strings.Contains(err.Error(), `got "soon"`) {
+		t.Errorf("bad duration: %v", err)
+	}
+	if err := yaml.Unmarshal([]byte("v: {from: 1, to: 2}\n"), &d); err == nil || !strings.Contains(err.Error(), "step") {
+		t.Errorf("range without step: %v", err)
+	}
+	d.W = Values{} // unset stays unset through JSON
+	j, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(j) != `{"v":{"from":2,"to":8,"factor":2},"w":null,"d":"1m30s"}` {
+		t.Errorf("json = %s", j)
+	}
+	var back struct {
+		V Values   `json:"v"`
+		W Values   `json:"w"`
+		D Duration `json:"d"`
+	}
+	if err := json.Unmarshal(j, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.W.IsSet() || back.V.Range == nil || *back.V.Range != *d.V.Range || back.D != d.D {
+		t.Errorf("json round trip = %+v", back)
 	}
 }

@@ -183,6 +183,9 @@ func (v Values) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON accepts a number, an array or a range object.
 func (v *Values) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		return nil // leave unset, as encoding/json does for null
+	}
 	var x float64
 	if err := json.Unmarshal(b, &x); err == nil {
 		*v = ValuesOf(x)

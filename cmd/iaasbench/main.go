@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -30,6 +31,8 @@ func commands() map[string]command {
 		"serve":     {"run the embedded Triton-compatible inference server", runServe},
 		"scenarios": {"list, show or check scenarios (list | show NAME | check FILE)", runScenarios},
 		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
+		"sweep":     {"sweep a scenario against live servers (default: quickstart on the embedded server)", runSweep},
+		"report":    {"write the PNG report of a sweep (--results FILE --out DIR)", runReport},
 		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
 	}
 }
@@ -112,4 +115,14 @@ func newFlags(name string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("iaasbench "+name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	return fs
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/iaasbench/iaasbench/cost"
+	"github.com/iaasbench/iaasbench/plots"
+	"github.com/iaasbench/iaasbench/results"
+)
+
+func runReport(_ context.Context, args []string, out io.Writer) error {
+	fs := newFlags("report", os.Stderr)
+	file := fs.String("results", "", "results file of a sweep (JSONL)")
+	dir := fs.String("out", "", "directory for the report (default: report/<results file name>)")
+	surface := fs.String("surface", "", "two dimensions for the cost-surface figure, e.g. instances,clients")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return fmt.Errorf("need --results FILE (see iaasbench results ls)")
+	}
+	recs, err := results.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	spec := cost.Spec{Prices: cost.DefaultPrices()}
+	if s, err := scenarioOfResults(recs, *file); err == nil {
+		spec = s.Cost
+	} else {
+		fmt.Fprintf(os.Stderr, "note: %v; using default prices and no constraints\n", err)
+	}
+	if *surface != "" {
+		spec.Surface = strings.Split(*surface, ",")
+	}
+	if *dir == "" {
+		*dir = defaultReportDir(*file)
+	}
+	return writeReport(out, recs, spec, *dir)
+}
+
+func defaultReportDir(resultsFile string) string {
+	return filepath.Join("report", strings.TrimSuffix(filepath.Base(resultsFile), filepath.Ext(resultsFile)))
+}
+
+// writeReport renders the figures and prints the operating point.
+func writeReport(out io.Writer, recs []results.Record, spec cost.Spec, dir string) error {
+	sum, err := plots.Report(recs, spec, dir, plots.Options{})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	printOperatingPoint(out, recs, spec)
+	for _, n := range sum.Notes {
+		fmt.Fprintln(out, "note:", n)
+	}
+	fmt.Fprintf(out, "report: %s (%d figures; open index.html, or paste README.md into a pull request)\n",
+		filepath.Join(dir, "index.html"), len(sum.Figures))
+	return nil
+}
+
+func printOperatingPoint(out io.Writer, recs []results.Record, spec cost.Spec) {
+	points := results.Points(recs)
+	evals, err := cost.Evaluate(points, spec)
+	if err != nil {
+		fmt.Fprintln(out, "cost:", err)
+		return
+	}
+	var grid []results.Point
+	seen := map[string]bool{}
+	for _, r := range points {
+		if !seen[r.Point.Key()] {
+			seen[r.Point.Key()] = true
+			grid = append(grid, r.Point)
+		}
+	}
+	op, err := cost.Choose(evals, grid, spec)
+	if err != nil {
+		fmt.Fprintln(out, "operating point:", err)
+		return
+	}
+	obj := spec.Objective
+	if obj == "" {
+		obj = cost.DefaultObjective
+	}
+	if op.Best == nil {
+		fmt.Fprintf(out, "operating point: none feasible (%s)\n", op.Reason)
+		return
+	}
+	b := op.Best
+	fmt.Fprintf(out, "operating point (minimises %s under %s): %s\n", obj, strings.Join(spec.Constraints, ", "), b.Point.Key())
+	fmt.Fprintf(out, "  throughput %.0f inf/s, p99 %.2f ms, %.3f USD/h, %.4f USD per million inferences\n",
+		b.Figures["throughput"], b.Figures["p99"], b.Expense.USDPerHour, b.Expense.USDPerMillion)
+	if op.Predicted != nil {
+		fmt.Fprintf(out, "  predicted (not measured): %s — %s\n", op.Predicted.Point.Key(), op.Suggestion)
+	}
+}

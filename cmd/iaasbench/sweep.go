@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/sweep"
+)
+
+func runSweep(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("sweep", os.Stderr)
+	name := fs.String("scenario", "quickstart", "built-in scenario name or YAML file")
+	resultsFile := fs.String("results", "", "results file (default results/<scenario>-<hash>.jsonl; an existing file is resumed)")
+	resultsDir := fs.String("results-dir", "results", "directory for results files")
+	reportDir := fs.String("report", "", "report directory (default report/<results file name>); \"off\" skips the report")
+	url := fs.String("url", "", "comma-separated Triton gRPC addresses: sweep these servers instead of the scenario's target")
+	attempts := fs.Int("attempts", 2, "tries per failing point")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := scenarios.Resolve(*name)
+	if err != nil {
+		return err
+	}
+	if *url != "" {
+		s.Target = scenarios.Target{Kind: scenarios.TargetRemote, URLs: splitList(*url)}
+	}
+	strategy, err := sweep.Choose(s)
+	if err != nil {
+		return err
+	}
+	// The first Ctrl-C ends the sweep after the point in flight; the
+	// second aborts it (ctx is cancelled by main's handler then).
+	stop := make(chan struct{})
+	soft, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case <-sigs:
+			fmt.Fprintln(os.Stderr, "\nstopping after the point in flight (Ctrl-C again to abort it)")
+			close(stop)
+		case <-soft.Done():
+			return
+		}
+		select {
+		case <-sigs:
+			cancel()
+		case <-soft.Done():
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		// main's handler caught the same signal; nothing more to do here.
+	}()
+	fmt.Fprintf(out, "sweep %s: %d points × %d trials, target %s, search %s\n", s.Name, strategy.Size(), max(s.Measure.Trials, 1), s.Target.Kind, strategy.Name())
+	sum, err := sweep.Run(soft, sweep.Options{
+		Scenario: s, ResultsPath: *resultsFile, ResultsDir: *resultsDir, Measure: sweep.MeasureWith(slog.Default(), progressWriter()),
+		Attempts: *attempts, Stop: stop, Progress: progressWriter(), Logger: slog.Default(), Version: version, Strategy: strategy,
+	})
+	if sum != nil {
+		fmt.Fprintf(out, "results: %s (%d measured, %d failed attempts, %d already there)\n", sum.ResultsPath, sum.Measured, sum.Failed, sum.Skipped)
+		if sum.StopReason != "" {
+			fmt.Fprintln(out, "stopped:", sum.StopReason)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if *reportDir == "off" {
+		return nil
+	}
+	dir := *reportDir
+	if dir == "" {
+		dir = defaultReportDir(sum.ResultsPath)
+	}
+	return writeReport(out, sum.Records, s.Cost, dir)
+}
+
+// progressWriter is stderr when it is a terminal, else nil: bars stay
+// out of logs and pipes.
+func progressWriter() io.Writer {
+	if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		return os.Stderr
+	}
+	return nil
+}

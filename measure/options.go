@@ -1,0 +1,291 @@
+// Package measure is iaasbench's load generator: it drives one
+// configuration of a served model over Triton's gRPC protocol (closed or
+// open loop, unary or streaming RPCs, stateless requests or stateful
+// sequences), records the latency of every request in mergeable
+// histograms, reads the server's statistics and telemetry beside the load,
+// and returns one results.Measurement. The sweep calls Run at every point;
+// `iaasbench measure` calls it once.
+//
+// The request loop is the hottest code in the project: inputs are made
+// once, each in-flight slot owns a request message built once and reused,
+// and recording a latency takes a histogram increment under an
+// uncontended lock.
+package measure
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/iaasbench/iaasbench/telemetry"
+)
+
+// Load modes, RPC kinds and arrival processes, as scenarios name them.
+const (
+	ModeClosed      = "closed" // each in-flight slot sends its next request when the last returns
+	ModeOpen        = "open"   // requests are sent on a schedule, whatever the server does
+	RPCUnary        = "unary"  // one ModelInfer call per request
+	RPCStream       = "stream" // one bidirectional ModelStreamInfer per client
+	ArrivalConstant = "constant"
+	ArrivalPoisson  = "poisson"
+	ArrivalFrames   = "frames" // r requests become available at each whole second, at once
+)
+
+// Options configure one measurement. The zero value of a field means its
+// default; durations that can be switched off take a negative value for
+// "none".
+type Options struct {
+	// Addrs are the gRPC addresses (host:port) of the servers; client i
+	// talks to Addrs[i % len(Addrs)]. At least one is required.
+	Addrs []string
+	// MetricsURLs are Prometheus endpoints (Triton's :8002/metrics) to
+	// scrape beside the load; none means no server-side telemetry.
+	MetricsURLs []string
+
+	Model   string
+	Version string // "" is the latest
+
+	// Clients is the total number of clients (default 1); each is an
+	// independent stream of requests with its own slots.
+	Clients int
+	// Concurrency is the number of requests each client keeps in flight
+	// (closed loop, default 1), or the most it may have in flight while
+	// following its schedule (open loop, default 64, at least r for frame
+	// arrivals). Requests a full client cannot send yet are sent late and
+	// still timed from their intended send time.
+	Concurrency int
+	// SharedConnection makes all clients of a server share one gRPC
+	// connection; by default each client has its own.
+	SharedConnection bool
+
+	Mode    string // closed (default) or open
+	RPC     string // unary (default) or stream
+	Arrival string // open loop: constant (default), poisson or frames
+	// Rate is the open-loop request rate of each client, in requests per
+	// second: with frames, Rate requests arrive together at every whole
+	// second. For sequences it defaults to InferenceRate.
+	Rate float64
+	// BatchSize is the batch dimension of each request (default 1;
+	// models with max_batch_size 0 take 1 only).
+	BatchSize int
+	// Shapes override input shapes without the batch dimension, as
+	// perf_analyzer's --shape does, for inputs with variable dimensions.
+	Shapes map[string][]int64
+
+	// Sequence makes each client one stateful sequence (correlation id
+	// unique per client, start on its first request, end on its last)
+	// that sends fs/r new samples per channel per request, as the
+	// talk's snapshotter expects.
+	Sequence bool
+	// SampleRateHz is fs, the sample rate of the data stream (default 4096).
+	SampleRateHz int
+	// InferenceRate is r, the inference sampling rate: requests per
+	// second of data. Each update carries fs/r samples per channel and
+	// DataRate is throughput / r. Defaults to Rate.
+	InferenceRate float64
+	// DataSeconds fixes the amount of data (offline): the clients share
+	// round(DataSeconds×r) requests and stop when they are done. Warm-up
+	// requests are part of the data but not of the figures.
+	DataSeconds float64
+	// SequenceIDBase offsets the correlation ids (client i uses
+	// base+i+1); 0 picks one from the clock so that concurrent
+	// measurements on the same server do not collide.
+	SequenceIDBase int64
+
+	// Warmup runs before anything is recorded (default 1s; negative: none).
+	Warmup time.Duration
+	// Window is the length of one measurement window (default 1s).
+	Window time.Duration
+	// StabilityTolerance, StableWindows and MaxWindows: measure windows
+	// until StableWindows consecutive ones have throughput and p99 within
+	// StabilityTolerance of their mean (defaults 0.1, 3, 10). The figures
+	// then cover those windows; after MaxWindows without that, they cover
+	// all windows and Stable is false.
+	StabilityTolerance float64
+	StableWindows      int
+	MaxWindows         int
+	// Duration fixes the measured time instead (windows are still
+	// recorded); Requests fixes the number of requests sent after
+	// warm-up. Either overrides the stability criterion.
+	Duration time.Duration
+	Requests int64
+
+	// ErrorGrace is how long a client may see nothing but failed requests
+	// before the measurement stops with an error (default 500ms).
+	ErrorGrace time.Duration
+	// DrainTimeout bounds the wait for requests in flight at the end
+	// (default 5s); they are then cancelled.
+	DrainTimeout time.Duration
+
+	// Samplers replace the default telemetry (NVML, host CPU and a
+	// scraper per MetricsURLs); NoTelemetry switches telemetry off.
+	Samplers          []telemetry.Sampler
+	NoTelemetry       bool
+	TelemetryInterval time.Duration
+
+	// Progress, when not nil, shows a live progress bar there.
+	Progress io.Writer
+	// Seed makes input data and Poisson arrivals reproducible (default 1).
+	Seed   uint64
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy with defaults filled in, or an error naming
+// the first bad option.
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Addrs) == 0 {
+		return o, fmt.Errorf("options: no server address (Addrs)")
+	}
+	for i, a := range o.Addrs {
+		if strings.TrimSpace(a) == "" {
+			return o, fmt.Errorf("options: Addrs[%d] is empty", i)
+		}
+	}
+	if o.Model == "" {
+		return o, fmt.Errorf("options: no model")
+	}
+	if o.Mode == "" {
+		o.Mode = ModeClosed
+	}
+	if o.RPC == "" {
+		o.RPC = RPCUnary
+	}
+	switch o.Mode {
+	case ModeClosed:
+		if o.Arrival != "" {
+			return o, fmt.Errorf("options: arrival %q is for open loop; mode is closed", o.Arrival)
+		}
+	case ModeOpen:
+		if o.Arrival == "" {
+			o.Arrival = ArrivalConstant
+		}
+		switch o.Arrival {
+		case ArrivalConstant, ArrivalPoisson, ArrivalFrames:
+		default:
+			return o, fmt.Errorf("options: arrival %q, want %s, %s or %s", o.Arrival, ArrivalConstant, ArrivalPoisson, ArrivalFrames)
+		}
+	default:
+		return o, fmt.Errorf("options: mode %q, want %s or %s", o.Mode, ModeClosed, ModeOpen)
+	}
+	if o.RPC != RPCUnary && o.RPC != RPCStream {
+		return o, fmt.Errorf("options: rpc %q, want %s or %s", o.RPC, RPCUnary, RPCStream)
+	}
+	if o.Clients == 0 {
+		o.Clients = 1
+	}
+	if o.Clients < 0 {
+		return o, fmt.Errorf("options: clients %d, want > 0", o.Clients)
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 1
+	}
+	if o.BatchSize < 0 {
+		return o, fmt.Errorf("options: batch size %d, want > 0", o.BatchSize)
+	}
+	if o.Sequence {
+		if o.SampleRateHz == 0 {
+			o.SampleRateHz = 4096
+		}
+		if o.InferenceRate == 0 {
+			o.InferenceRate = o.Rate
+		}
+		if o.Rate == 0 {
+			o.Rate = o.InferenceRate
+		}
+		if !(o.InferenceRate > 0) || math.IsInf(o.InferenceRate, 0) {
+			return o, fmt.Errorf("options: a sequence workload needs the inference sampling rate r (InferenceRate or Rate) > 0")
+		}
+		if o.SampleRateHz < 0 || float64(o.SampleRateHz) < o.InferenceRate {
+			return o, fmt.Errorf("options: sample rate %d Hz below inference rate %g: updates would carry no samples", o.SampleRateHz, o.InferenceRate)
+		}
+		if o.BatchSize != 1 {
+			return o, fmt.Errorf("options: batch size %d with sequences: a sequence sends one update at a time (batch size 1)", o.BatchSize)
+		}
+	}
+	if o.DataSeconds < 0 || math.IsNaN(o.DataSeconds) {
+		return o, fmt.Errorf("options: data seconds %g, want >= 0", o.DataSeconds)
+	}
+	if o.DataSeconds > 0 && o.InferenceRate <= 0 {
+		return o, fmt.Errorf("options: data seconds need the inference sampling rate r (InferenceRate)")
+	}
+	if o.Mode == ModeOpen && (!(o.Rate > 0) || math.IsInf(o.Rate, 0)) {
+		return o, fmt.Errorf("options: open loop needs a rate > 0 requests per second per client, got %g", o.Rate)
+	}
+	if o.Concurrency < 0 {
+		return o, fmt.Errorf("options: concurrency %d, want > 0", o.Concurrency)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 1
+		if o.Mode == ModeOpen {
+			o.Concurrency = 64
+			if o.Arrival == ArrivalFrames {
+				o.Concurrency = max(64, int(math.Ceil(o.Rate)))
+			}
+		}
+	}
+	if o.Sequence && o.RPC == RPCUnary && o.Concurrency > 1 {
+		if o.Mode == ModeClosed {
+			return o, fmt.Errorf("options: a sequence over unary RPCs needs concurrency 1 per client (its requests must arrive in order); use rpc %s for more in flight", RPCStream)
+		}
+		o.Concurrency = 1 // open loop: late requests wait, in order
+	}
+	if o.Warmup == 0 {
+		o.Warmup = time.Second
+	}
+	if o.Warmup < 0 {
+		o.Warmup = 0
+	}
+	if o.Window == 0 {
+		o.Window = time.Second
+	}
+	if o.Window < 0 {
+		return o, fmt.Errorf("options: window %v, want > 0", o.Window)
+	}
+	if o.StabilityTolerance == 0 {
+		o.StabilityTolerance = 0.1
+	}
+	if o.StableWindows == 0 {
+		o.StableWindows = 3
+	}
+	if o.MaxWindows == 0 {
+		o.MaxWindows = 10
+	}
+	if o.StabilityTolerance < 0 || o.StableWindows < 1 || o.MaxWindows < o.StableWindows {
+		return o, fmt.Errorf("options: stability: tolerance %g, stable windows %d, max windows %d (want tolerance >= 0 and 1 <= stable <= max)",
+			o.StabilityTolerance, o.StableWindows, o.MaxWindows)
+	}
+	if o.Duration < 0 || o.Requests < 0 {
+		return o, fmt.Errorf("options: duration %v and requests %d must not be negative", o.Duration, o.Requests)
+	}
+	if o.ErrorGrace <= 0 {
+		o.ErrorGrace = 500 * time.Millisecond
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 5 * time.Second
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.SequenceIDBase == 0 {
+		// Room for 2^16 clients below a clock-derived base.
+		o.SequenceIDBase = (time.Now().UnixNano() & 0x7fffffff) << 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+// fixedLength reports whether the amount of load is fixed (duration,
+// requests or data) rather than decided by the stability criterion.
+func (o *Options) fixedLength() bool {
+	return o.Duration > 0 || o.Requests > 0 || o.DataSeconds > 0
+}
+
+// updateSamples is fs/r, the new samples per channel of one sequence update.
+func (o *Options) updateSamples() int64 {
+	return max(1, int64(math.Round(float64(o.SampleRateHz)/o.InferenceRate)))
+}

@@ -1,0 +1,121 @@
+package plots
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/iaasbench/iaasbench/cost"
+	"github.com/iaasbench/iaasbench/results"
+)
+
+// evaluateCost applies the spec to the records and picks the operating
+// point with cost.Choose. A spec that cannot be evaluated leaves the cost
+// figures as placeholders that say why; the other figures do not need it.
+func (r *reportCtx) evaluateCost() {
+	evs, err := cost.Evaluate(r.recs, r.spec)
+	if err != nil {
+		r.costErr = fmt.Errorf("cost could not be evaluated: %w", err)
+		r.notes = append(r.notes, r.costErr.Error())
+		r.opWhy = "no operating point: " + r.costErr.Error()
+		return
+	}
+	r.evals = evs
+	byKey := map[string]*pointData{}
+	for _, p := range r.sw.Points {
+		byKey[p.Key] = p
+	}
+	for _, ev := range evs {
+		p := byKey[ev.Point.Key()]
+		if p == nil {
+			continue
+		}
+		p.CostKnown = true
+		p.USDHour = ev.Expense.USDPerHour
+		p.USDMillion = ev.Expense.USDPerMillion
+		p.Cost = ev.Cost
+		p.Feasible = ev.Feasible
+		p.Violations = ev.Violations
+		if p.ok() {
+			// The figures show what the cost function judged.
+			if v, ok := ev.Figures["throughput"]; ok {
+				p.Throughput = v
+			}
+			if v, ok := ev.Figures["p50"]; ok {
+				p.P50MS = v
+			}
+			if v, ok := ev.Figures["p99"]; ok {
+				p.P99MS = v
+			}
+		}
+	}
+	op, err := cost.Choose(evs, nil, r.spec)
+	if err != nil {
+		// The evaluation stands; only the surface behind Choose failed.
+		r.notes = append(r.notes, fmt.Sprintf("operating point: %v", err))
+	}
+	r.opWhy = op.Reason
+	if op.Best != nil {
+		r.operating = byKey[op.Best.Point.Key()]
+	}
+}
+
+// higherBetter are the figures an objective maximises (cost.Evaluate
+// negates them into a cost); the report shows them with their sign.
+var higherBetter = []string{"throughput", "throughput_rps", "data_rate", "gpu_util", "cpu_util"}
+
+// objectiveValue turns a cost back into the objective's own value.
+func (r *reportCtx) objectiveValue(c float64) float64 {
+	if slices.Contains(higherBetter, r.objective) {
+		return -c
+	}
+	return c
+}
+
+// formatObjective writes an objective value with its unit.
+func (r *reportCtx) formatObjective(v float64) string {
+	switch {
+	case strings.HasPrefix(r.objective, "usd_"):
+		return "$" + formatNumber(v)
+	case r.objective == "throughput" || r.objective == "throughput_rps":
+		return formatNumber(v) + "/s"
+	case r.objective == "gpu_util" || r.objective == "cpu_util":
+		return formatNumber(v) + "%"
+	case slices.Contains([]string{"p50", "p90", "p95", "p99", "p999", "mean", "max"}, r.objective):
+		return formatNumber(v) + " ms"
+	}
+	return formatNumber(v)
+}
+
+// objectiveLabel names the objective with its unit for axes.
+func (r *reportCtx) objectiveLabel() string {
+	switch r.objective {
+	case "usd_per_million":
+		return "USD per million inferences"
+	case "usd_per_hour":
+		return "USD per hour"
+	case "usd_per_data_hour":
+		return "USD per hour of data"
+	case "throughput":
+		return "throughput (inferences/s, higher is better)"
+	case "throughput_rps":
+		return "throughput (requests/s, higher is better)"
+	case "weighted":
+		return "weighted cost (lower is better)"
+	case "data_rate":
+		return "data rate (s of data per s, higher is better)"
+	case "gpu_util", "cpu_util":
+		return r.objective + " (%, higher is better)"
+	case "errors":
+		return "errors"
+	}
+	return r.objective + " (ms)"
+}
+
