@@ -55,18 +55,31 @@ func (r *reportCtx) limit(figure string) (cost.Constraint, bool) {
 	return cost.Constraint{}, false
 }
 
+// finiteOr0 keeps NaN and ±Inf out of the summary, which callers may
+// encode as JSON.
+func finiteOr0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
 // rows is the summary table.
 func (r *reportCtx) rows() []Row {
 	var out []Row
 	for _, p := range r.sw.Points {
 		row := Row{
 			Point: p.Point, Label: p.Label, Status: p.Status, Reason: p.Reason,
-			Throughput: p.Throughput, P50MS: p.P50MS, P99MS: p.P99MS,
-			USDHour: math.NaN(), USDMillion: math.NaN(),
 			Feasible: p.Feasible, Violations: p.Violations, Operating: p == r.operating,
 		}
-		if p.CostKnown {
-			row.USDHour, row.USDMillion = p.USDHour, p.USDMillion
+		if p.ok() {
+			row.Throughput, row.P50MS, row.P99MS = finiteOr0(p.Throughput), finiteOr0(p.P50MS), finiteOr0(p.P99MS)
+		}
+		// Expense is known for points that ran; a failed point's is not
+		// meaningful (it served nothing).
+		if p.CostKnown && p.ok() {
+			row.CostKnown = true
+			row.USDHour, row.USDMillion = finiteOr0(p.USDHour), finiteOr0(p.USDMillion)
 		}
 		out = append(out, row)
 	}

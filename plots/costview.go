@@ -2,18 +2,10 @@ package plots
 
 import (
 	"fmt"
-	"image/color"
-	"math"
 	"slices"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-
 	"github.com/iaasbench/iaasbench/cost"
-	"github.com/iaasbench/iaasbench/results"
 )
 
 // evaluateCost applies the spec to the records and picks the operating
@@ -118,4 +110,3 @@ func (r *reportCtx) objectiveLabel() string {
 	}
 	return r.objective + " (ms)"
 }
-

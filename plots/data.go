@@ -376,17 +376,8 @@ func (s *sweep) failedPoints() []*pointData {
 // pointColor is the configuration's colour, shaded along the load axis
 // (lighter = less load) so that points of one configuration stay apart.
 func (s *sweep) pointColor(p *pointData) color.RGBA {
-	base := s.Colors[p.Config]
 	pts := s.pointsOf(p.Config)
-	if len(pts) < 2 {
-		return base
-	}
-	i := slices.Index(pts, p)
-	t := float64(i) / float64(len(pts)-1) // 0 = lightest
-	if t < 0.5 {
-		return lighten(base, (0.5-t)*0.9)
-	}
-	return darken(base, (t-0.5)*0.6)
+	return shade(s.Colors[p.Config], slices.Index(pts, p), len(pts))
 }
 
 // provenance is the subtitle every figure carries: scenario, when, and
@@ -422,6 +413,9 @@ func (s *sweep) provenance() string {
 		pts += fmt.Sprintf(" (%d failed)", failed)
 	}
 	parts = append(parts, pts)
+	if len(s.SweepIDs) > 1 {
+		parts = append(parts, fmt.Sprintf("%d sweeps merged", len(s.SweepIDs)))
+	}
 	return strings.Join(parts, " · ")
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"html"
-	"math"
 	"strconv"
 	"strings"
 
@@ -14,24 +13,21 @@ import (
 // tableCells formats one summary row: point, throughput, p50, p99,
 // usd/hour, usd per million inferences, feasible, status.
 func tableCells(row Row) []string {
-	num := func(v float64, prec int) string {
-		if math.IsNaN(v) || row.Status == results.StatusFailed && v == 0 {
+	ran := row.Status != results.StatusFailed
+	num := func(v float64, prec int, known bool) string {
+		if !known {
 			return "–"
-		}
-		if math.IsInf(v, 0) {
-			return "∞"
 		}
 		return strconv.FormatFloat(v, 'f', prec, 64)
 	}
-	feasible := "no"
-	if row.Feasible {
+	feasible := "–"
+	switch {
+	case row.Feasible:
 		feasible = "yes"
-	}
-	if math.IsNaN(row.USDHour) {
-		feasible = "–"
-	}
-	if !row.Feasible && len(row.Violations) > 0 && row.Status != results.StatusFailed {
+	case row.CostKnown && len(row.Violations) > 0:
 		feasible = "no: " + strings.Join(row.Violations, "; ")
+	case row.CostKnown || !ran:
+		feasible = "no"
 	}
 	status := string(row.Status)
 	if row.Reason != "" {
@@ -42,8 +38,8 @@ func tableCells(row Row) []string {
 		label = "★ " + label
 	}
 	return []string{
-		label, num(row.Throughput, 0), num(row.P50MS, 3), num(row.P99MS, 3),
-		num(row.USDHour, 2), num(row.USDMillion, 4), feasible, status,
+		label, num(row.Throughput, 0, ran), num(row.P50MS, 3, ran && row.P50MS > 0), num(row.P99MS, 3, ran && row.P99MS > 0),
+		num(row.USDHour, 2, row.CostKnown), num(row.USDMillion, 4, row.CostKnown), feasible, status,
 	}
 }
 

@@ -58,8 +58,7 @@ func cdfOf(p *pointData) (plotter.XYs, error) {
 // neighbours are the points one step away from p along one varied
 // dimension, the others equal: what a reader compares the operating
 // point with.
-func (s *sweep) neighbours(p *pointData) []*pointData {
-	var out []*pointData
+func (s *sweep) neighbours(p *pointData) (ok, failed []*pointData) {
 	for _, d := range s.Varied {
 		var vals []float64
 		for _, q := range s.Points {
@@ -75,13 +74,18 @@ func (s *sweep) neighbours(p *pointData) []*pointData {
 				continue
 			}
 			for _, q := range s.Points {
-				if q != p && q.ok() && sameExcept(p, q, d) && coord(q.Point, d) == vals[j] {
-					out = append(out, q)
+				if q == p || !sameExcept(p, q, d) || coord(q.Point, d) != vals[j] {
+					continue
+				}
+				if q.ok() {
+					ok = append(ok, q)
+				} else {
+					failed = append(failed, q)
 				}
 			}
 		}
 	}
-	return out
+	return ok, failed
 }
 
 func sameExcept(a, b *pointData, dim string) bool {
@@ -117,7 +121,11 @@ func drawLatencyCDF(r *reportCtx, path string) (Figure, error) {
 		centreName = "highest throughput"
 		notes = append(notes, r.opWhy+"; centred on the point with the highest throughput")
 	}
-	pts := append([]*pointData{centre}, sw.neighbours(centre)...)
+	near, nearFailed := sw.neighbours(centre)
+	pts := append([]*pointData{centre}, near...)
+	if len(nearFailed) > 0 {
+		notes = append(notes, "Neighbours not shown (failed): "+failedList(nearFailed))
+	}
 	p := newPlot("latency (ms, log scale)", "fraction of requests ≤ latency")
 	lg := &legendPanel{title: "point"}
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -153,8 +161,8 @@ func drawLatencyCDF(r *reportCtx, path string) (Figure, error) {
 		return r.placeholderFigure(path, title, "latency distribution",
 			fmt.Sprintf("no usable latency histogram for %s or its neighbours", centre.Label))
 	}
-	addHLine(p, 0.5, "", colorGrey)
-	addHLine(p, 0.99, "", colorGrey)
+	addHLine(p, 0.5, colorGrey)
+	addHLine(p, 0.99, colorGrey)
 	if c, ok := r.limit("p99"); ok {
 		addVLine(p, c.Value, colorFailed)
 		lo, hi = math.Min(lo, c.Value), math.Max(hi, c.Value)

@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"math"
 	"slices"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -97,7 +96,6 @@ func (g *planeGrid) Y(r int) float64    { return g.ys[r] }
 // planeInfeasible shades the region of the (throughput, p99) plane that
 // breaks a throughput or p99 constraint.
 type planeInfeasible struct {
-	r      *reportCtx
 	minIPS float64 // NaN when unconstrained
 	maxP99 float64 // log10 ms; NaN when unconstrained
 }
@@ -136,11 +134,27 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 	if r.costErr != nil {
 		return r.placeholderFigure(path, title, "iso-cost lines", r.costErr.Error())
 	}
-	ok := r.sw.okPoints()
+	var ok []*pointData
+	noLatency := 0
+	for _, p := range r.sw.okPoints() {
+		// A log p99 axis cannot place a point without a latency.
+		if p.P99MS > 0 {
+			ok = append(ok, p)
+		} else {
+			noLatency++
+		}
+	}
 	if len(ok) == 0 {
-		return r.placeholderFigure(path, title, "iso-cost lines", r.allFailedWhy())
+		why := r.allFailedWhy()
+		if noLatency > 0 {
+			why = "no point recorded a p99 latency"
+		}
+		return r.placeholderFigure(path, title, "iso-cost lines", why)
 	}
 	var notes []string
+	if noLatency > 0 {
+		notes = append(notes, fmt.Sprintf("%d points without a p99 latency not shown", noLatency))
+	}
 	pc := newPlaneCost(r)
 	if !pc.usable {
 		notes = append(notes, "no iso-cost lines: "+pc.why)
@@ -182,7 +196,7 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 	})
 	lg := &legendPanel{}
 	if !math.IsNaN(minIPS) || !math.IsNaN(maxP99) {
-		p.Add(&planeInfeasible{r: r, minIPS: minIPS, maxP99: maxP99})
+		p.Add(&planeInfeasible{minIPS: minIPS, maxP99: maxP99})
 		lg.add("infeasible", hatchThumb{})
 	}
 	// Expense colours: a legend entry per level when there are few (a
@@ -232,7 +246,7 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 				g.z = append(g.z, col)
 			}
 			col := expColor(like.USDHour)
-			ct := plotter.NewContour(g, []float64{level}, plainPalette{col})
+			ct := plotter.NewContour(g, []float64{level}, nil)
 			ct.LineStyles = []draw.LineStyle{{Color: col, Width: vg.Points(2.2)}}
 			p.Add(ct)
 		}
@@ -257,7 +271,7 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 		inner.Shape, inner.Color, inner.Radius = draw.CircleGlyph{}, expColor(pt.USDHour), vg.Points(4)
 		p.Add(outer, inner)
 	}
-	if op := r.operating; op != nil {
+	if op := r.operating; op != nil && op.P99MS > 0 {
 		star, _ := plotter.NewScatter(plotter.XYs{{X: op.Throughput, Y: math.Log10(op.P99MS)}})
 		star.Shape, star.Color, star.Radius = starGlyph{}, color.RGBA{0xff, 0xd7, 0x00, 0xff}, vg.Points(10)
 		p.Add(star)
@@ -271,8 +285,8 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 	}
 	fig := Figure{
 		Title: "Iso-cost lines",
-		Caption: fmt.Sprintf("Measured points in the throughput–p99 plane coloured by expense (USD/hour). Each line is where a deployment of that expense would cost the same (%s) as the %s point: points of that colour to its right or below are cheaper.",
-			r.objectiveLabel(), strings.TrimSuffix(levelName, "'s")),
+		Caption: fmt.Sprintf("Measured points in the throughput–p99 plane coloured by expense (USD/hour). Each line is where a deployment of that expense would cost the same (%s) as the %s: points of that colour to its right or below are cheaper.",
+			r.objectiveLabel(), map[bool]string{true: "operating point", false: "median measured point"}[r.operating != nil]),
 		Notes: notes,
 	}
 	f := newFigure(r.opts, r.opts.HeightIn)

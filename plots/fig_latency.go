@@ -75,7 +75,7 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 		lg.add(cfg, l99, s99)
 	}
 	if c, ok := r.limit("p99"); ok {
-		addHLine(p, c.Value, "p99 limit "+formatNumber(c.Value)+" ms", colorFailed)
+		addHLine(p, c.Value, colorFailed)
 		lo, hi = math.Min(lo, c.Value), math.Max(hi, c.Value)
 	}
 	if c, ok := r.limit("throughput"); ok {
@@ -95,7 +95,7 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 			p.Add(lbl)
 		}
 	}
-	if hi/lo > 20 {
+	if lo > 0 && hi/lo > 20 {
 		setLogAxis(&p.Y)
 		p.Y.Min, p.Y.Max = p.Y.Min/1.15, p.Y.Max*1.15
 	} else {
@@ -125,7 +125,7 @@ func limitStyle(col color.Color) draw.LineStyle {
 }
 
 // addHLine draws a horizontal reference line (a constraint) across p.
-func addHLine(p *plot.Plot, y float64, _ string, col color.Color) {
+func addHLine(p *plot.Plot, y float64, col color.Color) {
 	p.Add(&refLine{y: y, horizontal: true, style: limitStyle(col)})
 }
 

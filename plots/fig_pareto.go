@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -89,7 +88,11 @@ func drawPareto(r *reportCtx, path string) (Figure, error) {
 		if ev.Status == results.StatusFailed {
 			continue
 		}
-		xy := plotter.XY{X: ev.Figures["p99"], Y: ev.Expense.USDPerHour}
+		p99, ok := ev.Figures["p99"]
+		if !ok {
+			continue // no latency recorded: nothing to place
+		}
+		xy := plotter.XY{X: p99, Y: ev.Expense.USDPerHour}
 		lo, hi = math.Min(lo, xy.X), math.Max(hi, xy.X)
 		switch {
 		case onFront[ev.Point.Key()]:
@@ -152,7 +155,7 @@ func drawPareto(r *reportCtx, path string) (Figure, error) {
 		lg.add("p99 limit "+formatNumber(c.Value)+" ms", &plotter.Line{LineStyle: limitStyle(colorFailed)})
 		lo, hi = math.Min(lo, c.Value), math.Max(hi, c.Value)
 	}
-	if hi/lo > 20 {
+	if lo > 0 && hi/lo > 20 {
 		setLogAxis(&p.X)
 	}
 	p.Y.Min = 0
@@ -168,11 +171,15 @@ func drawPareto(r *reportCtx, path string) (Figure, error) {
 	if failed := r.sw.failedPoints(); len(failed) > 0 {
 		notes = append(notes, "Not shown (failed): "+failedList(failed))
 	}
+	caption := fmt.Sprintf("Expense against p99 latency among the points that meet %s: each frontier point is the cheapest way to reach its latency; grey points are dominated (another point is both cheaper and faster).",
+		r.demandText())
+	if op := r.operating; op != nil && !onFront[op.Key] {
+		caption += fmt.Sprintf(" The operating point minimises %s, which also counts throughput, so it can sit off this frontier.", r.objective)
+	}
 	fig := Figure{
-		Title: "Pareto frontier",
-		Caption: fmt.Sprintf("Expense against p99 latency among the points that meet %s: each frontier point is the cheapest way to reach its latency; grey points are dominated (another point is both cheaper and faster).",
-			r.demandText()),
-		Notes: notes,
+		Title:   "Pareto frontier",
+		Caption: caption,
+		Notes:   notes,
 	}
 	f := newFigure(r.opts, r.opts.HeightIn)
 	c := f.header(fmt.Sprintf("%s at %s%s", title, r.demandText(), r.sw.tag()), r.sw.provenance())
@@ -181,4 +188,3 @@ func drawPareto(r *reportCtx, path string) (Figure, error) {
 	p.Draw(c)
 	return fig, f.save(path)
 }
-

@@ -207,17 +207,21 @@ func (h *heatCells) Plot(c draw.Canvas, p *plot.Plot) {
 			y0, y1 := h.g.cellBounds(h.g.ys, j)
 			rect := vg.Rectangle{Min: vg.Point{X: trX(x0), Y: trY(y0)}, Max: vg.Point{X: trX(x1), Y: trY(y1)}}
 			z := h.g.z[i][j]
-			col := color.Color(colorLightBg)
+			col := colorLightBg
 			if !math.IsNaN(z) {
 				col = h.cm.color(z)
+			}
+			infeasible := !h.g.feasible[i][j]
+			if infeasible {
+				// Washed out rather than overlaid with alpha, so that
+				// neighbouring cells leave no seams.
+				col = lighten(col, 0.45)
 			}
 			c.SetColor(col)
 			// Overlap cells by a hair so that antialiasing leaves no seams.
 			grow := vg.Points(0.3)
 			c.Fill(vg.Rectangle{Min: vg.Point{X: rect.Min.X - grow, Y: rect.Min.Y - grow}, Max: vg.Point{X: rect.Max.X + grow, Y: rect.Max.Y + grow}}.Path())
-			if !h.g.feasible[i][j] {
-				c.SetColor(color.NRGBA{0xff, 0xff, 0xff, 0x70})
-				c.Fill(rect.Path())
+			if infeasible {
 				hatch(c, rect, vg.Points(7), color.NRGBA{0x20, 0x20, 0x20, 0xa0})
 			}
 		}
@@ -368,10 +372,10 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 		for _, l := range levels {
 			zl = append(zl, sc.to(l))
 		}
-		ct := plotter.NewContour(g, zl, plainPalette{color.RGBA{0x10, 0x10, 0x10, 0xff}})
+		ct := plotter.NewContour(g, zl, nil) // nil palette: the line style's colour
 		ct.LineStyles = []draw.LineStyle{{Color: color.RGBA{0x10, 0x10, 0x10, 0xff}, Width: vg.Points(0.8)}}
 		p.Add(ct)
-		fb := plotter.NewContour(feasibleGrid{g}, []float64{0.5}, plainPalette{color.Black})
+		fb := plotter.NewContour(feasibleGrid{g}, []float64{0.5}, nil)
 		fb.LineStyles = []draw.LineStyle{feasEdgeStyle()}
 		fb.Min, fb.Max = 0, 1
 		p.Add(fb)
@@ -512,11 +516,11 @@ type orderBadges struct {
 
 func (b *orderBadges) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
-	ts := textStyle(tickSize-1, colorText)
+	ts := textStyle(tickSize, colorText)
 	ts.XAlign, ts.YAlign = draw.XCenter, draw.YCenter
-	rad := vg.Points(7.5)
+	rad := vg.Points(8.5)
 	for i, xy := range b.xy {
-		ctr := vg.Point{X: trX(xy.X) + vg.Points(10), Y: trY(xy.Y) + vg.Points(10)}
+		ctr := vg.Point{X: trX(xy.X) + vg.Points(11), Y: trY(xy.Y) + vg.Points(11)}
 		// Keep badges of points on the frame inside it.
 		ctr.X = min(max(ctr.X, c.Min.X+rad), c.Max.X-rad)
 		ctr.Y = min(max(ctr.Y, c.Min.Y+rad), c.Max.Y-rad)
@@ -665,4 +669,3 @@ func (b *xBands) Plot(c draw.Canvas, p *plot.Plot) {
 		hatch(c, rect, vg.Points(7), color.NRGBA{0x20, 0x20, 0x20, 0x60})
 	}
 }
-

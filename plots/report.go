@@ -68,20 +68,23 @@ type Figure struct {
 	Notes       []string // what the figure left out (failed points, clipped values)
 }
 
-// Row is one line of the summary table.
+// Row is one line of the summary table. Figures are zero where unknown
+// (a failed point; cost not evaluated), never NaN, so a Summary encodes
+// as JSON.
 type Row struct {
 	Point      results.Point
-	Label      string
+	Label      string // the point's varied coordinates, e.g. "gpu=2 inst=4 cli=16"
 	Status     results.Status
-	Reason     string
-	Throughput float64 // inferences/s
+	Reason     string  // why the point failed
+	Throughput float64 // inferences/s (median over trials)
 	P50MS      float64
 	P99MS      float64
+	CostKnown  bool // USDHour and USDMillion hold the cost package's expense
 	USDHour    float64
-	USDMillion float64
+	USDMillion float64 // USD per million inferences
 	Feasible   bool
-	Violations []string
-	Operating  bool // the chosen operating point
+	Violations []string // constraints broken, e.g. "p99 6.77ms > 5ms"
+	Operating  bool     // the chosen operating point
 }
 
 // Summary is what Report wrote.

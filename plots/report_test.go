@@ -1,6 +1,8 @@
 package plots
 
 import (
+	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -47,7 +49,10 @@ type pngStats struct {
 	innerWhite int // pure white pixels in the inner area
 }
 
-func readPNG(t *testing.T, path string) pngStats {
+func readPNG(t *testing.T, path string) pngStats { return readPNGColours(t, path, false) }
+
+// readPNGColours also counts every exact colour when colours is set.
+func readPNGColours(t *testing.T, path string, colours bool) pngStats {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -66,7 +71,9 @@ func readPNG(t *testing.T, path string) pngStats {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			r, g, bl, _ := img.At(x, y).RGBA()
 			r8, g8, b8 := uint8(r>>8), uint8(g>>8), uint8(bl>>8)
-			st.exactColor[color.RGBA{r8, g8, b8, 0xff}]++
+			if colours {
+				st.exactColor[color.RGBA{r8, g8, b8, 0xff}]++
+			}
 			if max(r8, g8, b8) < 90 {
 				st.dark++
 			}
@@ -233,7 +240,7 @@ func TestConfigurationColoursConsistent(t *testing.T) {
 	if _, err := Report(recs, fixtureSpec(), dir, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	tl := readPNG(t, filepath.Join(dir, "throughput_latency.png"))
+	tl := readPNGColours(t, filepath.Join(dir, "throughput_latency.png"), true)
 	for cfg, col := range a.Colors {
 		if tl.exactColor[col] < 50 {
 			t.Errorf("throughput_latency.png: %s's colour %v drawn on %d pixels", cfg, col, tl.exactColor[col])
@@ -244,15 +251,29 @@ func TestConfigurationColoursConsistent(t *testing.T) {
 // degenerate sweeps must still give a complete report that says what is
 // missing.
 func TestReportDegenerate(t *testing.T) {
+	// Smaller grids keep the test fast where the grid's size is not the point.
+	small := func() synthOptions {
+		o := defaultSynth()
+		o.instances, o.clients = []int{1, 4}, []int{1, 4, 16, 32}
+		return o
+	}
 	oneDim := defaultSynth()
 	oneDim.gpus, oneDim.instances = []int{1}, []int{2}
 	onePoint := defaultSynth()
 	onePoint.gpus, onePoint.instances, onePoint.clients = []int{1}, []int{1}, []int{8}
-	allFailed := defaultSynth()
+	allFailed := small()
 	allFailed.failAll = true
-	noTelemetry := defaultSynth()
+	noTelemetry := small()
 	noTelemetry.telemetry = false
-	simulated := defaultSynth()
+	// Minimal records: throughput and a latency summary only, as a
+	// client without histograms, server statistics or telemetry writes.
+	minimal := synthSweep(small())
+	for i := range minimal {
+		if m := minimal[i].Measurement; m != nil {
+			m.Histogram, m.Server, m.Telemetry, m.Windows = nil, nil, nil, nil
+		}
+	}
+	simulated := small()
 	simulated.source = results.SourceSimulated
 	simulated.emulated = false
 
@@ -280,7 +301,7 @@ func TestReportDegenerate(t *testing.T) {
 		{
 			name: "all_failed", recs: synthSweep(allFailed), spec: fixtureSpec(),
 			placeholders: map[string]string{
-				"throughput_latency.png": "all 36 points failed", "cost_surface.png": "failed", "iso_cost.png": "failed",
+				"throughput_latency.png": "all 16 points failed", "cost_surface.png": "failed", "iso_cost.png": "failed",
 				"pareto.png": "failed", "utilization.png": "failed", "latency_cdf.png": "failed", "breakdown.png": "failed",
 			},
 			mdWants: []string{"out of memory", "No operating point"},
@@ -291,12 +312,19 @@ func TestReportDegenerate(t *testing.T) {
 			mdWants: []string{"no GPU telemetry (NVML unavailable: no NVIDIA driver"},
 		},
 		{
+			name: "minimal", recs: minimal, spec: fixtureSpec(),
+			placeholders: map[string]string{
+				"utilization.png": "no GPU telemetry", "latency_cdf.png": "histogram", "breakdown.png": "server-side statistics",
+			},
+			drawn: []string{"throughput_latency.png", "cost_surface.png", "iso_cost.png", "pareto.png"},
+		},
+		{
 			name: "simulated", recs: synthSweep(simulated), spec: fixtureSpec(),
 			drawn:   allFigures,
 			mdWants: []string{"[SIMULATED]"},
 		},
 		{
-			name: "bad_spec", recs: synthSweep(defaultSynth()), spec: cost.Spec{Constraints: []string{"p99 <= fast"}},
+			name: "bad_spec", recs: synthSweep(small()), spec: cost.Spec{Constraints: []string{"p99 <= fast"}},
 			placeholders: map[string]string{"cost_surface.png": "constraint", "iso_cost.png": "constraint", "pareto.png": "constraint"},
 			drawn:        []string{"throughput_latency.png", "utilization.png", "latency_cdf.png", "breakdown.png"},
 			mdWants:      []string{"cost could not be evaluated"},
@@ -308,18 +336,29 @@ func TestReportDegenerate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := outDir(t, tc.name)
 			sum, err := Report(tc.recs, tc.spec, dir, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			if _, err := json.Marshal(sum); err != nil {
+				t.Errorf("summary does not encode as JSON: %v", err)
+			}
 			if len(sum.Figures) != len(allFigures) {
 				t.Fatalf("%d figures, want %d", len(sum.Figures), len(allFigures))
 			}
+			stats := map[string]pngStats{}
 			for _, file := range allFigures {
 				st := readPNG(t, filepath.Join(dir, file))
+				stats[file] = st
 				if st.w < 900 || st.h < 550 || st.dark < 500 {
 					t.Errorf("%s: %dx%d with %d dark pixels: empty or broken", file, st.w, st.h, st.dark)
+				}
+			}
+			for _, f := range sum.Figures {
+				if strings.HasPrefix(f.Why, "drawing failed") {
+					t.Errorf("%s: %s", f.File, f.Why)
 				}
 			}
 			for file, word := range tc.placeholders {
@@ -341,7 +380,7 @@ func TestReportDegenerate(t *testing.T) {
 					t.Errorf("%s is a placeholder (%s), want it drawn", file, fig.Why)
 					continue
 				}
-				if st := readPNG(t, filepath.Join(dir, file)); st.colourful < 200 {
+				if st := stats[file]; st.colourful < 200 {
 					t.Errorf("%s: %d coloured pixels: no data drawn", file, st.colourful)
 				}
 			}
@@ -418,5 +457,16 @@ func TestSearchPathAndSurfaceDims(t *testing.T) {
 	r = newReportCtx(recs, spec, Options{}.withDefaults())
 	if dims, notes = r.surfaceDims(); len(notes) != 1 || len(dims) != 2 {
 		t.Errorf("unvaried surface dimension: dims %v notes %v, want a fallback and a note", dims, notes)
+	}
+}
+
+// A figure that panics (gonum/plot panics on some degenerate ranges) is
+// turned into an error that Report writes as a placeholder.
+func TestSafeDrawRecoversPanic(t *testing.T) {
+	r := newReportCtx(nil, fixtureSpec(), Options{}.withDefaults())
+	_, err := safeDraw(r, func(*reportCtx, string) (Figure, error) { panic("Values must be greater than 0 for a log scale.") }, "unused.png")
+	var de *drawError
+	if !errors.As(err, &de) || !strings.Contains(de.msg, "log scale") {
+		t.Fatalf("err = %v, want a drawError carrying the panic", err)
 	}
 }

@@ -250,6 +250,11 @@ func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios
 		rec.Status, rec.Reason = results.StatusFailed, "no measurement"
 	case m.Incomplete:
 		rec.Status, rec.Reason = results.StatusIncomplete, m.Error
+	case m.Errors > 0:
+		// Failed requests make the point's figures suspect (a dying
+		// server, an overloaded queue): keep them, marked, with the count.
+		rec.Status = results.StatusIncomplete
+		rec.Reason = fmt.Sprintf("%d of %d requests failed during the measurement", m.Errors, m.Errors+m.Requests)
 	default:
 		rec.Status = results.StatusOK
 	}

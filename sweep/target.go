@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
-	"slices"
 	"strconv"
 	"time"
 
@@ -163,12 +162,26 @@ func (e *Embedded) Close() error {
 	return nil
 }
 
+// quiet keeps the embedded servers' warnings and drops their routine
+// logs (a model load per point would drown the sweep's own output).
 func quiet(log *slog.Logger) *slog.Logger {
 	if log == nil {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return log.With("component", "embedded-server")
+	return slog.New(levelFilter{log.Handler(), slog.LevelWarn}).With("component", "embedded-server")
 }
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler { return levelFilter{f.Handler.WithAttrs(a), f.min} }
+func (f levelFilter) WithGroup(n string) slog.Handler      { return levelFilter{f.Handler.WithGroup(n), f.min} }
 
 // Remote drives existing servers (a real Triton or `iaasbench serve`).
 type Remote struct {
@@ -402,6 +415,5 @@ func pointConfig(cfg *pb.ModelConfig, s *scenarios.Scenario, p results.Point) *p
 	if len(cfg.GetInstanceGroup()) == 1 && cfg.GetInstanceGroup()[0].GetName() != "" {
 		g.Name = cfg.GetInstanceGroup()[0].GetName()
 	}
-	_ = slices.Equal[[]int32]
 	return out
 }

@@ -29,6 +29,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"serve":     {"run the embedded Triton-compatible inference server", runServe},
+		"measure":   {"measure one configuration of a served model", runMeasure},
 		"scenarios": {"list, show or check scenarios (list | show NAME | check FILE)", runScenarios},
 		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
 		"sweep":     {"sweep a scenario against live servers (default: quickstart on the embedded server)", runSweep},

@@ -1,0 +1,124 @@
+// Command iaasbench finds the cheapest way to serve deep-learning inference
+// on Triton: it measures latency, throughput and expense across serving
+// configurations, fits cost surfaces and chooses the operating point.
+// This file only dispatches subcommands; the work lives in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, out io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve": {"s", runServe},
+		"measure": {"m", runMeasure},
+	}
+}
+
+// exitError carries a specific exit code (e.g. the gate's 1 and 2).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
+	cmds := commands()
+	if len(args) == 0 {
+		args = []string{"sweep"}
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "help" {
+		usage(stdout, cmds)
+		return 0
+	}
+	if name == "version" || name == "--version" {
+		fmt.Fprintln(stdout, "iaasbench", version)
+		return 0
+	}
+	c, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(stderr, "iaasbench: unknown command %q\n\n", name)
+		usage(stderr, cmds)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := c.run(ctx, args[1:], stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "iaasbench %s: %v\n", name, err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: iaasbench <command> [flags]   (no command: sweep the quickstart scenario)")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'iaasbench <command> -h' for a command's flags. IAASBENCH_LOG=debug for more logs.")
+}
+
+func logLevel() slog.Level {
+	switch os.Getenv("IAASBENCH_LOG") {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func newFlags(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("iaasbench "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

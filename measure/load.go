@@ -1,0 +1,581 @@
+package measure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/hist"
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+)
+
+// recorder collects the latencies of one recording goroutine. The lock is
+// uncontended except when the coordinator drains a window, so recording
+// stays a histogram increment.
+type recorder struct {
+	mu       sync.Mutex
+	h        hist.Histogram
+	errors   int64
+	lastErr  error
+	failedAt int64 // start of the current run of failures, 0 when the last request succeeded
+	done     atomic.Int64
+	_        [64]byte // keeps the next recorder's lock off this cache line
+}
+
+func (r *recorder) record(ns int64) {
+	r.mu.Lock()
+	r.h.Record(ns)
+	r.failedAt = 0
+	r.mu.Unlock()
+	r.done.Add(1)
+}
+
+// fail counts a failed request and reports how long this recorder has
+// seen nothing but failures.
+func (r *recorder) fail(now int64, err error) time.Duration {
+	r.mu.Lock()
+	r.errors++
+	r.lastErr = err
+	if r.failedAt == 0 {
+		r.failedAt = now
+	}
+	d := time.Duration(now - r.failedAt)
+	r.mu.Unlock()
+	return d
+}
+
+// drain moves the window's latencies into h and returns its errors.
+func (r *recorder) drain(h *hist.Histogram) int64 {
+	r.mu.Lock()
+	h.Merge(&r.h)
+	r.h.Reset()
+	e := r.errors
+	r.errors = 0
+	r.mu.Unlock()
+	return e
+}
+
+// run is the state shared by the load's goroutines.
+type run struct {
+	o     *Options
+	p     *plan
+	epoch time.Time // latencies and schedules are in ns since epoch
+
+	ctx    context.Context // cancelled to abandon requests in flight
+	cancel context.CancelFunc
+
+	stopping atomic.Bool   // no new requests
+	stopCh   chan struct{} // closed with stopping, wakes sleeping senders
+	stopOnce sync.Once
+	budget   atomic.Int64 // requests left after warm-up (Requests mode)
+	limited  bool
+
+	failOnce sync.Once
+	failErr  error
+	failed   chan struct{}
+
+	wg        sync.WaitGroup
+	allDone   chan struct{}
+	recorders []*recorder
+	clients   []*clientLoad
+	sent      atomic.Int64 // requests sent after warm-up, for Requests mode bookkeeping
+}
+
+func (r *run) now() int64 { return int64(time.Since(r.epoch)) }
+
+// stop ends the load: no new requests; those in flight finish.
+func (r *run) stop() {
+	r.stopOnce.Do(func() {
+		r.stopping.Store(true)
+		close(r.stopCh)
+	})
+}
+
+// abort records the first fatal error and stops the load.
+func (r *run) abort(err error) {
+	r.failOnce.Do(func() {
+		r.failErr = err
+		close(r.failed)
+	})
+	r.stop()
+}
+
+func (r *run) newRecorder() *recorder {
+	rec := &recorder{}
+	r.recorders = append(r.recorders, rec)
+	return rec
+}
+
+// failure handles a failed request: counted, and fatal when the model or
+// request is wrong or when the recorder has seen only failures for
+// ErrorGrace. It reports whether the goroutine should stop.
+func (r *run) failure(c *clientLoad, rec *recorder, err error) bool {
+	if r.stopping.Load() && r.ctx.Err() != nil {
+		return true // cancelled by our own hard stop
+	}
+	d := rec.fail(r.now(), err)
+	if isFatal(err) || d >= r.o.ErrorGrace {
+		r.abort(fmt.Errorf("client %d (server %s): %w", c.idx, c.conn.Addr(), err))
+		return true
+	}
+	// A server that refuses fast must not turn the client into a busy loop.
+	time.Sleep(time.Millisecond)
+	return false
+}
+
+// clientLoad is one client: a stream of requests with its own slots.
+type clientLoad struct {
+	idx   int
+	conn  *client.Client
+	seqID int64
+	quota int64        // requests this client sends in all (DataSeconds); 0: unlimited
+	taken atomic.Int64 // requests taken against the quota
+	sched schedule
+	first bool // the next request starts the sequence
+	ended bool // the last request carried sequence_end
+}
+
+// take claims the next request; last says it is the client's final one.
+func (r *run) take(c *clientLoad) (ok, last bool) {
+	if r.stopping.Load() {
+		return false, false
+	}
+	if c.quota > 0 {
+		n := c.taken.Add(1)
+		if n > c.quota {
+			return false, false
+		}
+		last = n == c.quota
+	}
+	if r.limited && r.budget.Add(-1) < 0 {
+		return false, false
+	}
+	return true, last
+}
+
+// start launches every client's goroutines.
+func (r *run) start() {
+	o := r.o
+	perClient := int64(0)
+	total := int64(0)
+	if o.DataSeconds > 0 {
+		total = max(1, int64(math.Round(o.DataSeconds*o.InferenceRate)))
+		perClient = total / int64(o.Clients)
+	}
+	for i := 0; i < o.Clients; i++ {
+		c := &clientLoad{idx: i, conn: r.p.conn(i), seqID: o.SequenceIDBase + int64(i) + 1, first: true}
+		if total > 0 {
+			c.quota = perClient
+			if int64(i) < total%int64(o.Clients) {
+				c.quota++
+			}
+			if c.quota == 0 {
+				continue // more clients than requests: this one has no data
+			}
+		}
+		if o.Mode == ModeOpen {
+			c.sched = newSchedule(o, i)
+		}
+		r.clients = append(r.clients, c)
+		switch {
+		case o.RPC == RPCStream:
+			rec := r.newRecorder()
+			r.wg.Add(1)
+			go func() { defer r.wg.Done(); r.streamClient(c, rec) }()
+		case o.Mode == ModeClosed:
+			for s := 0; s < o.Concurrency; s++ {
+				rec := r.newRecorder()
+				r.wg.Add(1)
+				go func() { defer r.wg.Done(); r.closedUnary(c, s, rec) }()
+			}
+		default:
+			r.openUnary(c)
+		}
+	}
+	go func() { r.wg.Wait(); close(r.allDone) }()
+}
+
+// closedUnary is one in-flight slot of a closed-loop unary client: send,
+// wait, record, repeat.
+func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
+	var seq *seqFlags
+	if r.o.Sequence {
+		seq = newSeqFlags(c.seqID)
+	}
+	req := r.p.newRequest(slot, seq)
+	resp := &pb.ModelInferResponse{}
+	for {
+		ok, last := r.take(c)
+		if !ok {
+			break
+		}
+		if seq != nil {
+			seq.set(c.first, last)
+			c.first = false
+			c.ended = last
+		}
+		t0 := r.now()
+		err := c.conn.InferInto(r.ctx, req, resp)
+		t1 := r.now()
+		if err != nil {
+			if r.failure(c, rec, err) {
+				return
+			}
+			continue
+		}
+		rec.record(t1 - t0)
+	}
+	if seq != nil && !c.first && !c.ended {
+		r.endSequenceUnary(c, req, resp, seq)
+	}
+}
+
+// endSequenceUnary sends a last, unrecorded request that ends the
+// sequence, so that the server frees its state now rather than at idle
+// time-out.
+func (r *run) endSequenceUnary(c *clientLoad, req *pb.ModelInferRequest, resp *pb.ModelInferResponse, seq *seqFlags) {
+	if r.ctx.Err() != nil {
+		return
+	}
+	seq.set(false, true)
+	c.ended = true
+	ctx, cancel := context.WithTimeout(r.ctx, r.o.DrainTimeout)
+	defer cancel()
+	if err := c.conn.InferInto(ctx, req, resp); err != nil {
+		r.o.Logger.Debug("end of sequence", "client", c.idx, "err", err)
+	}
+}
+
+// ticket is one scheduled request of an open-loop client.
+type ticket struct {
+	intended int64
+	last     bool
+}
+
+// openUnary starts an open-loop unary client: a dispatcher follows the
+// schedule and hands each request's intended send time to a free slot.
+// When every slot is busy, tickets wait and go late, timed from their
+// intended time all the same.
+func (r *run) openUnary(c *clientLoad) {
+	tickets := make(chan ticket, r.o.Concurrency)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(tickets)
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for {
+			at := c.sched.next()
+			if !r.sleepUntil(at, timer) {
+				return
+			}
+			ok, last := r.take(c)
+			if !ok {
+				return
+			}
+			select {
+			case tickets <- ticket{at, last}:
+			case <-r.stopCh:
+				return
+			}
+		}
+	}()
+	// A sequence's requests must arrive in order: Concurrency is 1 then
+	// (withDefaults), so one slot sends them all.
+	var seq *seqFlags
+	if r.o.Sequence {
+		seq = newSeqFlags(c.seqID)
+	}
+	for s := 0; s < r.o.Concurrency; s++ {
+		rec := r.newRecorder()
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			req := r.p.newRequest(s, seq)
+			resp := &pb.ModelInferResponse{}
+			for t := range tickets {
+				if r.stopping.Load() {
+					break
+				}
+				if seq != nil {
+					seq.set(c.first, t.last)
+					c.first = false
+					c.ended = t.last
+				}
+				err := c.conn.InferInto(r.ctx, req, resp)
+				if err != nil {
+					if r.failure(c, rec, err) {
+						r.discard(tickets)
+						return
+					}
+					continue
+				}
+				rec.record(r.now() - t.intended)
+			}
+			if seq != nil && !c.first && !c.ended {
+				r.endSequenceUnary(c, req, resp, seq)
+			}
+		}()
+	}
+}
+
+// discard lets the dispatcher finish after a slot gave up.
+func (r *run) discard(tickets <-chan ticket) {
+	go func() {
+		for range tickets {
+		}
+	}()
+}
+
+// sleepUntil waits until at (ns since epoch); false when stopping.
+func (r *run) sleepUntil(at int64, timer *time.Timer) bool {
+	d := time.Duration(at - r.now())
+	if d <= 0 {
+		return !r.stopping.Load()
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return !r.stopping.Load()
+	case <-r.stopCh:
+		return false
+	}
+}
+
+// streamSlot is one request in flight on a stream.
+type streamSlot struct {
+	req  *pb.ModelInferRequest
+	seq  *seqFlags
+	sent atomic.Int64 // intended (open loop) or actual send time
+	skip atomic.Bool  // not to be recorded (the request that ends a sequence)
+}
+
+// streamClient drives one bidirectional stream: a sender keeps up to
+// Concurrency requests outstanding (closed loop) or follows the schedule
+// (open loop); a receiver matches responses to slots by id.
+func (r *run) streamClient(c *clientLoad, rec *recorder) {
+	o := r.o
+	st, err := c.conn.OpenStream(r.ctx)
+	if err != nil {
+		r.abort(fmt.Errorf("client %d: %w", c.idx, err))
+		return
+	}
+	defer st.Close()
+	slots := make([]streamSlot, o.Concurrency)
+	free := make(chan int32, o.Concurrency)
+	for i := range slots {
+		if o.Sequence {
+			// All slots carry the same sequence; only flags differ.
+			slots[i].seq = newSeqFlags(c.seqID)
+		}
+		slots[i].req = r.p.newRequest(i, slots[i].seq)
+		free <- int32(i)
+	}
+	if o.Mode == ModeClosed && o.Concurrency == 1 {
+		r.streamSerial(c, st, &slots[0], rec)
+		return
+	}
+
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		m := &pb.ModelStreamInferResponse{}
+		for {
+			err := st.RecvInto(m)
+			now := r.now()
+			var reqErr *client.RequestError
+			if err != nil && !errors.As(err, &reqErr) {
+				if !errors.Is(err, io.EOF) && !r.stopping.Load() {
+					r.abort(fmt.Errorf("client %d (server %s): stream: %w", c.idx, c.conn.Addr(), err))
+				} else if !r.stopping.Load() {
+					r.abort(fmt.Errorf("client %d (server %s): stream closed by the server", c.idx, c.conn.Addr()))
+				}
+				return
+			}
+			id, perr := strconv.Atoi(m.GetInferResponse().GetId())
+			if perr != nil || id < 0 || id >= len(slots) {
+				r.abort(fmt.Errorf("client %d: response with unknown id %q", c.idx, m.GetInferResponse().GetId()))
+				return
+			}
+			if err != nil {
+				if r.failure(c, rec, err) {
+					return
+				}
+			} else if !slots[id].skip.Load() {
+				rec.record(now - slots[id].sent.Load())
+			}
+			free <- int32(id)
+		}
+	}()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	send := func(at int64, last, skip bool) bool {
+		var id int32
+		select {
+		case id = <-free:
+		case <-recvDone:
+			return false
+		}
+		s := &slots[id]
+		if s.seq != nil {
+			s.seq.set(c.first, last)
+			c.first = false
+			c.ended = last
+		}
+		if at < 0 {
+			at = r.now()
+		}
+		s.sent.Store(at)
+		s.skip.Store(skip)
+		if err := st.Send(s.req); err != nil {
+			if !r.stopping.Load() {
+				r.abort(fmt.Errorf("client %d (server %s): stream send: %w", c.idx, c.conn.Addr(), err))
+			}
+			return false
+		}
+		return true
+	}
+	for {
+		at := int64(-1)
+		if o.Mode == ModeOpen {
+			at = c.sched.next()
+			if !r.sleepUntil(at, timer) {
+				break
+			}
+		}
+		ok, last := r.take(c)
+		if !ok || !send(at, last, false) {
+			break
+		}
+	}
+	if o.Sequence && !c.first && !c.ended && r.ctx.Err() == nil {
+		send(-1, true, true)
+		c.ended = true
+	}
+	// Wait for what is in flight, then close our side.
+	r.drainSlots(free, len(slots), recvDone)
+	_ = st.Close()
+	<-recvDone
+}
+
+// drainSlots waits until every slot is back, the receiver ends or the
+// drain time-out passes.
+func (r *run) drainSlots(free chan int32, n int, recvDone chan struct{}) {
+	deadline := time.NewTimer(r.o.DrainTimeout)
+	defer deadline.Stop()
+	for k := 0; k < n; k++ {
+		select {
+		case <-free:
+		case <-recvDone:
+			return
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// streamSerial is the closed loop with one request in flight: send and
+// receive on one goroutine, sparing a hand-off per request.
+func (r *run) streamSerial(c *clientLoad, st *client.Stream, s *streamSlot, rec *recorder) {
+	m := &pb.ModelStreamInferResponse{}
+	exchange := func() error {
+		if err := st.Send(s.req); err != nil {
+			return err
+		}
+		return st.RecvInto(m)
+	}
+	for {
+		ok, last := r.take(c)
+		if !ok {
+			break
+		}
+		if s.seq != nil {
+			s.seq.set(c.first, last)
+			c.first = false
+			c.ended = last
+		}
+		t0 := r.now()
+		err := exchange()
+		t1 := r.now()
+		if err != nil {
+			var reqErr *client.RequestError
+			if !errors.As(err, &reqErr) {
+				if !r.stopping.Load() || r.ctx.Err() == nil {
+					r.abort(fmt.Errorf("client %d (server %s): stream: %w", c.idx, c.conn.Addr(), err))
+				}
+				return
+			}
+			if r.failure(c, rec, err) {
+				return
+			}
+			continue
+		}
+		rec.record(t1 - t0)
+	}
+	if s.seq != nil && !c.first && !c.ended && r.ctx.Err() == nil {
+		s.seq.set(false, true)
+		c.ended = true
+		if err := exchange(); err != nil {
+			r.o.Logger.Debug("end of sequence", "client", c.idx, "err", err)
+		}
+	}
+}
+
+// schedule yields an open-loop client's intended send times (ns since
+// the epoch).
+type schedule struct {
+	arrival  string
+	periodNS float64 // mean gap between requests
+	t        float64 // next time, ns
+	rng      *rand.Rand
+	rate     float64
+	frame    int64 // frames: current frame (second)
+	left     int64 // frames: requests left in the current frame
+}
+
+func newSchedule(o *Options, client int) schedule {
+	s := schedule{arrival: o.Arrival, rate: o.Rate, periodNS: 1e9 / o.Rate}
+	switch o.Arrival {
+	case ArrivalConstant:
+		// Spread the clients' phases so that the sum is evenly spaced.
+		s.t = s.periodNS * float64(client) / float64(o.Clients)
+	case ArrivalPoisson:
+		s.rng = rand.New(rand.NewPCG(o.Seed, uint64(client)+1))
+		s.t = s.rng.ExpFloat64() * s.periodNS
+	case ArrivalFrames:
+		s.frame = -1
+	}
+	return s
+}
+
+func (s *schedule) next() int64 {
+	switch s.arrival {
+	case ArrivalFrames:
+		// Frame k releases floor((k+1)·r) − floor(k·r) requests at k
+		// seconds, so a fractional r averages out over frames.
+		for s.left == 0 {
+			s.frame++
+			f := float64(s.frame)
+			s.left = int64(math.Floor((f+1)*s.rate)) - int64(math.Floor(f*s.rate))
+		}
+		s.left--
+		return s.frame * int64(time.Second)
+	case ArrivalPoisson:
+		at := s.t
+		s.t += s.rng.ExpFloat64() * s.periodNS
+		return int64(at)
+	default:
+		at := s.t
+		s.t += s.periodNS
+		return int64(at)
+	}
+}

@@ -1,0 +1,315 @@
+package measure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/iaasbench/iaasbench/hist"
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/telemetry"
+)
+
+// Run measures one configuration: it prepares the load (connections,
+// inputs, one checked request per server), warms up, then records
+// windows until the stability criterion holds or the fixed amount of load
+// is done, with the server's statistics and telemetry beside.
+//
+// When the load fails part-way (the server dies, the context ends), Run
+// returns what was measured up to then, marked Incomplete with Error set,
+// together with the error. When nothing could be measured it returns a
+// nil Measurement and the error.
+func Run(ctx context.Context, opts Options) (*results.Measurement, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p, err := prepare(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+
+	lctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &run{o: &o, p: p, ctx: lctx, cancel: cancel, stopCh: make(chan struct{}),
+		failed: make(chan struct{}), allDone: make(chan struct{})}
+	if o.Requests > 0 {
+		r.limited = true
+		r.budget.Store(math.MaxInt64) // unlimited during warm-up
+	}
+	r.epoch = time.Now()
+	r.start()
+	co := &coordinator{r: r, o: &o, p: p, ctx: ctx}
+	if o.Progress != nil {
+		stopBar := co.showProgress(o.Progress)
+		defer stopBar()
+	}
+	m, err := co.measure()
+	return m, err
+}
+
+// coordinator runs the warm-up and the windows and assembles the
+// Measurement.
+type coordinator struct {
+	r   *run
+	o   *Options
+	p   *plan
+	ctx context.Context
+
+	group   *telemetry.Group
+	groupCh chan *telemetry.Group // hands the running group to the progress bar
+}
+
+// window is one closed measurement window.
+type window struct {
+	results.Window
+	errors int64
+	stats  *statSnap // at the window's end; nil when unreadable
+}
+
+// wait sleeps until deadline (ns since epoch) or until the load fails,
+// finishes or is cancelled; it returns why it woke.
+func (c *coordinator) wait(deadline int64) error {
+	d := time.Duration(deadline - c.r.now())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.r.failed:
+		return c.r.failErr
+	case <-c.r.allDone:
+		return errLoadDone
+	case <-c.ctx.Done():
+		return fmt.Errorf("measurement cancelled: %w", c.ctx.Err())
+	}
+}
+
+// errLoadDone says every client finished its fixed share of the load.
+var errLoadDone = errors.New("load done")
+
+func (c *coordinator) drainAll(h *hist.Histogram) int64 {
+	var errs int64
+	for _, rec := range c.r.recorders {
+		errs += rec.drain(h)
+	}
+	return errs
+}
+
+func (c *coordinator) measure() (*results.Measurement, error) {
+	o, r := c.o, c.r
+	m := &results.Measurement{Model: o.Model, Mode: o.Mode, RPC: o.RPC, Arrival: o.Arrival, Sequence: o.Sequence}
+	scratch := &hist.Histogram{}
+
+	// Warm-up: run, then throw away what was recorded.
+	stop := c.wait(int64(o.Warmup))
+	c.drainAll(scratch)
+	scratch.Reset()
+	if stop != nil {
+		c.finish()
+		if errors.Is(stop, errLoadDone) {
+			return nil, fmt.Errorf("all %s of load finished within the %v warm-up: shorten the warm-up or give more data/requests", c.amount(), o.Warmup)
+		}
+		return nil, fmt.Errorf("during warm-up: %w", stop)
+	}
+	if r.limited {
+		r.budget.Store(o.Requests)
+	}
+	start := r.now()
+	m.Start = r.epoch.Add(time.Duration(start))
+	first := c.snapshot()
+	if !o.NoTelemetry {
+		c.group = telemetry.Start(c.ctx, m.Start, c.samplers()...)
+		if c.groupCh != nil {
+			c.groupCh <- c.group
+		}
+	}
+
+	k := o.StableWindows
+	recent := make([]*hist.Histogram, k) // the last k windows, for the stable figures
+	for i := range recent {
+		recent[i] = &hist.Histogram{}
+	}
+	total := &hist.Histogram{}
+	var windows []window
+	stable := false
+	wStart := start
+	for {
+		end := wStart + int64(o.Window)
+		if o.Duration > 0 {
+			end = min(end, start+int64(o.Duration))
+		}
+		stop = c.wait(end)
+		now := r.now()
+		wh := recent[len(windows)%k]
+		wh.Reset()
+		errs := c.drainAll(wh)
+		total.Merge(wh)
+		dur := time.Duration(now - wStart).Seconds()
+		w := window{Window: results.Window{
+			StartS:    time.Duration(wStart - start).Seconds(),
+			DurationS: dur,
+			P99US:     float64(wh.Quantile(0.99)) / 1e3,
+		}, errors: errs, stats: c.snapshot()}
+		if dur > 0 {
+			w.ThroughputIPS = float64(wh.Count()*int64(c.p.rows)) / dur
+		}
+		windows = append(windows, w)
+		wStart = now
+		if stop != nil {
+			break
+		}
+		if o.Duration > 0 && now-start >= int64(o.Duration) {
+			break
+		}
+		if !o.fixedLength() {
+			if len(windows) >= k && isStable(windows[len(windows)-k:], o.StabilityTolerance) {
+				stable = true
+				break
+			}
+			if len(windows) >= o.MaxWindows {
+				break
+			}
+		}
+	}
+	if c.group != nil {
+		t := c.group.Stop()
+		m.Telemetry = &t
+	}
+	c.finish()
+
+	// The figures cover the stable windows when the criterion decided,
+	// otherwise every window.
+	agg, from := total, 0
+	if stable {
+		agg = &hist.Histogram{}
+		for _, h := range recent {
+			agg.Merge(h)
+		}
+		from = len(windows) - k
+	}
+	if o.fixedLength() {
+		last := windows[max(0, len(windows)-k):]
+		stable = isStable(last, o.StabilityTolerance)
+	}
+	m.Stable = stable
+	for _, w := range windows {
+		m.Windows = append(m.Windows, w.Window)
+	}
+	var errs int64
+	for _, w := range windows[from:] {
+		m.DurationS += w.DurationS
+		errs += w.errors
+	}
+	m.Requests = agg.Count()
+	m.Inferences = m.Requests * int64(c.p.rows)
+	m.Errors = errs
+	if m.DurationS > 0 {
+		m.ThroughputRPS = float64(m.Requests) / m.DurationS
+		m.ThroughputIPS = float64(m.Inferences) / m.DurationS
+	}
+	if o.Sequence {
+		m.DataRate = m.ThroughputRPS / o.InferenceRate
+	}
+	m.Latency = agg.Summary()
+	h := agg.ToResults()
+	m.Histogram = &h
+	before := first
+	if from > 0 {
+		before = windows[from-1].stats
+	}
+	m.Server = breakdown(before, windows[len(windows)-1].stats, m.Latency.MeanUS)
+	if stop != nil && !errors.Is(stop, errLoadDone) {
+		m.Incomplete = true
+		m.Error = stop.Error()
+		return m, stop
+	}
+	if m.Requests == 0 {
+		err := fmt.Errorf("no request of model %q completed in %.3g s of measurement (%d errors)", o.Model, m.DurationS, errs)
+		if le := c.lastError(); le != nil {
+			err = fmt.Errorf("%w; last error: %v", err, le)
+		}
+		m.Incomplete = true
+		m.Error = err.Error()
+		return m, err
+	}
+	return m, nil
+}
+
+// finish stops the load and waits for the requests in flight, cancelling
+// them past the drain time-out.
+func (c *coordinator) finish() {
+	r := c.r
+	r.stop()
+	t := time.NewTimer(c.o.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-r.allDone:
+	case <-t.C:
+		c.o.Logger.Warn("requests still in flight after the drain time-out; cancelling them", "timeout", c.o.DrainTimeout)
+		r.cancel()
+		<-r.allDone
+	}
+	r.cancel()
+}
+
+func (c *coordinator) lastError() error {
+	for _, rec := range c.r.recorders {
+		rec.mu.Lock()
+		err := rec.lastErr
+		rec.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *coordinator) amount() string {
+	if c.o.DataSeconds > 0 {
+		return fmt.Sprintf("%g s of data (%d requests)", c.o.DataSeconds, int64(math.Round(c.o.DataSeconds*c.o.InferenceRate)))
+	}
+	return fmt.Sprintf("%d requests", c.o.Requests)
+}
+
+func (c *coordinator) samplers() []telemetry.Sampler {
+	if c.o.Samplers != nil {
+		return c.o.Samplers
+	}
+	iv := c.o.TelemetryInterval
+	s := []telemetry.Sampler{telemetry.NewNVML(iv), telemetry.NewHostCPU(iv)}
+	for _, u := range c.o.MetricsURLs {
+		s = append(s, telemetry.NewPrometheus(u, iv))
+	}
+	return s
+}
+
+// isStable reports whether every window's throughput and p99 lie within
+// tol (a fraction) of the windows' means.
+func isStable(ws []window, tol float64) bool {
+	if len(ws) == 0 {
+		return false
+	}
+	var tput, p99 float64
+	for _, w := range ws {
+		tput += w.ThroughputIPS
+		p99 += w.P99US
+	}
+	tput /= float64(len(ws))
+	p99 /= float64(len(ws))
+	if tput <= 0 {
+		return false
+	}
+	for _, w := range ws {
+		if math.Abs(w.ThroughputIPS-tput) > tol*tput || math.Abs(w.P99US-p99) > tol*p99 {
+			return false
+		}
+	}
+	return true
+}

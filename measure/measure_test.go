@@ -1,0 +1,494 @@
+package measure
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/iaasbench/iaasbench/client"
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/server"
+)
+
+func within(got, want, frac float64) bool { return math.Abs(got-want) <= frac*want }
+
+// The calibrated model's service time is known, so a measurement of it at
+// concurrency 1 must find it: server compute_infer per request and the
+// client's p50.
+func TestCalibratedServiceTimeIsMeasured(t *testing.T) {
+	srv := startServer(t)
+	const serviceUS = 2000
+	loadCalibrated(t, srv.Addr(), map[string]string{"base_us": "2000", "per_item_us": "0"}, 1)
+	o := quick(srv.Addr(), "calibrated")
+	o.Duration = 800 * time.Millisecond
+	m, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Server == nil {
+		t.Fatal("no server breakdown")
+	}
+	t.Logf("requests %d, p50 %.0f µs, mean %.0f µs, compute_infer %.1f µs, overhead %.0f µs",
+		m.Requests, m.Latency.P50US, m.Latency.MeanUS, m.Server.ComputeInferUS, m.Server.ClientOverheadUS)
+	if !within(m.Server.ComputeInferUS, serviceUS, 0.02) {
+		t.Errorf("compute_infer %.1f µs per request, want %d ± 2%%", m.Server.ComputeInferUS, serviceUS)
+	}
+	if m.Latency.P50US < serviceUS || m.Latency.P50US > serviceUS*1.06 {
+		t.Errorf("client p50 %.0f µs, want within 6%% above the %d µs service time", m.Latency.P50US, serviceUS)
+	}
+	// Closed loop at concurrency 1: throughput is 1 / latency.
+	if !within(m.ThroughputRPS, 1e6/m.Latency.MeanUS, 0.05) {
+		t.Errorf("throughput %.1f req/s, want 1/mean latency = %.1f", m.ThroughputRPS, 1e6/m.Latency.MeanUS)
+	}
+	if got := uint64(m.Requests); m.Server.RequestCount < got-1 || m.Server.RequestCount > got+1 {
+		t.Errorf("server counted %d requests in the window, client %d", m.Server.RequestCount, got)
+	}
+	if m.Histogram == nil || m.Histogram.Count != m.Requests {
+		t.Errorf("histogram %+v does not hold the %d requests", m.Histogram, m.Requests)
+	}
+}
+
+// stallProxy forwards TCP to a backend and can stall all traffic, as a
+// server that stops answering for a while does.
+type stallProxy struct {
+	lis  net.Listener
+	gate sync.RWMutex
+}
+
+func newStallProxy(t *testing.T, backend string) *stallProxy {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{lis: lis}
+	t.Cleanup(func() { lis.Close() })
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go p.pipe(c, b)
+			go p.pipe(b, c)
+		}
+	}()
+	return p
+}
+
+func (p *stallProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.gate.RLock()
+			_, werr := dst.Write(buf[:n])
+			p.gate.RUnlock()
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *stallProxy) stall(d time.Duration) {
+	p.gate.Lock()
+	time.Sleep(d)
+	p.gate.Unlock()
+}
+
+// In open loop a stall shows in the tail: requests due during it are
+// timed from when they were due, not from when the client got to send
+// them. A closed loop hides it (coordinated omission).
+func TestOpenLoopShowsStall(t *testing.T) {
+	srv := startServer(t)
+	proxy := newStallProxy(t, srv.Addr())
+	run := func(mode string) *results.Measurement {
+		o := quick(proxy.lis.Addr().String(), "mlp")
+		o.Mode = mode
+		if mode == ModeOpen {
+			o.Rate = 500
+		}
+		o.Duration = time.Second
+		go func() { time.Sleep(o.Warmup + 400*time.Millisecond); proxy.stall(200 * time.Millisecond) }()
+		m, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d requests, p50 %.0f µs, p99 %.0f µs, max %.0f µs", mode, m.Requests, m.Latency.P50US, m.Latency.P99US, m.Latency.MaxUS)
+		return m
+	}
+	open := run(ModeOpen)
+	if open.Latency.P99US < 100e3 {
+		t.Errorf("open loop p99 %.0f µs: the 200 ms stall does not show", open.Latency.P99US)
+	}
+	if open.Latency.P50US > 20e3 {
+		t.Errorf("open loop p50 %.0f µs: most requests should not see the stall", open.Latency.P50US)
+	}
+	if !within(open.ThroughputRPS, 500, 0.1) {
+		t.Errorf("open loop throughput %.0f req/s, want the 500/s schedule", open.ThroughputRPS)
+	}
+	closed := run(ModeClosed)
+	if closed.Latency.MaxUS < 150e3 {
+		t.Errorf("closed loop max %.0f µs: the stalled request should show", closed.Latency.MaxUS)
+	}
+	if closed.Latency.P99US > open.Latency.P99US/4 {
+		t.Errorf("closed loop p99 %.0f µs not far below open loop's %.0f µs", closed.Latency.P99US, open.Latency.P99US)
+	}
+}
+
+func TestLoadModes(t *testing.T) {
+	srv := startServer(t)
+	cases := []struct {
+		name string
+		set  func(*Options)
+	}{
+		{"closed-unary", func(o *Options) { o.Clients, o.Concurrency = 2, 2 }},
+		{"closed-unary-shared-conn", func(o *Options) { o.Clients, o.SharedConnection = 3, true }},
+		{"closed-stream", func(o *Options) { o.RPC, o.Clients, o.Concurrency = RPCStream, 2, 3 }},
+		{"closed-stream-serial", func(o *Options) { o.RPC = RPCStream }},
+		{"open-unary-constant", func(o *Options) { o.Mode, o.Clients, o.Rate = ModeOpen, 2, 200 }},
+		{"open-stream-poisson", func(o *Options) { o.Mode, o.RPC, o.Arrival, o.Clients, o.Rate = ModeOpen, RPCStream, ArrivalPoisson, 2, 200 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := quick(srv.Addr(), "mlp")
+			o.BatchSize = 8
+			tc.set(&o)
+			m, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Requests < 50 || m.Errors != 0 || m.Incomplete {
+				t.Fatalf("requests %d errors %d incomplete %v", m.Requests, m.Errors, m.Incomplete)
+			}
+			if m.Inferences != 8*m.Requests || !within(m.ThroughputIPS, 8*m.ThroughputRPS, 1e-9) {
+				t.Errorf("inferences %d for %d requests of batch 8", m.Inferences, m.Requests)
+			}
+			if m.Mode != o.Mode || m.RPC != o.RPC || len(m.Windows) < 2 || len(m.Windows) > 3 {
+				t.Errorf("mode %q rpc %q windows %d", m.Mode, m.RPC, len(m.Windows))
+			}
+			if s := m.Server; s == nil || math.Abs(float64(s.RequestCount)-float64(m.Requests)) > float64(2*o.Clients*max(o.Concurrency, 1)) ||
+				s.InferenceCount != 8*s.RequestCount || s.ComputeInferUS <= 0 {
+				t.Errorf("server breakdown %+v does not match %d requests", m.Server, m.Requests)
+			}
+			if o.Mode == ModeOpen && !within(m.ThroughputRPS, o.Rate*float64(o.Clients), 0.15) {
+				t.Errorf("open loop throughput %.0f req/s, want %g", m.ThroughputRPS, o.Rate*float64(o.Clients))
+			}
+		})
+	}
+}
+
+func TestFixedRequestCount(t *testing.T) {
+	srv := startServer(t)
+	o := quick(srv.Addr(), "mlp")
+	o.Requests = 300
+	o.Clients = 2
+	m, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests sent in warm-up may complete in the first window: at most
+	// one per slot.
+	if m.Requests < 300 || m.Requests > 302 {
+		t.Errorf("measured %d requests, want 300 (+ at most 2 from the warm-up)", m.Requests)
+	}
+}
+
+// Each client is a sequence of the snapshotter: fixed data offline (the
+// clients share DataSeconds×r requests exactly and end their sequences),
+// frame bursts online (data rate = streams kept up with).
+func TestSequences(t *testing.T) {
+	srv := startServer(t)
+	t.Run("offline", func(t *testing.T) {
+		o := quick(srv.Addr(), "snapshotter")
+		o.Sequence, o.RPC, o.Clients, o.Concurrency = true, RPCStream, 2, 2
+		o.InferenceRate, o.DataSeconds, o.Warmup = 16, 10, -1
+		o.SequenceIDBase = 7000
+		m, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Requests != 160 || m.Errors != 0 {
+			t.Errorf("requests %d errors %d, want 160 (10 s × r 16) and 0", m.Requests, m.Errors)
+		}
+		if m.DataRate <= 0 || !within(m.DataRate, m.ThroughputRPS/16, 1e-9) || !m.Sequence {
+			t.Errorf("data rate %g with throughput %g req/s at r = 16", m.DataRate, m.ThroughputRPS)
+		}
+		if m.Server == nil || m.Server.RequestCount != 160 {
+			t.Errorf("server breakdown %+v, want 160 requests", m.Server)
+		}
+		// Both sequences were ended: the server no longer knows them.
+		c, err := client.Dial(srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for id := int64(7001); id <= 7002; id++ {
+			req := client.NewRequest("snapshotter", client.Tensor{Name: "update", Shape: []int64{21, 256}, Data: make([]float32, 21*256)})
+			client.SetSequence(req, id, false, false)
+			_, err := c.Infer(context.Background(), req)
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "not active") {
+				t.Errorf("sequence %d after the run: err %v, want 'not active'", id, err)
+			}
+		}
+	})
+	t.Run("online-frames", func(t *testing.T) {
+		o := quick(srv.Addr(), "stream-e2e")
+		o.Sequence, o.RPC, o.Mode, o.Arrival = true, RPCStream, ModeOpen, ArrivalFrames
+		o.Clients, o.InferenceRate, o.Warmup, o.Duration, o.Window = 2, 4, -1, 990*time.Millisecond, time.Second
+		m, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The frame at t=0 releases r requests per stream; the next one
+		// comes at 1 s, after the window.
+		if m.Requests != 8 {
+			t.Errorf("requests %d, want 2 streams × r 4 in one frame", m.Requests)
+		}
+		if !within(m.DataRate, 8/m.DurationS/4, 1e-9) || m.DataRate < 1.9 {
+			t.Errorf("data rate %g: 2 streams should be kept up with", m.DataRate)
+		}
+	})
+	t.Run("unary-closed", func(t *testing.T) {
+		o := quick(srv.Addr(), "snapshotter")
+		o.Sequence, o.InferenceRate, o.Clients = true, 8, 2
+		m, err := Run(context.Background(), o)
+		if err != nil || m.Requests == 0 || m.Errors != 0 {
+			t.Fatalf("err %v, measurement %+v", err, m)
+		}
+		o.Concurrency = 2
+		if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "concurrency 1") {
+			t.Errorf("sequence over unary with 2 in flight: err %v, want a refusal", err)
+		}
+	})
+}
+
+// Frame arrivals release r requests at once each second: with one
+// instance of a 15 ms model the tenth waits for the nine before it.
+// Constant arrivals at the same rate barely queue.
+func TestFrameBursts(t *testing.T) {
+	srv := startServer(t)
+	loadCalibrated(t, srv.Addr(), map[string]string{"base_us": "15000"}, 1)
+	run := func(arrival string) *results.Measurement {
+		o := quick(srv.Addr(), "calibrated")
+		o.Mode, o.Arrival, o.Rate = ModeOpen, arrival, 10
+		o.Warmup, o.Duration, o.Window = -1, 990*time.Millisecond, time.Second
+		m, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d requests, min %.0f µs p50 %.0f µs max %.0f µs", arrival, m.Requests, m.Latency.MinUS, m.Latency.P50US, m.Latency.MaxUS)
+		return m
+	}
+	f := run(ArrivalFrames)
+	if f.Requests != 10 {
+		t.Errorf("frames: %d requests in the first second, want r = 10", f.Requests)
+	}
+	if f.Latency.MinUS > 40e3 || f.Latency.MaxUS < 130e3 {
+		t.Errorf("frames: latency %.0f..%.0f µs, want ~15 ms for the first and ~150 ms for the last of the burst", f.Latency.MinUS, f.Latency.MaxUS)
+	}
+	c := run(ArrivalConstant)
+	if c.Latency.MaxUS > 60e3 {
+		t.Errorf("constant arrivals: max latency %.0f µs, want about one service time", c.Latency.MaxUS)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	srv := startServer(t)
+	ctx := context.Background()
+	t.Run("wrong model", func(t *testing.T) {
+		m, err := Run(ctx, quick(srv.Addr(), "no-such-model"))
+		if err == nil || m != nil || !strings.Contains(err.Error(), `"no-such-model" is not ready`) || !strings.Contains(err.Error(), "mlp") {
+			t.Errorf("err %v, want model not ready naming the ready models", err)
+		}
+	})
+	t.Run("wrong shape", func(t *testing.T) {
+		o := quick(srv.Addr(), "mlp")
+		o.Shapes = map[string][]int64{"x": {32}}
+		_, err := Run(ctx, o)
+		if err == nil || !strings.Contains(err.Error(), "x") || !strings.Contains(err.Error(), "[32]") {
+			t.Errorf("err %v, want the shape named", err)
+		}
+	})
+	t.Run("batch too large", func(t *testing.T) {
+		o := quick(srv.Addr(), "snapshotter")
+		o.BatchSize = 4
+		if _, err := Run(ctx, o); err == nil || !strings.Contains(err.Error(), "does not batch") {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		lis, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := lis.Addr().String()
+		lis.Close()
+		_, err := Run(ctx, quick(addr, "mlp"))
+		if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), addr) {
+			t.Errorf("err %v, want unreachable naming %s", err, addr)
+		}
+	})
+	t.Run("bad options", func(t *testing.T) {
+		o := quick(srv.Addr(), "mlp")
+		o.Mode = ModeOpen
+		if _, err := Run(ctx, o); err == nil || !strings.Contains(err.Error(), "rate") {
+			t.Errorf("open loop without a rate: err %v", err)
+		}
+	})
+}
+
+// A server that dies mid-window ends the measurement with an error, and
+// what was measured before comes back marked incomplete.
+func TestServerDiesMidWindow(t *testing.T) {
+	for _, rpc := range []string{RPCUnary, RPCStream} {
+		t.Run(rpc, func(t *testing.T) {
+			srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			o := quick(srv.Addr(), "mlp")
+			o.RPC, o.Clients, o.Duration = rpc, 2, 3*time.Second
+			go func() { time.Sleep(o.Warmup + 300*time.Millisecond); srv.Stop() }()
+			began := time.Now()
+			m, err := Run(context.Background(), o)
+			if err == nil || m == nil {
+				t.Fatalf("err %v measurement %v: want both", err, m)
+			}
+			if !m.Incomplete || m.Error == "" || m.Requests == 0 || m.DurationS < 0.2 {
+				t.Errorf("incomplete %v error %q requests %d duration %.2f s", m.Incomplete, m.Error, m.Requests, m.DurationS)
+			}
+			if d := time.Since(began); d > 2500*time.Millisecond {
+				t.Errorf("took %v to notice the server died", d)
+			}
+			t.Logf("%v; %d requests kept", err, m.Requests)
+		})
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	o := quick(srv.Addr(), "mlp")
+	o.Duration = 5 * time.Second
+	time.AfterFunc(o.Warmup+300*time.Millisecond, cancel)
+	m, err := Run(ctx, o)
+	if !errors.Is(err, context.Canceled) || m == nil || !m.Incomplete || m.Requests == 0 {
+		t.Errorf("err %v measurement %v", err, m)
+	}
+}
+
+func TestTwoServersAndTelemetry(t *testing.T) {
+	a, b := startServer(t), startServer(t)
+	o := quick(a.Addr(), "mlp")
+	o.Addrs = append(o.Addrs, b.Addr())
+	o.Clients = 2
+	o.NoTelemetry = false
+	o.MetricsURLs = []string{a.MetricsURL()}
+	var bar bytes.Buffer
+	o.Progress = &bar
+	m, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Server == nil || math.Abs(float64(m.Server.RequestCount)-float64(m.Requests)) > 4 {
+		t.Errorf("server counts %+v for %d requests over both servers", m.Server, m.Requests)
+	}
+	tel := m.Telemetry
+	if tel == nil || len(tel.Series) == 0 || tel.CPUUtilMean <= 0 {
+		t.Fatalf("telemetry %+v: want host CPU series", tel)
+	}
+	if bar.Len() == 0 || !strings.Contains(bar.String(), "mlp") {
+		t.Errorf("progress bar wrote %q", bar.String())
+	}
+}
+
+func TestIsStable(t *testing.T) {
+	w := func(tput, p99 float64) window { return window{Window: results.Window{ThroughputIPS: tput, P99US: p99}} }
+	if !isStable([]window{w(100, 10), w(105, 10.5), w(95, 9.6)}, 0.1) {
+		t.Error("windows within 10% should be stable")
+	}
+	if isStable([]window{w(100, 10), w(100, 14), w(100, 10)}, 0.1) {
+		t.Error("a p99 off by 30% is not stable")
+	}
+	if isStable([]window{w(100, 10), w(130, 10), w(100, 10)}, 0.1) {
+		t.Error("a throughput off by 20% is not stable")
+	}
+	if isStable([]window{w(0, 0), w(0, 0)}, 0.1) {
+		t.Error("no throughput is not stable")
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	o := Options{Arrival: ArrivalFrames, Rate: 2.5, Clients: 1}
+	s := newSchedule(&o, 0)
+	counts := map[int64]int{}
+	for i := 0; i < 10; i++ {
+		counts[s.next()/int64(time.Second)]++
+	}
+	if counts[0] != 2 || counts[1] != 3 || counts[2] != 2 || counts[3] != 3 {
+		t.Errorf("frames at r=2.5: %v, want 2, 3, 2, 3 requests at 0, 1, 2, 3 s", counts)
+	}
+	o = Options{Arrival: ArrivalConstant, Rate: 100, Clients: 4}
+	s = newSchedule(&o, 1)
+	if a, b := s.next(), s.next(); a != int64(2500*time.Microsecond) || b-a != int64(10*time.Millisecond) {
+		t.Errorf("constant 100/s, client 1 of 4: %d then %d ns", a, b)
+	}
+	o = Options{Arrival: ArrivalPoisson, Rate: 1000, Clients: 1, Seed: 3}
+	s = newSchedule(&o, 0)
+	var last int64
+	for i := 0; i < 20000; i++ {
+		last = s.next()
+	}
+	if mean := float64(last) / 20000; !within(mean, 1e6, 0.03) {
+		t.Errorf("poisson 1000/s: mean gap %.0f ns, want 1e6", mean)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	m := &results.Measurement{Mode: ModeClosed, ThroughputIPS: 1234.56,
+		Latency: results.LatencySummary{MeanUS: 1000, P50US: 900, P90US: 1500, P95US: 1700, P99US: 2500.4},
+		Server:  &results.Breakdown{QueueUS: 100, ComputeInputUS: 10, ComputeInferUS: 700, ComputeOutputUS: 5}}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, ModeClosed, []*results.Measurement{m}, []float64{4}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency\n" +
+		"4,1234.6,0,185,100,10,700,5,0,900,1500,1700,2500\n"
+	if buf.String() != want {
+		t.Errorf("csv:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	path := t.TempDir() + "/perf.csv"
+	for i := 0; i < 2; i++ {
+		if err := AppendCSVFile(path, m, float64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := *m
+	open.Mode = ModeOpen
+	if err := AppendCSVFile(path, &open, 1); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("appending an open-loop row to a closed-loop file: err %v", err)
+	}
+	_ = io.Discard
+	_ = pb.ModelInferRequest{}
+}

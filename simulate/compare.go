@@ -1,0 +1,262 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
+)
+
+// Comparison sets a point's measured figures beside its simulated ones.
+// Throughput is inferences per second; errors are (simulated − measured)
+// / measured, in percent.
+type Comparison struct {
+	Point          results.Point
+	Trials         int // measured trials averaged
+	MeasuredIPS    float64
+	SimulatedIPS   float64
+	IPSErrPct      float64
+	MeasuredP99US  float64
+	SimulatedP99US float64
+	P99ErrPct      float64
+}
+
+// Compare matches measured and simulated point records by point and
+// returns one row per point present in both, in the measured order.
+// Measured trials with status ok are averaged.
+func Compare(measured, simulated []results.Record) []Comparison {
+	type acc struct {
+		ips, p99 float64
+		n        int
+	}
+	meas := map[string]*acc{}
+	var order []results.Point
+	for _, r := range measured {
+		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil {
+			continue
+		}
+		k := r.Point.Key()
+		a := meas[k]
+		if a == nil {
+			a = &acc{}
+			meas[k] = a
+			order = append(order, r.Point)
+		}
+		a.ips += r.Measurement.ThroughputIPS
+		a.p99 += r.Measurement.Latency.P99US
+		a.n++
+	}
+	sim := map[string]*results.Measurement{}
+	for _, r := range simulated {
+		if r.Kind != "header" && r.Status == results.StatusOK && r.Measurement != nil {
+			sim[r.Point.Key()] = r.Measurement
+		}
+	}
+	var out []Comparison
+	for _, p := range order {
+		a, s := meas[p.Key()], sim[p.Key()]
+		if s == nil {
+			continue
+		}
+		c := Comparison{Point: p, Trials: a.n,
+			MeasuredIPS: a.ips / float64(a.n), SimulatedIPS: s.ThroughputIPS,
+			MeasuredP99US: a.p99 / float64(a.n), SimulatedP99US: s.Latency.P99US}
+		c.IPSErrPct = errPct(c.SimulatedIPS, c.MeasuredIPS)
+		c.P99ErrPct = errPct(c.SimulatedP99US, c.MeasuredP99US)
+		out = append(out, c)
+	}
+	return out
+}
+
+func errPct(sim, meas float64) float64 {
+	if meas == 0 {
+		return math.NaN()
+	}
+	return 100 * (sim - meas) / meas
+}
+
+// WriteComparison prints rows as the table
+// point | measured thr | simulated thr | err% | measured p99 | simulated p99 | err%
+// followed by the largest absolute errors.
+func WriteComparison(w io.Writer, rows []Comparison) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "point\tmeasured thr (inf/s)\tsimulated thr (inf/s)\terr%\tmeasured p99 (ms)\tsimulated p99 (ms)\terr%\t")
+	for _, c := range rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%+.1f\t%.3f\t%.3f\t%+.1f\t\n", shortPoint(c.Point),
+			c.MeasuredIPS, c.SimulatedIPS, c.IPSErrPct, c.MeasuredP99US/1e3, c.SimulatedP99US/1e3, c.P99ErrPct)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	thr, p99 := MaxErrors(rows)
+	_, err := fmt.Fprintf(w, "%d points; largest |error|: throughput %.1f%%, p99 %.1f%%\n", len(rows), thr, p99)
+	return err
+}
+
+// MaxErrors returns the largest absolute throughput and p99 errors, in
+// percent.
+func MaxErrors(rows []Comparison) (thr, p99 float64) {
+	for _, c := range rows {
+		if !math.IsNaN(c.IPSErrPct) {
+			thr = max(thr, math.Abs(c.IPSErrPct))
+		}
+		if !math.IsNaN(c.P99ErrPct) {
+			p99 = max(p99, math.Abs(c.P99ErrPct))
+		}
+	}
+	return thr, p99
+}
+
+func shortPoint(p results.Point) string {
+	return fmt.Sprintf("srv=%d gpu=%d inst=%d cli=%d rate=%g b=%d", p.Servers, p.GPUs, p.Instances, p.Clients, p.Rate, p.BatchSize)
+}
+
+// Calibration is a client/network overhead fitted from measurements.
+type Calibration struct {
+	Overhead time.Duration
+	// From are the points it was fitted on.
+	From []results.Point
+	// How says which rule fitted it.
+	How string
+}
+
+// CalibrateOverhead fits the per-request client/network overhead from a
+// measured sweep of scenario s: at points where a single request is in
+// flight (closed loop, one server, one client, concurrency one, no
+// dynamic-batching delay) latency is overhead plus one call, so overhead
+// = measured p50 − the profile's service time of the point's batch; the
+// median over such points is used. Without such points it falls back to
+// the servers' own figure, the mean client_overhead_us (client latency
+// minus server time) of the points with the fewest requests in flight.
+func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) (Calibration, error) {
+	var single []float64
+	var cal Calibration
+	delay := s.Server.DynamicBatching && s.Server.MaxQueueDelayUS > 0
+	for _, r := range measured {
+		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Requests == 0 {
+			continue
+		}
+		p := r.Point
+		if s.Workload.Mode == scenarios.ModeClosed && !delay && max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 &&
+			(s.Workload.DataSeconds > 0 || math.Round(p.Rate) <= 1) {
+			svc := float64(service(max(p.BatchSize, 1))) / 1e3
+			single = append(single, r.Measurement.Latency.P50US-svc)
+			cal.From = append(cal.From, p)
+		}
+	}
+	if len(single) > 0 {
+		us := median(single)
+		cal.How = fmt.Sprintf("median over %d single-request points of measured p50 − profile service time", len(single))
+		if us < 0 {
+			cal.How += fmt.Sprintf(" (was %.1fus: the profile is slower than the measurement; clamped to 0)", us)
+			us = 0
+		}
+		cal.Overhead = time.Duration(us * 1e3)
+		return cal, nil
+	}
+	// Fallback: the server breakdown at the lowest load measured.
+	best := math.Inf(1)
+	var vals []float64
+	cal.From = nil
+	for _, r := range measured {
+		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Server == nil || r.Measurement.Server.ClientOverheadUS <= 0 {
+			continue
+		}
+		load := float64(max(r.Point.Servers, 1) * max(r.Point.Clients, 1))
+		if s.Workload.Mode == scenarios.ModeClosed {
+			load *= max(math.Round(r.Point.Rate), 1)
+		} else {
+			load *= r.Point.Rate
+		}
+		switch {
+		case load < best:
+			best, vals, cal.From = load, []float64{r.Measurement.Server.ClientOverheadUS}, []results.Point{r.Point}
+		case load == best:
+			vals = append(vals, r.Measurement.Server.ClientOverheadUS)
+			cal.From = append(cal.From, r.Point)
+		}
+	}
+	if len(vals) == 0 {
+		return Calibration{}, errors.New("cannot calibrate the overhead: no measured point with one request in flight and no server breakdown (client_overhead_us); give it explicitly (--overhead-us)")
+	}
+	cal.How = fmt.Sprintf("median client_overhead_us of the %d least-loaded measured points", len(vals))
+	cal.Overhead = time.Duration(median(vals) * 1e3)
+	return cal, nil
+}
+
+func median(xs []float64) float64 {
+	ys := slices.Clone(xs)
+	slices.Sort(ys)
+	n := len(ys)
+	if n%2 == 1 {
+		return ys[n/2]
+	}
+	return (ys[n/2-1] + ys[n/2]) / 2
+}
+
+// Validation is the outcome of Validate.
+type Validation struct {
+	Calibration *Calibration // nil when the overhead was given
+	Overhead    time.Duration
+	Rows        []Comparison
+	Simulated   []results.Record
+	// MaxThroughputErrPct and MaxP99ErrPct are the largest absolute
+	// errors over Rows.
+	MaxThroughputErrPct float64
+	MaxP99ErrPct        float64
+}
+
+// Validate simulates the points of a measured sweep of s and compares
+// them with the measurements. With calibrate set, opts.Overhead is first
+// fitted from the measurements (CalibrateOverhead). Only points present in
+// the measured records are simulated.
+func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Record, opts Options, calibrate bool) (*Validation, error) {
+	if opts.Profile == nil {
+		return nil, errors.New("validate: no device profile")
+	}
+	v := &Validation{}
+	if calibrate {
+		cal, err := CalibrateOverhead(measured, s, opts.Profile.ServiceTime)
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		v.Calibration = &cal
+		opts.Overhead = cal.Overhead
+	}
+	v.Overhead = opts.Overhead
+	m := Model{}
+	if opts.Model != nil {
+		m = *opts.Model
+	} else {
+		var err error
+		if m, err = LookupModel(s); err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range measured {
+		if r.Kind == "header" || r.Status != results.StatusOK || seen[r.Point.Key()] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		seen[r.Point.Key()] = true
+		rec := SimulatePoint(ctx, s, r.Point, m, opts)
+		rec.Order = len(v.Simulated)
+		v.Simulated = append(v.Simulated, rec)
+	}
+	if len(seen) == 0 {
+		return nil, errors.New("validate: the measured records hold no point with status ok")
+	}
+	v.Rows = Compare(measured, v.Simulated)
+	v.MaxThroughputErrPct, v.MaxP99ErrPct = MaxErrors(v.Rows)
+	return v, nil
+}

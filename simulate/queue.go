@@ -1,0 +1,107 @@
+package simulate
+
+// event is one scheduled happening. It is a small value type kept in a
+// slice-based heap so that scheduling allocates nothing once the heap
+// has grown to its working size.
+type event struct {
+	t    float64 // simulated seconds
+	seq  uint64  // ties at equal t run in scheduling order: deterministic
+	kind uint8
+	a, b int32 // kind-specific operands (request, device, server, token)
+}
+
+// Event kinds.
+const (
+	evArrive     uint8 = iota // request a reaches its server
+	evDeviceDone              // device a finishes its current call
+	evDeadline                // server a's batcher deadline, token b
+	evRespond                 // response of request a reaches its client
+	evOpenSend                // open loop: client a sends its next request
+	evFrame                   // open loop, frames: frame boundary b (all clients)
+	evCPUDone                 // host CPU finished overhead of request a, phase b
+	evMeasure                 // warm-up over: the measured window starts
+	evSample                  // telemetry sample
+	evEnd                     // the measured window ends
+	evRetry                   // closed loop: client a sends again after a rejection
+)
+
+// eventQueue is a binary min-heap of events ordered by (t, seq). It is
+// written out rather than using container/heap because heap.Push takes
+// an interface and would allocate on every event.
+type eventQueue struct {
+	ev  []event
+	seq uint64
+}
+
+func (q *eventQueue) len() int { return len(q.ev) }
+
+func (q *eventQueue) less(i, j int) bool {
+	a, b := &q.ev[i], &q.ev[j]
+	return a.t < b.t || (a.t == b.t && a.seq < b.seq)
+}
+
+func (q *eventQueue) push(t float64, kind uint8, a, b int32) {
+	q.seq++
+	q.ev = append(q.ev, event{t: t, seq: q.seq, kind: kind, a: a, b: b})
+	i := len(q.ev) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.ev[i], q.ev[p] = q.ev[p], q.ev[i]
+		i = p
+	}
+}
+
+func (q *eventQueue) pop() event {
+	top := q.ev[0]
+	n := len(q.ev) - 1
+	q.ev[0] = q.ev[n]
+	q.ev = q.ev[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			break
+		}
+		q.ev[i], q.ev[m] = q.ev[m], q.ev[i]
+		i = m
+	}
+	return top
+}
+
+// fifo is a growable ring buffer of int32 ids (requests, instances).
+type fifo struct {
+	buf  []int32
+	head int
+	n    int
+}
+
+func (f *fifo) len() int { return f.n }
+
+func (f *fifo) push(x int32) {
+	if f.n == len(f.buf) {
+		nb := make([]int32, max(8, 2*len(f.buf)))
+		for i := 0; i < f.n; i++ {
+			nb[i] = f.buf[(f.head+i)%len(f.buf)]
+		}
+		f.buf, f.head = nb, 0
+	}
+	f.buf[(f.head+f.n)%len(f.buf)] = x
+	f.n++
+}
+
+func (f *fifo) pop() int32 {
+	x := f.buf[f.head]
+	f.head = (f.head + 1) % len(f.buf)
+	f.n--
+	return x
+}

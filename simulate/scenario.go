@@ -1,0 +1,386 @@
+package simulate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"os"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/server"
+)
+
+// Model is what the simulator needs to know of the served model.
+type Model struct {
+	Name string
+	// MaxBatchSize is the model's max_batch_size: 0 means requests carry no
+	// batch dimension (batch size 1 only) and cannot be batched.
+	MaxBatchSize int
+	// Sequence: the model (or a step of the ensemble) is stateful, so each
+	// client's requests are pinned to one instance.
+	Sequence bool
+	// Calibrated: the built-in calibrated backend, whose service time is
+	// base_us + per_item_us × rows (see CalibratedProfile).
+	Calibrated bool
+	BaseUS     float64 // calibrated: the config's base_us
+	PerItemUS  float64 // calibrated: the config's per_item_us
+	// Steps are an ensemble's composing models; the simulator runs an
+	// ensemble as one model whose call takes the profile's service time.
+	Steps []string
+}
+
+// LookupModel reads the scenario's model from its repository
+// (target.repo, or the built-in models).
+func LookupModel(s *scenarios.Scenario) (Model, error) {
+	repo := server.BuiltinRepository()
+	if s.Target.Repo != "" {
+		r, err := server.DirRepository(s.Target.Repo)
+		if err != nil {
+			return Model{}, fmt.Errorf("scenario %s: target.repo: %w", s.Name, err)
+		}
+		repo = r
+	}
+	cfg, _, err := repo.Config(s.Workload.Model)
+	if err != nil {
+		return Model{}, fmt.Errorf("scenario %s: workload.model: %w", s.Name, err)
+	}
+	m := Model{Name: cfg.GetName(), MaxBatchSize: int(cfg.GetMaxBatchSize()), Sequence: cfg.GetSequenceBatching() != nil}
+	if cfg.GetBackend() == "iaasbench_calibrated" {
+		m.Calibrated = true
+		m.BaseUS, m.PerItemUS = 1000, 0 // the backend's defaults
+		if v, ok := cfg.GetParameters()["base_us"]; ok {
+			if m.BaseUS, err = strconv.ParseFloat(v.GetStringValue(), 64); err != nil {
+				return Model{}, fmt.Errorf("model %s: parameter base_us: %w", m.Name, err)
+			}
+		}
+		if v, ok := cfg.GetParameters()["per_item_us"]; ok {
+			if m.PerItemUS, err = strconv.ParseFloat(v.GetStringValue(), 64); err != nil {
+				return Model{}, fmt.Errorf("model %s: parameter per_item_us: %w", m.Name, err)
+			}
+		}
+	}
+	for _, st := range cfg.GetEnsembleScheduling().GetStep() {
+		m.Steps = append(m.Steps, st.GetModelName())
+		sc, _, err := repo.Config(st.GetModelName())
+		if err != nil {
+			return Model{}, fmt.Errorf("ensemble %s: %w", m.Name, err)
+		}
+		if sc.GetSequenceBatching() != nil {
+			m.Sequence = true
+		}
+	}
+	return m, nil
+}
+
+// CalibratedProfile is the profile of the calibrated model: a straight
+// line base_us + per_item_us × rows, with the scenario's
+// server.calibrated settings overriding the model config's.
+func CalibratedProfile(m Model, c scenarios.Calibrated) *server.Profile {
+	base, per := m.BaseUS, m.PerItemUS
+	if c.BaseUS > 0 {
+		base = c.BaseUS
+	}
+	if c.PerItemUS > 0 {
+		per = c.PerItemUS
+	}
+	// Two points: ServiceTime extrapolates linearly from the last two.
+	return &server.Profile{
+		Device: "calibrated model (CPU)",
+		Model:  fmt.Sprintf("calibrated: %g us + %g us per item", base, per),
+		Points: []server.ProfilePoint{{Batch: 1, P50US: max(base+per, 1e-3)}, {Batch: 2, P50US: max(base+2*per, 2e-3)}},
+	}
+}
+
+// Options say how a scenario is simulated.
+type Options struct {
+	// Profile gives the service time of one call by batch rows (required).
+	// Without GPUs it stands for the CPU that runs each instance.
+	Profile *server.Profile
+	// Overhead is the client/network time per request outside the server,
+	// used as is (0: none); the CLI defaults it to DefaultOverhead.
+	Overhead time.Duration
+	// HostCores, when positive, makes the overhead CPU work on a pool of
+	// that many cores shared by everything (see Config.HostCores).
+	HostCores int
+	// Model overrides LookupModel (needed when the scenario's model is not
+	// in a repository this process can read).
+	Model *Model
+	Seed  uint64
+	// Env describes this machine for the records; nil fills a minimal one.
+	Env *results.Env
+	// KeepSeries is the most GPUs whose utilisation series a record keeps
+	// (default 64).
+	KeepSeries int
+	Version    string
+}
+
+// PointConfig turns one point of a scenario into the Config that
+// simulates it.
+//
+// Clients are per server, as the sweep deploys them (each server gets
+// `clients` clients). In closed loop `rate` is the concurrency of each
+// client, except for stream workloads with a data budget, where it is the
+// sampling rate r and each client works through its share one request at
+// a time. The measured window is measure.duration, else max_windows ×
+// window, after measure.warmup (a data budget measures from the start to
+// the last response instead).
+func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) (Config, error) {
+	if opts.Profile == nil || len(opts.Profile.Points) == 0 {
+		return Config{}, errors.New("no device profile")
+	}
+	w := s.Workload
+	c := Config{
+		Servers:     max(p.Servers, 1),
+		GPUs:        max(p.GPUs, 0),
+		Instances:   max(p.Instances, 1),
+		Clients:     max(p.Clients, 1),
+		Mode:        w.Mode,
+		Arrival:     w.Arrival,
+		Rate:        p.Rate,
+		BatchSize:   max(p.BatchSize, 1),
+		Sequence:    w.Sequence || m.Sequence,
+		DataSeconds: w.DataSeconds,
+
+		MaxBatchSize: m.MaxBatchSize,
+		MaxQueueSize: s.Server.MaxQueueSize,
+		ServiceTime:  opts.Profile.ServiceTime,
+		Overhead:     opts.Overhead,
+		HostCores:    opts.HostCores,
+		KeepSeries:   opts.KeepSeries,
+		Seed:         opts.Seed ^ pointSeed(p),
+	}
+	if c.Mode == scenarios.ModeOpen && c.Arrival == "" {
+		c.Arrival = scenarios.ArrivalConstant
+	}
+	if c.Mode == scenarios.ModeClosed && c.DataSeconds <= 0 {
+		c.Concurrency = max(int(math.Round(p.Rate)), 1)
+	}
+	if m.MaxBatchSize == 0 && c.BatchSize > 1 {
+		return Config{}, fmt.Errorf("batch size %d: model %s has max_batch_size 0 (no batch dimension)", c.BatchSize, m.Name)
+	}
+	// As the sweep configures the server: dynamic batching only for
+	// batching, non-sequence models.
+	if s.Server.DynamicBatching && m.MaxBatchSize > 0 && !c.Sequence {
+		c.DynamicBatching = true
+		c.PreferredBatchSizes = slices.Clone(s.Server.PreferredBatchSize)
+		c.MaxQueueDelay = time.Duration(s.Server.MaxQueueDelayUS) * time.Microsecond
+	}
+	if m.Calibrated {
+		c.Jitter = s.Server.Calibrated.Jitter
+	}
+	ms := s.Measure
+	c.Warmup = ms.Warmup.D()
+	c.Window = ms.Window.D()
+	c.Requests = ms.Requests
+	switch {
+	case ms.Duration > 0:
+		c.Duration = ms.Duration.D()
+		if c.Window <= 0 || c.Window > c.Duration {
+			c.Window = c.Duration
+		}
+	case ms.Requests > 0:
+		c.Duration = 0
+	default:
+		c.Duration = time.Duration(max(ms.MaxWindows, 1)) * c.Window
+	}
+	if c.DataSeconds > 0 {
+		c.Warmup, c.Duration, c.Window, c.Requests = 0, 0, 0, 0
+	}
+	return c, c.Validate()
+}
+
+// pointSeed derives a point's random stream from its coordinates, so a
+// point simulates the same whatever else the sweep holds.
+func pointSeed(p results.Point) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(p.Key()))
+	return h.Sum64()
+}
+
+// SimulatePoint simulates one point and returns its record (failed, with
+// the reason, when the point cannot be simulated).
+func SimulatePoint(ctx context.Context, s *scenarios.Scenario, p results.Point, m Model, opts Options) results.Record {
+	env := opts.env()
+	rec := results.Record{
+		Kind: "point", Scenario: s.Name, ScenarioHash: s.Hash(), Point: p, Attempt: 1,
+		Source: results.SourceSimulated, Strategy: scenarios.StrategyGrid, Started: time.Now().UTC(), Env: &env,
+	}
+	cfg, err := PointConfig(s, p, m, opts)
+	if err != nil {
+		rec.Status, rec.Reason, rec.Finished = results.StatusFailed, "simulate: "+err.Error(), time.Now().UTC()
+		return rec
+	}
+	res, err := Simulate(ctx, cfg)
+	rec.Finished = time.Now().UTC()
+	if err != nil {
+		rec.Status, rec.Reason = results.StatusFailed, "simulate: "+err.Error()
+		return rec
+	}
+	rec.Measurement = measurement(s, cfg, res, rec.Started)
+	rec.Status = results.StatusOK
+	if res.Incomplete != "" {
+		rec.Status, rec.Reason = results.StatusIncomplete, res.Incomplete
+	}
+	return rec
+}
+
+// measurement turns a Result into the Measurement a sweep would record.
+func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time) *results.Measurement {
+	w := s.Workload
+	m := &results.Measurement{
+		Model: w.Model, Mode: w.Mode, RPC: w.RPC, Sequence: cfg.Sequence,
+		Start: start, DurationS: res.DurationS,
+		Requests: res.Requests, Inferences: res.Inferences, Errors: res.Errors,
+		ThroughputRPS: float64(res.Requests) / res.DurationS,
+		ThroughputIPS: float64(res.Inferences) / res.DurationS,
+		Latency:       res.Latency.Summary(),
+		Windows:       res.Windows,
+		Incomplete:    res.Incomplete != "",
+		Error:         res.Incomplete,
+	}
+	if w.Mode == scenarios.ModeOpen {
+		m.Arrival = cfg.Arrival
+	}
+	if streaming(w) && cfg.Rate > 0 {
+		m.DataRate = m.ThroughputRPS / cfg.Rate
+	}
+	h := res.Latency.ToResults()
+	m.Histogram = &h
+	if res.Requests > 0 {
+		n := float64(res.Requests)
+		q, inf := res.QueueS/n*1e6, res.InferS/n*1e6
+		m.Server = &results.Breakdown{
+			QueueUS: q, ComputeInferUS: inf,
+			ClientOverheadUS: max(m.Latency.MeanUS-q-inf, 0),
+			InferenceCount:   uint64(res.Inferences),
+			ExecutionCount:   uint64(res.Executions),
+			RequestCount:     uint64(res.Requests),
+		}
+	}
+	m.Stable = stable(res.Windows, s.Measure)
+	t := &results.Telemetry{Series: res.Series}
+	if len(res.GPUUtil) > 0 {
+		sum := 0.0
+		for _, u := range res.GPUUtil {
+			sum += u
+		}
+		t.GPUUtilMean = 100 * sum / float64(len(res.GPUUtil))
+		t.GPUUtilMax = 100 * res.GPUUtilMax
+		t.Notes = append(t.Notes, "simulated: GPU utilisation is the busy fraction of each modelled device (one call at a time)")
+	} else {
+		t.Notes = append(t.Notes, "simulated: no GPUs at this point; each instance is a CPU executor with the profile's service time")
+	}
+	t.Notes = append(t.Notes, res.SeriesNotes...)
+	m.Telemetry = t
+	return m
+}
+
+// streaming mirrors the scenario's notion of a stream workload (a time
+// series whose data rate matters).
+func streaming(w scenarios.Workload) bool {
+	return w.Sequence || w.RPC == scenarios.RPCStream || w.Arrival == scenarios.ArrivalFrames || w.DataSeconds > 0
+}
+
+// stable applies the measurement's rule to the simulated windows: the
+// last stable_windows windows agree within stability_tolerance of their
+// mean. A fixed duration or request count has no rule: stable.
+func stable(ws []results.Window, ms scenarios.MeasureSettings) bool {
+	if ms.Duration > 0 || ms.Requests > 0 || len(ws) == 0 {
+		return true
+	}
+	k := max(ms.StableWindows, 1)
+	if len(ws) < k {
+		return false
+	}
+	last := ws[len(ws)-k:]
+	mean := 0.0
+	for _, w := range last {
+		mean += w.ThroughputIPS
+	}
+	mean /= float64(k)
+	for _, w := range last {
+		if mean == 0 || math.Abs(w.ThroughputIPS-mean)/mean > ms.StabilityTolerance {
+			return false
+		}
+	}
+	return true
+}
+
+func (o Options) env() results.Env {
+	var env results.Env
+	if o.Env != nil {
+		env = *o.Env
+	} else {
+		host, _ := os.Hostname()
+		env = results.Env{Host: host, OS: goruntime.GOOS, Arch: goruntime.GOARCH, CPUs: goruntime.NumCPU(), GoVersion: goruntime.Version(), Version: o.Version}
+	}
+	env.Emulated = true
+	env.ServerName = "iaasbench simulate (discrete-event model, no server ran)"
+	if o.Profile != nil {
+		env.ServerName += "; profile: " + o.Profile.Device
+	}
+	env.ServerVersion = fmt.Sprintf("overhead %gus, host cores %d", float64(o.Overhead)/1e3, o.HostCores)
+	return env
+}
+
+// Run simulates every point of the scenario's grid in order and writes a
+// header and one record per point to w (nil writes nothing). It returns
+// the point records.
+func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Writer) ([]results.Record, error) {
+	m := Model{}
+	if opts.Model != nil {
+		m = *opts.Model
+	} else {
+		var err error
+		if m, err = LookupModel(s); err != nil {
+			return nil, err
+		}
+	}
+	env := opts.env()
+	id := sweepID(s, opts)
+	if w != nil {
+		hdr := results.Record{Kind: "header", SweepID: id, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
+			Source: results.SourceSimulated,
+			Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: scenarios.TargetSimulated, Env: env}}
+		if err := w.Append(hdr); err != nil {
+			return nil, err
+		}
+	}
+	var out []results.Record
+	for i, p := range s.Points() {
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("simulate %s: %w", s.Name, err)
+		}
+		rec := SimulatePoint(ctx, s, p, m, opts)
+		rec.SweepID, rec.Order = id, i
+		if w != nil {
+			if err := w.Append(rec); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// sweepID is deterministic: the same scenario simulated with the same
+// options is the same sweep.
+func sweepID(s *scenarios.Scenario, o Options) string {
+	h := sha256.New()
+	fmt.Fprint(h, s.Hash(), o.Overhead, o.HostCores, o.Seed)
+	if o.Profile != nil {
+		for _, p := range o.Profile.Points {
+			fmt.Fprint(h, p.Batch, p.P50US)
+		}
+	}
+	return s.Name + "-sim-" + hex.EncodeToString(h.Sum(nil)[:4])
+}

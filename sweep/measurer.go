@@ -1,0 +1,61 @@
+package sweep
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/iaasbench/iaasbench/measure"
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
+)
+
+// MeasureWith is the measurer that drives the point with package measure.
+func MeasureWith(log *slog.Logger, progress io.Writer) Measurer {
+	return func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
+		return measure.Run(ctx, MeasureOptions(dep, s, p, log, progress))
+	}
+}
+
+// MeasureOptions maps a scenario's workload and a point onto measure's
+// options. The clients dimension counts clients per server (n servers × k
+// clients, as in the talk's offline pipeline); rate is the inference
+// sampling rate r for stream workloads and open loop, and the requests
+// each client keeps in flight for plain closed loop.
+func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log *slog.Logger, progress io.Writer) measure.Options {
+	w := s.Workload
+	servers := max(len(dep.Addrs), 1)
+	o := measure.Options{
+		Addrs:            dep.Addrs,
+		MetricsURLs:      dep.MetricsURLs,
+		Model:            w.Model,
+		Clients:          max(p.Clients, 1) * servers,
+		SharedConnection: w.SharedConnection,
+		Mode:             w.Mode,
+		RPC:              w.RPC,
+		Arrival:          w.Arrival,
+		BatchSize:        max(p.BatchSize, 1),
+		Sequence:         w.Sequence,
+		SampleRateHz:     w.Stream.SampleRateHz,
+		DataSeconds:      w.DataSeconds,
+
+		Warmup:             s.Measure.Warmup.D(),
+		Window:             s.Measure.Window.D(),
+		StabilityTolerance: s.Measure.StabilityTolerance,
+		StableWindows:      s.Measure.StableWindows,
+		MaxWindows:         s.Measure.MaxWindows,
+		Duration:           s.Measure.Duration.D(),
+		Requests:           int64(s.Measure.Requests),
+		Progress:           progress,
+		Logger:             log,
+	}
+	if w.Sequence || w.Mode == scenarios.ModeOpen {
+		o.InferenceRate = p.Rate
+		if w.Mode == scenarios.ModeOpen {
+			o.Rate = p.Rate
+		}
+	} else {
+		o.Concurrency = max(int(p.Rate), 1)
+	}
+	return o
+}
