@@ -23,7 +23,7 @@ type synth struct {
 	instWidth float64 // how fast efficiency falls away from bestInst (log2 units)
 	perClient float64 // inferences/s one in-flight request drives when unloaded
 	gpuLoss   float64 // per-GPU capacity lost per extra GPU (host bottleneck)
-	thrash    float64 // in-flight requests beyond which throughput falls; 0: never
+	thrash    float64 // in-flight requests beyond which throughput falls (by up to half); 0: never
 	baseMS    float64 // p99 of an unloaded request
 	batchHalf float64 // batch size at which batching reaches half its gain; 0: batching gains nothing
 	noise     float64 // relative noise, deterministic per point and trial
@@ -49,7 +49,9 @@ func (m synth) throughput(p results.Point) float64 {
 	offered := m.perClient * load * batch / (1 + 0.3*(batch-1))
 	t := math.Pow(math.Pow(capacity, -4)+math.Pow(offered, -4), -0.25)
 	if m.thrash > 0 {
-		t /= 1 + math.Pow(load/m.thrash, 4)
+		// Contention past the thrash point costs up to half the throughput.
+		x := math.Pow(load/m.thrash, 4)
+		t *= 1 - 0.5*x/(1+x)
 	}
 	return t
 }
