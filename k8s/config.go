@@ -86,6 +86,9 @@ type Config struct {
 	// ScheduleTimeout is how long a pod may stay unschedulable before the
 	// point fails with the scheduler's message (default 2m).
 	ScheduleTimeout string `yaml:"schedule_timeout,omitempty" json:"schedule_timeout,omitempty"`
+	// AgentImage is the iaasbench image that runs load agents in the
+	// cluster (default DefaultAgentImage, built from the Dockerfile).
+	AgentImage string `yaml:"agent_image,omitempty" json:"agent_image,omitempty"`
 	// Keep leaves the objects in place when the sweep ends.
 	Keep bool `yaml:"keep,omitempty" json:"keep,omitempty"`
 }
@@ -116,6 +119,9 @@ func (c Config) WithDefaults(scenario string) Config {
 	}
 	if c.ServiceType == "" {
 		c.ServiceType = ServiceHeadless
+	}
+	if c.AgentImage == "" {
+		c.AgentImage = DefaultAgentImage
 	}
 	if c.GRPCPort == 0 {
 		c.GRPCPort = DefaultGRPCPort

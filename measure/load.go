@@ -385,6 +385,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 	}
 
 	recvDone := make(chan struct{})
+	var closing atomic.Bool // our side is done: errors from here on are the stream's end
 	go func() {
 		defer close(recvDone)
 		m := &pb.ModelStreamInferResponse{}
@@ -393,10 +394,12 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 			now := r.now()
 			var reqErr *client.RequestError
 			if err != nil && !errors.As(err, &reqErr) {
-				if !errors.Is(err, io.EOF) && !r.stopping.Load() {
-					r.abort(fmt.Errorf("client %d (server %s): stream: %w", c.idx, c.conn.Addr(), err))
-				} else if !r.stopping.Load() {
+				switch {
+				case closing.Load() || r.stopping.Load():
+				case errors.Is(err, io.EOF):
 					r.abort(fmt.Errorf("client %d (server %s): stream closed by the server", c.idx, c.conn.Addr()))
+				default:
+					r.abort(fmt.Errorf("client %d (server %s): stream: %w", c.idx, c.conn.Addr(), err))
 				}
 				return
 			}
@@ -463,6 +466,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 	}
 	// Wait for what is in flight, then close our side.
 	r.drainSlots(free, len(slots), recvDone)
+	closing.Store(true)
 	_ = st.Close()
 	<-recvDone
 }

@@ -109,6 +109,8 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 
 	// Warm-up: run, then throw away what was recorded.
 	stop := c.wait(int64(o.Warmup))
+	snap := c.snapshotAsync()
+	start := r.now()
 	c.drainAll(scratch)
 	scratch.Reset()
 	if stop != nil {
@@ -121,9 +123,8 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	if r.limited {
 		r.budget.Store(o.Requests)
 	}
-	start := r.now()
 	m.Start = r.epoch.Add(time.Duration(start))
-	first := c.snapshot()
+	first := snap()
 	if !o.NoTelemetry {
 		c.group = telemetry.Start(c.ctx, m.Start, c.samplers()...)
 		if c.groupCh != nil {
@@ -149,6 +150,7 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		now := r.now()
 		wh := recent[len(windows)%k]
 		wh.Reset()
+		snap := c.snapshotAsync()
 		errs := c.drainAll(wh)
 		total.Merge(wh)
 		dur := time.Duration(now - wStart).Seconds()
@@ -156,7 +158,7 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 			StartS:    time.Duration(wStart - start).Seconds(),
 			DurationS: dur,
 			P99US:     float64(wh.Quantile(0.99)) / 1e3,
-		}, errors: errs, stats: c.snapshot()}
+		}, errors: errs, stats: snap()}
 		if dur > 0 {
 			w.ThroughputIPS = float64(wh.Count()*int64(c.p.rows)) / dur
 		}

@@ -19,8 +19,9 @@ import (
 
 // target is one server: its connections and what it says of the model.
 type target struct {
-	addr  string
-	conns []*client.Client // one shared, or one per client
+	addr    string
+	conns   []*client.Client // one shared, or one per client
+	control *client.Client   // statistics and checks, off the load's connections
 }
 
 // plan is what the load needs, prepared before any request is timed:
@@ -36,6 +37,9 @@ func (p *plan) close() {
 	for _, t := range p.targets {
 		for _, c := range t.conns {
 			_ = c.Close()
+		}
+		if t.control != nil {
+			_ = t.control.Close()
 		}
 	}
 }
@@ -61,6 +65,11 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 	for i, addr := range o.Addrs {
 		t := &target{addr: addr}
 		p.targets = append(p.targets, t)
+		c, err := client.Dial(addr)
+		if err != nil {
+			return fail(err)
+		}
+		t.control = c
 		n := 1
 		if !o.SharedConnection {
 			n = (o.Clients - i + len(o.Addrs) - 1) / len(o.Addrs) // clients i, i+len, ...
@@ -74,11 +83,11 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 		}
 	}
 	for _, t := range p.targets {
-		if err := checkServer(ctx, t.conns[0], o); err != nil {
+		if err := checkServer(ctx, t.control, o); err != nil {
 			return fail(err)
 		}
 	}
-	c0 := p.targets[0].conns[0]
+	c0 := p.targets[0].control
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	md, err := c0.ModelMetadata(cctx, o.Model, o.Version)

@@ -2,6 +2,7 @@ package measure
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
@@ -23,17 +24,36 @@ type statSnap struct {
 	inferences, executions                                    uint64
 }
 
-// snapshot reads the model's statistics from every server; nil when any
-// server does not answer (the breakdown is then left out rather than
-// wrong).
-func (c *coordinator) snapshot() *statSnap {
+// snapshot reads the model's statistics from every server, at once so
+// that they describe the same instant; nil when any server does not
+// answer (the breakdown is then left out rather than wrong).
+// snapshotAsync starts reading the statistics and returns a function
+// that waits for them, so that the caller can drain its histograms at the
+// same instant.
+func (c *coordinator) snapshotAsync() func() *statSnap {
+	ch := make(chan *statSnap, 1)
+	go func() { ch <- c.readStats() }()
+	return func() *statSnap { return <-ch }
+}
+
+func (c *coordinator) readStats() *statSnap {
+	all := make([][]*pb.ModelStatistics, len(c.p.targets))
+	errs := make([]error, len(c.p.targets))
+	var wg sync.WaitGroup
+	for i, t := range c.p.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+			defer cancel()
+			all[i], errs[i] = t.control.Statistics(ctx, c.o.Model, c.o.Version)
+		}()
+	}
+	wg.Wait()
 	s := &statSnap{}
-	for _, t := range c.p.targets {
-		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-		stats, err := t.conns[0].Statistics(ctx, c.o.Model, c.o.Version)
-		cancel()
-		if err != nil {
-			c.o.Logger.Debug("model statistics unavailable", "server", t.addr, "err", err)
+	for i, stats := range all {
+		if errs[i] != nil {
+			c.o.Logger.Debug("model statistics unavailable", "server", c.p.targets[i].addr, "err", errs[i])
 			return nil
 		}
 		for _, ms := range stats {

@@ -148,9 +148,6 @@ type clientState struct {
 	server int32
 	inst   int32 // pinned instance (sequences), -1 otherwise
 	left   int64 // requests still to send (data budget), -1 unlimited
-	sent   int64 // open loop, constant: requests sent so far
-	phase  float64
-	next   float64 // open loop: time of the next send
 }
 
 type serverState struct {
@@ -210,6 +207,7 @@ type sim struct {
 	wStart    float64
 	wEnd      float64
 	inflight  int64
+	sent      int64 // open loop, constant: sends so far
 	res       *Result
 	winHist   []*hist.Histogram
 	winCount  []int64
@@ -401,7 +399,7 @@ func (m *sim) run(ctx context.Context) error {
 
 	var events int64
 	for m.q.len() > 0 && !m.done {
-		e := m.q.pop()
+		e := m.q.next()
 		m.now = e.t
 		events++
 		if events&0xffff == 0 && ctx.Err() != nil {
@@ -467,20 +465,15 @@ func (m *sim) startClients() {
 		case scenarios.ArrivalFrames:
 			m.q.push(0, evFrame, 0, 0)
 		case scenarios.ArrivalPoisson:
-			for i := range m.clients {
-				c := &m.clients[i]
-				c.next = m.rng.ExpFloat64() / cfg.Rate
-				m.q.push(c.next, evOpenSend, int32(i), 0)
-			}
+			// n independent Poisson streams of rate r are one Poisson
+			// stream of rate n·r whose arrivals belong to a uniformly
+			// random client: one event in the heap instead of n.
+			m.q.push(m.rng.ExpFloat64()/(float64(n)*cfg.Rate), evOpenSend, int32(m.rng.IntN(n)), 0)
 		default:
 			// Constant rate, clients evenly staggered over one period so
-			// that n clients at rate r look like one source at n·r.
-			for i := range m.clients {
-				c := &m.clients[i]
-				c.phase = float64(i) / (float64(n) * cfg.Rate)
-				c.next = c.phase
-				m.q.push(c.next, evOpenSend, int32(i), 0)
-			}
+			// that n clients at rate r are one source at n·r visiting the
+			// clients in turn: one event in the heap instead of n.
+			m.q.push(0, evOpenSend, 0, 0)
 		}
 	}
 }
@@ -513,22 +506,26 @@ func (m *sim) send(c int32, t float64) {
 		m.cpuSubmit(r, 0)
 		return
 	}
-	m.q.push(t+m.half, evArrive, r, 0)
+	m.q.pushLine(t+m.half, evArrive, r, 0)
 }
 
 func (m *sim) openSend(c int32) {
 	cfg := m.cfg
-	cl := &m.clients[c]
+	n := len(m.clients)
 	m.send(c, m.now)
-	cl.sent++
+	var next float64
 	if cfg.Arrival == scenarios.ArrivalPoisson {
-		cl.next += m.rng.ExpFloat64() / cfg.Rate
+		next = m.now + m.rng.ExpFloat64()/(float64(n)*cfg.Rate)
+		c = int32(m.rng.IntN(n))
 	} else {
-		// From the count, not by adding 1/r, so that no drift accumulates.
-		cl.next = cl.phase + float64(cl.sent)/cfg.Rate
+		// Send k of the source: client k mod n, period k div n. Computed
+		// from k, not by adding intervals, so that no drift accumulates.
+		m.sent++
+		c = int32(m.sent % int64(n))
+		next = (float64(m.sent/int64(n)) + float64(c)/float64(n)) / cfg.Rate
 	}
-	if cl.next < m.wEnd {
-		m.q.push(cl.next, evOpenSend, c, 0)
+	if next < m.wEnd {
+		m.q.push(next, evOpenSend, c, 0)
 	}
 }
 
@@ -552,7 +549,7 @@ func (m *sim) frame(k int64) {
 func (m *sim) cpuSubmit(r int32, phase int32) {
 	if m.cpuFree > 0 {
 		m.cpuFree--
-		m.q.push(m.now+m.half, evCPUDone, r, phase)
+		m.q.pushLine(m.now+m.half, evCPUDone, r, phase)
 		return
 	}
 	m.cpuWait.push(r*2 + phase)
@@ -561,7 +558,7 @@ func (m *sim) cpuSubmit(r int32, phase int32) {
 func (m *sim) cpuDone(r, phase int32) {
 	if m.cpuWait.len() > 0 {
 		x := m.cpuWait.pop()
-		m.q.push(m.now+m.half, evCPUDone, x/2, x%2)
+		m.q.pushLine(m.now+m.half, evCPUDone, x/2, x%2)
 	} else {
 		m.cpuFree++
 	}
@@ -779,7 +776,7 @@ func (m *sim) reply(r int32) {
 		m.cpuSubmit(r, 1)
 		return
 	}
-	m.q.push(m.now+m.half, evRespond, r, 0)
+	m.q.pushLine(m.now+m.half, evRespond, r, 0)
 }
 
 // respond: the response of r reaches its client.

@@ -343,7 +343,7 @@ func TestCancelStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c := base(time.Microsecond)
-	c.Clients, c.Duration = 100, time.Hour - time.Second
+	c.Clients, c.Duration = 100, time.Hour-time.Second
 	if _, err := Simulate(ctx, c); err == nil {
 		t.Fatal("a cancelled simulation returned no error")
 	}

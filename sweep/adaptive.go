@@ -552,8 +552,12 @@ func (sc *scorer) loo(f string) float64 {
 	if math.IsNaN(e) {
 		return 1 // one point: nothing is known about the fit's error
 	}
-	return math.Min(e, maxRelErr)
+	return math.Min(e*looInflate(s.N()), maxRelErr)
 }
+
+func looInflate(n int) float64 { return 1 + tuneK/math.Sqrt(float64(n)) }
+
+var tuneK = 0.0
 
 // saturated returns the unmeasured grid points not worth measuring because
 // the load along a monotone dimension has saturated at their other

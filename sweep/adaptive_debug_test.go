@@ -9,8 +9,8 @@ import (
 )
 
 func TestDebugTrace(t *testing.T) {
-	m := synth{capPerGPU: 3272.6668718829587, bestInst: 4.601803439456689, instWidth: 1.4356340221544084, perClient: 421.00329781943725, gpuLoss: 0.16413248813662656, thrash: 13.825762785640297, baseMS: 1.923607073644467, batchHalf: 9.730994476218836, noise: 0.00711509}
-	s := scenarioOf(t, "gpus: [1, 2, 3, 4, 6, 8]\ninstances: [1, 2, 3, 4]\nclients: [1, 2, 4, 8, 16, 32, 64]\nbatch_size: [1, 4, 16]", gpuPrices+"\nconstraints: [\"p99 <= 20ms\"]", "")
+	m := synth{capPerGPU: 3851.62826249251, bestInst: 2.839655715221432, instWidth: 0.9252498127313604, perClient: 385.69803261135803, gpuLoss: 0.05275994299761154, thrash: 19.54791962221659, baseMS: 2.6192740775728756, batchHalf: 5.507823603281272, noise: 0.03395628391414336}
+	s := scenarioOf(t, "instances: [1, 2, 4, 8]\nbatch_size: [1, 2, 4, 8, 16, 32]\nclients: [1, 2, 4, 8, 16]", "prices:\n  node_hour: 0.5\nobjective: usd_per_million\nconstraints: [\"p99 <= 15ms\"]", "")
 	a, _ := NewAdaptive(s)
 	var recs []results.Record
 	truth := bestFeasible(t, s, gridRecords(t, s, m))

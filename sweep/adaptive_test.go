@@ -219,12 +219,12 @@ var edgeModel = synth{capPerGPU: 3000, bestInst: 6, instWidth: 1.2, perClient: 5
 var latencyModel = synth{capPerGPU: 2500, bestInst: 3, instWidth: 1, perClient: 400, gpuLoss: 0.1, baseMS: 2.5}
 
 type searchCase struct {
-	name     string
-	dims     string
-	cost     string
-	search   string
-	model    synth
-	where    string // "interior" or "edge": where the true optimum lies
+	name   string
+	dims   string
+	cost   string
+	search string
+	model  synth
+	where  string // "interior" or "edge": where the true optimum lies
 }
 
 var searchCases = []searchCase{

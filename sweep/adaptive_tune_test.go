@@ -8,6 +8,14 @@ import (
 )
 
 func TestTuneRandom(t *testing.T) {
+	for _, k := range []float64{0, 1, 2, 3} {
+		tuneK = k
+		t.Logf("K=%v", k)
+		tuneRandom(t)
+	}
+}
+
+func tuneRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	type tmpl struct{ dims, cost string }
 	cpu := "prices:\n  node_hour: 0.5\n"
@@ -21,7 +29,7 @@ func TestTuneRandom(t *testing.T) {
 	}
 	var hits, total, nofeas int
 	var pts, worst float64
-	for i := 0; i < 120; i++ {
+	for i := 0; i < 240; i++ {
 		tp := tmpls[i%len(tmpls)]
 		m := synth{capPerGPU: 1000 + rng.Float64()*4000, bestInst: 1 + rng.Float64()*6, instWidth: 0.5 + rng.Float64()*1.5,
 			perClient: 200 + rng.Float64()*800, gpuLoss: rng.Float64() * 0.3, baseMS: 1 + rng.Float64()*3, noise: rng.Float64() * 0.04}
@@ -37,13 +45,13 @@ func TestTuneRandom(t *testing.T) {
 			nofeas++
 			continue
 		}
-		a, g, r, why := compare(t, bc)
+		a, g, r, _ := compare(t, bc)
 		total++
 		pts += float64(a) / float64(g)
 		if r <= 1.05 {
 			hits++
 		} else {
-			t.Logf("miss tmpl %d: %d/%d ratio %.3f %s %+v", i%len(tmpls), a, g, r, why, m)
+			//t.Logf("miss tmpl %d: %d/%d ratio %.3f %s %#v", i%len(tmpls), a, g, r, why, m)
 		}
 		if r > worst {
 			worst = r

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
@@ -58,4 +59,12 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 		o.Concurrency = max(int(p.Rate), 1)
 	}
 	return o
+}
+
+// MeasureWithAgents spreads each point's clients over the pool's agents
+// and merges their results exactly (see package agent).
+func MeasureWithAgents(pool *agent.Pool, log *slog.Logger) Measurer {
+	return func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
+		return pool.Measure(ctx, MeasureOptions(dep, s, p, log, nil), pool.K(), 0)
+	}
 }

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"scenarios": {"list, show or check scenarios (list | show NAME | check FILE)", runScenarios},
 		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
 		"sweep":     {"sweep a scenario against live servers (default: quickstart on the embedded server)", runSweep},
+		"agent":     {"a load agent: take measurement plans from a coordinator and return results", runAgent},
 		"report":    {"write the PNG report of a sweep (--results FILE --out DIR)", runReport},
 		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
 	}

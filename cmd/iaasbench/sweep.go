@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/sweep"
 )
@@ -61,9 +62,18 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 		<-ctx.Done()
 		// main's handler caught the same signal; nothing more to do here.
 	}()
+	measurer := sweep.MeasureWith(slog.Default(), progressWriter())
+	if s.Agents > 0 {
+		pool, err := agent.StartPool(s.Agents, agent.SelfCommand)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		measurer = sweep.MeasureWithAgents(pool, slog.Default())
+	}
 	fmt.Fprintf(out, "sweep %s: %d points × %d trials, target %s, search %s\n", s.Name, strategy.Size(), max(s.Measure.Trials, 1), s.Target.Kind, strategy.Name())
 	sum, err := sweep.Run(soft, sweep.Options{
-		Scenario: s, ResultsPath: *resultsFile, ResultsDir: *resultsDir, Measure: sweep.MeasureWith(slog.Default(), progressWriter()),
+		Scenario: s, ResultsPath: *resultsFile, ResultsDir: *resultsDir, Measure: measurer,
 		Attempts: *attempts, Stop: stop, Progress: progressWriter(), Logger: slog.Default(), Version: version, Strategy: strategy,
 	})
 	if sum != nil {
