@@ -271,6 +271,7 @@ func WriteYAML(w io.Writer, objs ...runtime.Object) error {
 		}
 		tidy(&doc)
 		dropStatus(&doc)
+		apiVersionFirst(&doc)
 		var buf bytes.Buffer
 		if i > 0 {
 			buf.WriteString("---\n")
@@ -327,5 +328,17 @@ func dropStatus(doc *yaml.Node) {
 			m.Content = append(m.Content[:i], m.Content[i+2:]...)
 			return
 		}
+	}
+}
+
+// apiVersionFirst puts apiVersion before kind, as manifests are written
+// (TypeMeta encodes kind first).
+func apiVersionFirst(doc *yaml.Node) {
+	m := doc
+	if m.Kind == yaml.DocumentNode && len(m.Content) == 1 {
+		m = m.Content[0]
+	}
+	if m.Kind == yaml.MappingNode && len(m.Content) >= 4 && m.Content[0].Value == "kind" && m.Content[2].Value == "apiVersion" {
+		m.Content[0], m.Content[1], m.Content[2], m.Content[3] = m.Content[2], m.Content[3], m.Content[0], m.Content[1]
 	}
 }

@@ -39,6 +39,9 @@ func Run(ctx context.Context, opts Options) (*results.Measurement, error) {
 	if o.Requests > 0 {
 		r.limited = true
 		r.budget.Store(math.MaxInt64) // unlimited during warm-up
+		if o.Warmup == 0 {
+			r.budget.Store(o.Requests)
+		}
 	}
 	r.epoch = time.Now()
 	r.start()
@@ -226,7 +229,13 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	if from > 0 {
 		before = windows[from-1].stats
 	}
-	m.Server = breakdown(before, windows[len(windows)-1].stats, m.Latency.MeanUS)
+	// A server that died leaves the last windows without statistics: the
+	// breakdown per request then covers the windows it still answered for.
+	after := windows[len(windows)-1].stats
+	for j := len(windows) - 1; after == nil && j > from; j-- {
+		after = windows[j-1].stats
+	}
+	m.Server = breakdown(before, after, m.Latency.MeanUS)
 	if stop != nil && !errors.Is(stop, errLoadDone) {
 		m.Incomplete = true
 		m.Error = stop.Error()

@@ -121,16 +121,17 @@ type Options struct {
 	DrainTimeout time.Duration
 
 	// Samplers replace the default telemetry (NVML, host CPU and a
-	// scraper per MetricsURLs); NoTelemetry switches telemetry off.
-	Samplers          []telemetry.Sampler
+	// scraper per MetricsURLs); a sampler starts only once, so pass fresh
+	// ones to every Run. NoTelemetry switches telemetry off.
+	Samplers          []telemetry.Sampler `json:"-"`
 	NoTelemetry       bool
 	TelemetryInterval time.Duration
 
 	// Progress, when not nil, shows a live progress bar there.
-	Progress io.Writer
+	Progress io.Writer `json:"-"`
 	// Seed makes input data and Poisson arrivals reproducible (default 1).
 	Seed   uint64
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
 }
 
 // withDefaults returns a copy with defaults filled in, or an error naming

@@ -31,6 +31,9 @@ func (c *coordinator) showProgress(w io.Writer) func() {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSpinnerType(14),
+		// No spinner goroutine of the bar's own: it reads the bar's state
+		// unsynchronised; our ticker renders often enough.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 	c.groupCh = make(chan *telemetry.Group, 1)
 	done := make(chan struct{})

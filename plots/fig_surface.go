@@ -165,7 +165,6 @@ type surfaceGrid struct {
 	xs, ys   []float64   // axis coordinates
 	z        [][]float64 // colour-space value, z[c][r]
 	feasible [][]bool
-	extrap   [][]bool
 }
 
 func (g *surfaceGrid) Dims() (int, int)   { return len(g.xs), len(g.ys) }
@@ -304,7 +303,6 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 	for i := range xs {
 		col := make([]float64, len(ys))
 		feas := make([]bool, len(ys))
-		ext := make([]bool, len(ys))
 		for j := range ys {
 			pt := base.Point
 			setCoord(&pt, xd, xraw[i])
@@ -316,7 +314,6 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 			}
 			col[j] = v
 			feas[j] = pp.Feasible
-			ext[j] = pp.Extrapolated
 			if pp.Extrapolated {
 				extrapolated++
 			}
@@ -324,7 +321,6 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 		}
 		g.z = append(g.z, col)
 		g.feasible = append(g.feasible, feas)
-		g.extrap = append(g.extrap, ext)
 	}
 	sc := newValueScale(vals)
 	zlo, zhi := math.Inf(1), math.Inf(-1)

@@ -109,7 +109,7 @@ func TestBuiltinContents(t *testing.T) {
 	}
 	if ci.Measure.Trials != 5 || ci.Measure.Duration.D() != 300*time.Millisecond || ci.Gate.MinTrials != 5 ||
 		ci.Gate.Thresholds["throughput"] != "-5%" || ci.Gate.Thresholds["p99"] != "+10%" ||
-		ci.Server.Calibrated != (Calibrated{BaseUS: 200, PerItemUS: 20}) {
+		ci.Server.Calibrated != (Calibrated{BaseUS: 2000}) {
 		t.Errorf("ci-gate = %+v %+v %+v", ci.Measure, ci.Gate, ci.Server)
 	}
 }

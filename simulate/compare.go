@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -125,7 +126,16 @@ type Calibration struct {
 	From []results.Point
 	// How says which rule fitted it.
 	How string
+	// Quantiles are the overhead's empirical distribution (equally likely
+	// values, sorted) from the latency histograms of the single-request
+	// points: latency quantiles minus the service time. Empty when those
+	// points carry no histogram or the fallback rule was used.
+	Quantiles []time.Duration
 }
+
+// overheadQuantiles is how many quantiles of each single-request point's
+// latency histogram describe the overhead's distribution.
+const overheadQuantiles = 200
 
 // CalibrateOverhead fits the per-request client/network overhead from a
 // measured sweep of scenario s: at points where a single request is in
@@ -146,9 +156,19 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 		p := r.Point
 		if s.Workload.Mode == scenarios.ModeClosed && !delay && max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 &&
 			(s.Workload.DataSeconds > 0 || math.Round(p.Rate) <= 1) {
-			svc := float64(service(max(p.BatchSize, 1))) / 1e3
-			single = append(single, r.Measurement.Latency.P50US-svc)
+			svc := service(max(p.BatchSize, 1))
+			single = append(single, r.Measurement.Latency.P50US-float64(svc)/1e3)
 			cal.From = append(cal.From, p)
+			if r.Measurement.Histogram != nil {
+				h, err := hist.FromResults(*r.Measurement.Histogram)
+				if err != nil {
+					return Calibration{}, fmt.Errorf("point %s: %w", p, err)
+				}
+				for i := 0; i < overheadQuantiles; i++ {
+					v := time.Duration(h.Quantile((float64(i)+0.5)/overheadQuantiles)) - svc
+					cal.Quantiles = append(cal.Quantiles, max(v, 0))
+				}
+			}
 		}
 	}
 	if len(single) > 0 {
@@ -159,6 +179,11 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 			us = 0
 		}
 		cal.Overhead = time.Duration(us * 1e3)
+		slices.Sort(cal.Quantiles)
+		if len(cal.Quantiles) > 0 {
+			cal.How += fmt.Sprintf("; its distribution from their latency histograms (mean %.1fus, p99 %.1fus)",
+				meanDur(cal.Quantiles)/1e3, float64(cal.Quantiles[len(cal.Quantiles)*99/100])/1e3)
+		}
 		return cal, nil
 	}
 	// Fallback: the server breakdown at the lowest load measured.
@@ -191,6 +216,38 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 	return cal, nil
 }
 
+// checkServiceTimes compares the servers' own compute time at points with
+// a lone request in flight (where no device wait inflates it) with the
+// profile: an emulated device that overslept its profile (a busy host
+// wakes timers late) or a real device unlike the profile cannot be
+// matched by any overhead.
+func checkServiceTimes(measured []results.Record, s *scenarios.Scenario, service func(int) time.Duration) []string {
+	var out []string
+	for _, r := range measured {
+		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Server == nil {
+			continue
+		}
+		p, b := r.Point, r.Measurement.Server
+		if s.Workload.Mode != scenarios.ModeClosed || max(p.Servers, 1) != 1 || max(p.Clients, 1) != 1 || math.Round(p.Rate) > 1 || b.ComputeInferUS <= 0 {
+			continue
+		}
+		want := float64(service(max(p.BatchSize, 1))) / 1e3
+		if math.Abs(b.ComputeInferUS-want) > serviceDrift*want {
+			out = append(out, fmt.Sprintf("point %s: the server measured %.0fus of compute per request with one request in flight, the profile says %.0fus: the device did not keep to the profile (an emulated GPU on a busy host oversleeps), so errors beyond 10%% are expected",
+				shortPoint(p), b.ComputeInferUS, want))
+		}
+	}
+	return out
+}
+
+func meanDur(ds []time.Duration) float64 {
+	sum := 0.0
+	for _, d := range ds {
+		sum += float64(d)
+	}
+	return sum / float64(len(ds))
+}
+
 func median(xs []float64) float64 {
 	ys := slices.Clone(xs)
 	slices.Sort(ys)
@@ -211,7 +268,13 @@ type Validation struct {
 	// errors over Rows.
 	MaxThroughputErrPct float64
 	MaxP99ErrPct        float64
+	// Warnings say where the measurements break the model's assumptions.
+	Warnings []string
 }
+
+// serviceDrift is how far a measured server's compute time at a lone
+// request may stray from the profile before Validate warns.
+const serviceDrift = 0.2
 
 // Validate simulates the points of a measured sweep of s and compares
 // them with the measurements. With calibrate set, opts.Overhead is first
@@ -229,8 +292,10 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		}
 		v.Calibration = &cal
 		opts.Overhead = cal.Overhead
+		opts.OverheadQuantiles = cal.Quantiles
 	}
 	v.Overhead = opts.Overhead
+	v.Warnings = checkServiceTimes(measured, s, opts.Profile.ServiceTime)
 	m := Model{}
 	if opts.Model != nil {
 		m = *opts.Model

@@ -108,6 +108,10 @@ type Options struct {
 	// Overhead is the client/network time per request outside the server,
 	// used as is (0: none); the CLI defaults it to DefaultOverhead.
 	Overhead time.Duration
+	// OverheadQuantiles, when given, make the overhead a distribution
+	// (Config.OverheadQuantiles); Overhead is then its typical value, for
+	// the records.
+	OverheadQuantiles []time.Duration
 	// HostCores, when positive, makes the overhead CPU work on a pool of
 	// that many cores shared by everything (see Config.HostCores).
 	HostCores int
@@ -127,12 +131,13 @@ type Options struct {
 // simulates it.
 //
 // Clients are per server, as the sweep deploys them (each server gets
-// `clients` clients). In closed loop `rate` is the concurrency of each
-// client, except for stream workloads with a data budget, where it is the
-// sampling rate r and each client works through its share one request at
-// a time. The measured window is measure.duration, else max_windows ×
-// window, after measure.warmup (a data budget measures from the start to
-// the last response instead).
+// `clients` clients). In closed loop `rate` is the number of requests each
+// client keeps in flight, except for sequences (and data budgets), where
+// it is the sampling rate r and each client sends one request at a time.
+// The measured window is measure.duration, else max_windows × window,
+// after measure.warmup (a data budget measures from the start to the last
+// response instead). The model's max_batch_size, statefulness and, for
+// the calibrated model, jitter come from m.
 func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) (Config, error) {
 	if opts.Profile == nil || len(opts.Profile.Points) == 0 {
 		return Config{}, errors.New("no device profile")
@@ -155,14 +160,22 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		ServiceTime:  opts.Profile.ServiceTime,
 		Overhead:     opts.Overhead,
 		HostCores:    opts.HostCores,
-		KeepSeries:   opts.KeepSeries,
-		Seed:         opts.Seed ^ pointSeed(p),
+
+		OverheadQuantiles: opts.OverheadQuantiles,
+		KeepSeries:        opts.KeepSeries,
+		Seed:              opts.Seed ^ pointSeed(p),
 	}
 	if c.Mode == scenarios.ModeOpen && c.Arrival == "" {
 		c.Arrival = scenarios.ArrivalConstant
 	}
-	if c.Mode == scenarios.ModeClosed && c.DataSeconds <= 0 {
-		c.Concurrency = max(int(math.Round(p.Rate)), 1)
+	if c.Mode == scenarios.ModeClosed {
+		// As the sweep drives package measure: a sequence's requests go one
+		// at a time, in order; otherwise rate is the requests in flight
+		// per client (whole ones).
+		c.Concurrency = max(int(p.Rate), 1)
+		if c.Sequence || c.DataSeconds > 0 {
+			c.Concurrency = 1
+		}
 	}
 	if m.MaxBatchSize == 0 && c.BatchSize > 1 {
 		return Config{}, fmt.Errorf("batch size %d: model %s has max_batch_size 0 (no batch dimension)", c.BatchSize, m.Name)
@@ -226,6 +239,10 @@ func SimulatePoint(ctx context.Context, s *scenarios.Scenario, p results.Point, 
 		return rec
 	}
 	rec.Measurement = measurement(s, cfg, res, rec.Started)
+	if len(m.Steps) > 0 {
+		rec.Measurement.Telemetry.Notes = append(rec.Measurement.Telemetry.Notes,
+			fmt.Sprintf("simulated: ensemble %s (%v) modelled as one model whose call takes the profile's service time", m.Name, m.Steps))
+	}
 	rec.Status = results.StatusOK
 	if res.Incomplete != "" {
 		rec.Status, rec.Reason = results.StatusIncomplete, res.Incomplete
@@ -329,6 +346,10 @@ func (o Options) env() results.Env {
 		env.ServerName += "; profile: " + o.Profile.Device
 	}
 	env.ServerVersion = fmt.Sprintf("overhead %gus, host cores %d", float64(o.Overhead)/1e3, o.HostCores)
+	if len(o.OverheadQuantiles) > 0 {
+		env.ServerVersion = fmt.Sprintf("overhead: empirical, %d quantiles (median %gus), host cores %d",
+			len(o.OverheadQuantiles), float64(o.OverheadQuantiles[len(o.OverheadQuantiles)/2])/1e3, o.HostCores)
+	}
 	return env
 }
 
@@ -345,12 +366,8 @@ func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Wr
 			return nil, err
 		}
 	}
-	env := opts.env()
-	id := sweepID(s, opts)
+	hdr := Header(s, opts)
 	if w != nil {
-		hdr := results.Record{Kind: "header", SweepID: id, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
-			Source: results.SourceSimulated,
-			Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: scenarios.TargetSimulated, Env: env}}
 		if err := w.Append(hdr); err != nil {
 			return nil, err
 		}
@@ -361,7 +378,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Wr
 			return out, fmt.Errorf("simulate %s: %w", s.Name, err)
 		}
 		rec := SimulatePoint(ctx, s, p, m, opts)
-		rec.SweepID, rec.Order = id, i
+		rec.SweepID, rec.Order = hdr.SweepID, i
 		if w != nil {
 			if err := w.Append(rec); err != nil {
 				return out, err
@@ -372,11 +389,20 @@ func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Wr
 	return out, nil
 }
 
+// Header is the header record of a simulated sweep of s: the scenario as
+// written, target "simulated", and a sweep ID that is the same for the
+// same scenario and options.
+func Header(s *scenarios.Scenario, opts Options) results.Record {
+	return results.Record{Kind: "header", SweepID: sweepID(s, opts), Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
+		Source: results.SourceSimulated,
+		Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: scenarios.TargetSimulated, Env: opts.env()}}
+}
+
 // sweepID is deterministic: the same scenario simulated with the same
 // options is the same sweep.
 func sweepID(s *scenarios.Scenario, o Options) string {
 	h := sha256.New()
-	fmt.Fprint(h, s.Hash(), o.Overhead, o.HostCores, o.Seed)
+	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.HostCores, o.Seed)
 	if o.Profile != nil {
 		for _, p := range o.Profile.Points {
 			fmt.Fprint(h, p.Batch, p.P50US)

@@ -1,18 +1,41 @@
 // Package simulate predicts what a sweep would measure with a
 // discrete-event model of servers, emulated devices (GPUs), model
-// instances, Triton's schedulers (direct, dynamic batching, sequence
-// pinning) and the clients of a scenario's workload, so that
-// configurations far beyond what one machine can run (a thousand GPUs,
-// ten thousand streams) can be costed in seconds.
+// instances, Triton's schedulers and the clients of a scenario's workload,
+// so that configurations far beyond what one machine can run (a thousand
+// GPUs, ten thousand streams) can be costed in seconds. Every figure it
+// writes is labelled results.SourceSimulated.
 //
-// The model mirrors the embedded server (package server): each instance
-// executes one batch at a time; a device runs one call at a time for the
-// profile's service time of the call's rows, so instances sharing a device
-// share its capacity; KIND_GPU groups put `instances` instances on every
-// GPU; without GPUs each instance is its own executor (the profile then
-// stands for the CPU). A request also spends a fixed client/network
-// overhead outside the server, half before and half after it. Every
-// figure it writes is labelled results.SourceSimulated.
+// The model mirrors the embedded server (package server):
+//   - Placement: per server, `instances` instances on each GPU (as a
+//     KIND_GPU group); without GPUs, `instances` instances each with a
+//     private executor (the profile then stands for the CPU; CPU cores are
+//     not shared).
+//   - Service: a call of a batch of rows holds its device for the
+//     profile's service time of those rows; a device runs one call at a
+//     time (instances on one GPU share its capacity); an instance runs one
+//     batch at a time.
+//   - Scheduling: without batching a request takes the first free
+//     instance (FIFO); dynamic batching forms a batch when an instance is
+//     free, up to max_batch_size, waiting up to max_queue_delay for the
+//     largest preferred size; a sequence is pinned to an instance slot
+//     round-robin in start order. A server queues at most max_queue_size
+//     requests and rejects more (errors; a closed-loop client backs off
+//     1 ms). Ensembles run as one model.
+//   - Overhead: each request spends a client/network time outside the
+//     server, half before and half after it: a constant, or an empirical
+//     distribution (CalibrateOverhead fits both from a measured sweep);
+//     with HostCores it is CPU work on a shared pool of cores.
+//   - Clients, as package measure drives them: closed loop keeps
+//     `concurrency` requests in flight per client; open loop sends at rate
+//     r per client: constant (clients staggered evenly over a period),
+//     Poisson, or frames (all clients receive r requests at each whole
+//     second). Latency counts from the intended send time. Open-loop
+//     in-flight requests are not capped.
+//
+// The event loop keeps events as values in a slice-based heap plus a FIFO
+// delay line for constant-delay trips, reuses request slots, and turns n
+// open-loop sources into one, so a run allocates little beyond its working
+// set (see BenchmarkSimulateLarge).
 package simulate
 
 import (
@@ -82,6 +105,11 @@ type Config struct {
 	// Overhead is the client/network time of a request outside the
 	// server: half before it reaches the server, half after it leaves.
 	Overhead time.Duration
+	// OverheadQuantiles, when given, replace the constant Overhead by an
+	// empirical distribution: each request's overhead is one of these
+	// values (equally likely), e.g. quantiles of measured latency minus
+	// service time at one client (see CalibrateOverhead).
+	OverheadQuantiles []time.Duration
 	// HostCores, when positive, makes that overhead CPU work on a pool of
 	// HostCores cores shared by all clients and servers, as when a sweep
 	// runs clients and embedded servers on one machine; 0 makes it pure
@@ -137,6 +165,7 @@ type Result struct {
 type request struct {
 	client   int32
 	rows     int32
+	half     float64 // this request's overhead/2, each way
 	sent     float64 // intended send time: latency counts from here
 	arrive   float64 // at the server
 	dispatch float64 // batch handed to an instance
@@ -189,7 +218,8 @@ type sim struct {
 	q         eventQueue
 	rng       *rand.Rand
 	now       float64
-	half      float64 // overhead/2 in seconds
+	half      float64   // overhead/2 in seconds (constant overhead)
+	ovhQ      []float64 // empirical overhead/2 values in seconds, if any
 	maxRows   int
 	target    int
 	delay     float64
@@ -234,6 +264,8 @@ func (c *Config) Validate() error {
 		return errors.New("no service time (give a device profile)")
 	case c.Overhead < 0:
 		return fmt.Errorf("overhead must not be negative, got %v", c.Overhead)
+	case slices.ContainsFunc(c.OverheadQuantiles, func(d time.Duration) bool { return d < 0 }):
+		return errors.New("overhead quantiles must not be negative")
 	case c.MaxBatchSize > 0 && c.BatchSize > c.MaxBatchSize:
 		return fmt.Errorf("batch size %d exceeds the model's max_batch_size %d", c.BatchSize, c.MaxBatchSize)
 	case c.Jitter < 0 || c.Jitter >= 1:
@@ -311,6 +343,9 @@ func newSim(cfg Config) *sim {
 	}
 	if cfg.MaxBatchSize > 0 {
 		m.maxRows = cfg.MaxBatchSize
+	}
+	for _, o := range cfg.OverheadQuantiles {
+		m.ovhQ = append(m.ovhQ, max(o.Seconds(), 0)/2)
 	}
 	if m.maxQueue <= 0 {
 		m.maxQueue = DefaultMaxQueue
@@ -487,7 +522,11 @@ func (m *sim) newRequest(client int32, t float64) int32 {
 		id = int32(len(m.reqs))
 		m.reqs = append(m.reqs, request{})
 	}
-	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), sent: t}
+	h := m.half
+	if len(m.ovhQ) > 0 {
+		h = m.ovhQ[m.rng.IntN(len(m.ovhQ))]
+	}
+	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), half: h, sent: t}
 	return id
 }
 
@@ -506,7 +545,7 @@ func (m *sim) send(c int32, t float64) {
 		m.cpuSubmit(r, 0)
 		return
 	}
-	m.q.pushLine(t+m.half, evArrive, r, 0)
+	m.after(m.reqs[r].half, evArrive, r, 0)
 }
 
 func (m *sim) openSend(c int32) {
@@ -544,12 +583,23 @@ func (m *sim) frame(k int64) {
 	}
 }
 
+// after schedules an overhead trip of d from now. With a constant
+// overhead such trips end in the order they start, so they take the
+// event queue's delay line instead of its heap.
+func (m *sim) after(d float64, kind uint8, a, b int32) {
+	if m.ovhQ == nil {
+		m.q.pushLine(m.now+d, kind, a, b)
+		return
+	}
+	m.q.push(m.now+d, kind, a, b)
+}
+
 // cpuSubmit queues the overhead of request r (phase 0: sending, 1:
 // receiving) on the host's cores.
 func (m *sim) cpuSubmit(r int32, phase int32) {
 	if m.cpuFree > 0 {
 		m.cpuFree--
-		m.q.pushLine(m.now+m.half, evCPUDone, r, phase)
+		m.after(m.reqs[r].half, evCPUDone, r, phase)
 		return
 	}
 	m.cpuWait.push(r*2 + phase)
@@ -558,7 +608,7 @@ func (m *sim) cpuSubmit(r int32, phase int32) {
 func (m *sim) cpuDone(r, phase int32) {
 	if m.cpuWait.len() > 0 {
 		x := m.cpuWait.pop()
-		m.q.pushLine(m.now+m.half, evCPUDone, x/2, x%2)
+		m.after(m.reqs[x/2].half, evCPUDone, x/2, x%2)
 	} else {
 		m.cpuFree++
 	}
@@ -776,7 +826,7 @@ func (m *sim) reply(r int32) {
 		m.cpuSubmit(r, 1)
 		return
 	}
-	m.q.pushLine(m.now+m.half, evRespond, r, 0)
+	m.after(m.reqs[r].half, evRespond, r, 0)
 }
 
 // respond: the response of r reaches its client.
@@ -896,12 +946,15 @@ func (m *sim) end() {
 	m.done = true
 	res := m.res
 	res.DurationS = m.now - m.wStart
+	if m.now == m.wEnd {
+		res.DurationS = m.cfg.Duration.Seconds() // exact, not warm-up + duration − warm-up
+	}
 	if !m.measuring || res.DurationS <= 0 {
 		res.DurationS = 0
 		return
 	}
 	for _, d := range m.gpuIdx {
-		res.GPUUtil = append(res.GPUUtil, (m.busyAt(d)-m.devs[d].measBase)/res.DurationS)
+		res.GPUUtil = append(res.GPUUtil, min((m.busyAt(d)-m.devs[d].measBase)/res.DurationS, 1))
 	}
 	if len(m.seriesT) == 0 {
 		// A window shorter than one sample period: its mean is the sample.

@@ -357,3 +357,15 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// An empirical overhead: each request draws one of the values, so a lone
+// client runs at 1/(D + mean) and the tail shows the largest value.
+func TestEmpiricalOverhead(t *testing.T) {
+	const d = 100 * time.Microsecond
+	c := base(d)
+	c.OverheadQuantiles = []time.Duration{0, 100 * time.Microsecond}
+	r := run(t, c)
+	within(t, "throughput with empirical overhead", throughput(r), 1/(d+50*time.Microsecond).Seconds(), 0.01)
+	within(t, "p99 with empirical overhead", float64(r.Latency.Quantile(0.99))/1e9, (d + 100*time.Microsecond).Seconds(), 0.01)
+	within(t, "min with empirical overhead", float64(r.Latency.Min())/1e9, d.Seconds(), 0.01)
+}

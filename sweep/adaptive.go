@@ -26,9 +26,11 @@ const (
 )
 
 const (
-	// saturationGain: along clients (and rate in closed loop) a step that
-	// adds less than this fraction of throughput, with p99 not falling,
-	// means the line has saturated.
+	// saturationGain: along clients (and rate in closed loop) a step
+	// from load m to m' whose throughput gains less than this fraction of
+	// m'/m − 1 (5% for a doubling), with p99 not falling, means the line
+	// has saturated. Scaling by the step keeps a fine linear axis (20,
+	// 21, 22 clients) from looking saturated.
 	saturationGain = 0.05
 	// minFeasibility: with no feasible point measured yet, the search
 	// stops when no unmeasured point is at least this likely feasible.
@@ -36,6 +38,11 @@ const (
 	// maxRelErr caps a fit's relative leave-one-out error, so that one
 	// wild fit does not make every point look equally promising.
 	maxRelErr = 3.0
+	// looConfidence sets how far above the measured leave-one-out error
+	// e the search assumes the fit's error may be: e·(1 + looConfidence/√n)
+	// for a fit of n points. An RMS of n residuals has a standard error
+	// of about e/√(2n), so this is some 2.8 standard errors above it.
+	looConfidence = 2.0
 )
 
 // Adaptive is a search strategy that measures a small space-filling
@@ -43,65 +50,75 @@ const (
 // best feasible cost the most, and stops when that expectation is too
 // small to be worth a measurement.
 //
-// The design is the grid point nearest the centre of the grid plus greedy
-// maximin picks (each the grid point farthest from those already picked),
-// 2·d+1 points for d varied dimensions: for two dimensions the centre and
-// the four corners. Distances are taken in grid-index space: a dimension's
-// k-th of n sorted values sits at k/(n-1), so a geometric axis (1, 2, 4,
-// 8) is evenly spaced, as the cost surface's log scale sees it.
+// Design. The grid point nearest the centre of the grid, then greedy
+// maximin picks (each the grid point farthest from those picked, ties in
+// grid order): 2·d+1 points for d varied dimensions, fewer if the budget
+// is smaller; for two dimensions the centre and the four corners.
+// Distances are taken in grid-index space: the k-th of a dimension's n
+// sorted values sits at k/(n−1), so a geometric axis (1, 2, 4, 8) is
+// evenly spaced, as the cost surface's log scale sees it.
 //
-// After the design, each call fits cost.NewCostSurface over the varied
-// dimensions to every usable measured point and scores each unmeasured
-// grid point x by its expected improvement
+// Criterion. After the design, each call fits cost.NewCostSurface over
+// the varied dimensions to every usable measured point and scores each
+// unmeasured grid point x by its expected improvement over b, the lowest
+// cost among the feasible measured points:
 //
-//	EI(x) = PF(x) · [(b − μ)·Φ(z) + σ·φ(z)],  z = (b − μ)/σ
+//	EI(x) = PF(x) · E[max(b − C(x), 0)]
 //
-// (PF(x) · max(b − μ, 0) when σ = 0), where b is the lowest cost among
-// the feasible measured points and μ the predicted cost at x. The fit
-// interpolates and has no variance of its own, so σ is built from how
-// well it predicts what was measured and how far x is from it:
+// The fit interpolates and has no variance of its own, so the cost C(x)
+// is taken as log-normal around the prediction μ(x) = CostSurface.At(x).Cost,
+// with ln|C| of standard deviation
 //
-//	σ(x) = |μ| · e · δ(x)/δ̄
+//	s(x) = e · √(δ(x)/δ̄)
 //
-// e is the relative leave-one-out error (Surface.LOO) of the figure the
-// objective rests on (throughput for usd_per_million, data_rate for
-// usd_per_data_hour, the figure itself otherwise, 0 for usd_per_hour,
-// which is known exactly from the point's size; 1 before two points are
-// fitted); δ(x) is the distance from x to the nearest usable measured
-// point and δ̄ the mean distance from a measured point to its nearest
-// measured neighbour, the distance at which e was observed. A weighted
-// objective sums its terms' variances, each term w·v/norm scaled by its
-// figure's e. PF(x) is the product over the constraints of the
-// probability that the figure meets its limit, taking log(figure) as
-// normal around the prediction with standard deviation e_f·δ(x)/δ̄ (the
-// figure's own relative error): Φ(ln(limit/v)/σ) for an upper limit,
-// Φ(ln(v/limit)/σ) for a lower one. A figure no fit predicts makes PF 0,
-// as it makes a point infeasible in cost.Evaluate.
+// which gives EI = PF·[b·Φ(z) − μ·e^(s²/2)·Φ(z − s)], z = ln(b/μ)/s, for
+// a positive cost (for a maximised figure, whose cost is negative, the
+// mirror image; PF·max(b − μ, 0) when s = 0). Here e is the relative
+// leave-one-out error (Surface.LOO) of the figure the objective rests on:
+// throughput for usd_per_million, data_rate for usd_per_data_hour, the
+// objective figure itself otherwise, 0 for usd_per_hour (known exactly
+// from the point's size), 1 while a figure has a single point. Because an
+// RMS of n residuals is itself uncertain, e is raised to
+// e·(1 + 2/√n) for a fit of n distinct points (capped at 3). δ(x) is the
+// distance from x to the nearest usable measured point and δ̄ the mean
+// distance from a measured point to its nearest measured neighbour: the
+// distance at which e was observed, so s = e there, shrinking to 0 at a
+// measured point. A weighted objective is taken as normal instead, its
+// standard deviation that of the sum of its terms w·v/norm, each with its
+// figure's e (norm as in cost.Evaluate).
 //
-// The next point is the highest EI (ties: lower μ, then grid order).
-// Until some measured point is feasible, b is undefined and the next
-// point is the most likely feasible one.
+// PF(x) is the probability of feasibility: the product over the
+// constraints of the chance that the figure meets its limit, taking the
+// figure as log-normal around its prediction v with the same s built
+// from its own e: Φ(ln(limit/v)/s) for an upper limit, Φ(ln(v/limit)/s)
+// for a lower one. A figure no fit predicts makes PF 0, as it makes a
+// point infeasible in cost.Evaluate.
+//
+// The next point has the highest EI (ties: lower μ, then grid order).
+// Until some measured point is feasible, there is no b, and the next
+// point is the one most likely feasible.
 //
 // Monotonic structure is used where it is safe: along clients (and rate
-// in closed loop, where rate is the concurrency per client), once two
-// measured values at the same other coordinates show throughput gaining
-// less than 5% while p99 did not fall, more load can only queue, so the
-// larger values at those coordinates are not measured.
+// in closed loop, where rate is each client's concurrency), once two
+// consecutive measured values m < m' at the same other coordinates show
+// throughput gaining less than 5%·(m'/m − 1) (5% for a doubling) while
+// p99 did not fall, more load can only queue, so the values above m' at
+// those coordinates are skipped.
 //
-// The search stops, saying why, when the point budget is spent
+// Stopping, with the reason in why: the point budget is spent
 // (Search.BudgetPoints; default 30% of the grid rounded up, at least the
-// design), when the time spent measuring (the sum of each point record's
-// Finished − Started) reaches Search.BudgetTime, when no grid point is
-// left to measure, when the largest EI is below Search.MinImprovement
-// (a fraction, default 0.01) of |b|, or, with nothing feasible measured,
-// when no point is at least 0.1% likely to be feasible.
+// design, at most the grid); the time spent measuring, the sum of every
+// point record's Finished − Started, reaches Search.BudgetTime; no grid
+// point is left to measure; the largest EI is below Search.MinImprovement
+// (a fraction, default 0.01) of |b|; or, with nothing feasible measured,
+// no point is at least 0.1% likely to be feasible.
 //
 // A point counts as measured once it has any record, failed or not, so a
 // failing point is never picked again; failed points add no data to the
 // fit. A point whose trials were cut short (a sweep interrupted between
 // trials) is returned again first, so that a resumed sweep completes it.
-// Next depends only on its argument, so a resumed sweep continues the
-// same search.
+// Next depends only on its argument, records of earlier runs included,
+// so a resumed sweep continues the same search.
 type Adaptive struct {
 	spec        cost.Spec
 	objective   string
@@ -248,7 +265,7 @@ func (a *Adaptive) Next(measured []results.Record) (results.Point, string, bool)
 	if err != nil {
 		return results.Point{}, fmt.Sprintf("adaptive search cannot evaluate the results: %v", err), false
 	}
-	skip, skipWhy := a.saturated(evals)
+	skip, skipWhy := a.saturated(evals, seen)
 	var cands []results.Point
 	for _, p := range a.grid {
 		k := p.Key()
@@ -354,6 +371,10 @@ func expectedImprovement(best float64, pr prediction) float64 {
 
 // distanceFactor scales the leave-one-out error, observed at the typical
 // spacing of the measured points, to a point at r times that spacing.
+// The square root (rather than r) keeps points next to a measured one
+// from looking certain: the fit's error there is not much smaller than
+// at the typical spacing when the surface has a kink, as throughput does
+// where it saturates.
 func distanceFactor(r float64) float64 { return math.Sqrt(r) }
 
 func normCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
@@ -552,17 +573,15 @@ func (sc *scorer) loo(f string) float64 {
 	if math.IsNaN(e) {
 		return 1 // one point: nothing is known about the fit's error
 	}
-	return math.Min(e*looInflate(s.N()), maxRelErr)
+	// A few lucky residuals must not end the search before the fit has
+	// been tested: use an upper bound of the error (see looConfidence).
+	return math.Min(e*(1+looConfidence/math.Sqrt(float64(s.N()))), maxRelErr)
 }
 
-func looInflate(n int) float64 { return 1 + tuneK/math.Sqrt(float64(n)) }
-
-var tuneK = 0.0
-
-// saturated returns the unmeasured grid points not worth measuring because
-// the load along a monotone dimension has saturated at their other
-// coordinates (see Adaptive), and a note saying where.
-func (a *Adaptive) saturated(evals []cost.Evaluated) (map[string]bool, string) {
+// saturated returns the unmeasured grid points (keys) not worth measuring
+// because the load along a monotone dimension has saturated at their
+// other coordinates (see Adaptive), and a note saying how many where.
+func (a *Adaptive) saturated(evals []cost.Evaluated, measured map[string]results.Point) (map[string]bool, string) {
 	skip := map[string]bool{}
 	var notes []string
 	for _, m := range a.monotone {
@@ -585,11 +604,13 @@ func (a *Adaptive) saturated(evals []cost.Evaluated) (map[string]bool, string) {
 				tb, okTb := evs[i].Figures["throughput"]
 				pa, okPa := evs[i-1].Figures["p99"]
 				pb, okPb := evs[i].Figures["p99"]
-				if !okTa || !okTb || !okPa || !okPb || !(ta > 0) {
+				ma, _ := evs[i-1].Point.Coord(m)
+				mb, _ := evs[i].Point.Coord(m)
+				if !okTa || !okTb || !okPa || !okPb || !(ta > 0) || !(ma > 0) {
 					continue
 				}
-				if tb < (1+saturationGain)*ta && pb >= pa {
-					cut[k], _ = evs[i].Point.Coord(m)
+				if tb < ta*(1+saturationGain*(mb/ma-1)) && pb >= pa {
+					cut[k] = mb
 					break
 				}
 			}
@@ -597,7 +618,8 @@ func (a *Adaptive) saturated(evals []cost.Evaluated) (map[string]bool, string) {
 		n := 0
 		for _, p := range a.grid {
 			c, ok := cut[withCoord(p, m, 0).Key()]
-			if v, _ := p.Coord(m); ok && v > c {
+			_, done := measured[p.Key()]
+			if v, _ := p.Coord(m); ok && v > c && !done {
 				if !skip[p.Key()] {
 					n++
 				}

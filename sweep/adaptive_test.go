@@ -6,18 +6,19 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iaasbench/iaasbench/cost"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
 
-// synth is an analytic serving system standing in for servers: closed-loop
+// synthSystem is an analytic serving system standing in for servers: closed-loop
 // clients (each with rate requests in flight) against GPUs × model
 // instances. Throughput is the smooth minimum of what the clients offer
 // and what the GPUs can serve; by Little's law latency is load over
 // throughput, so p99 rises once the GPUs saturate.
-type synth struct {
+type synthSystem struct {
 	capPerGPU float64 // inferences/s of one GPU at the best instance count
 	bestInst  float64 // instances per GPU with the highest efficiency
 	instWidth float64 // how fast efficiency falls away from bestInst (log2 units)
@@ -31,7 +32,7 @@ type synth struct {
 }
 
 // throughput in inferences per second.
-func (m synth) throughput(p results.Point) float64 {
+func (m synthSystem) throughput(p results.Point) float64 {
 	g := float64(max(p.GPUs, 1))
 	inst := float64(max(p.Instances, 1))
 	batch := float64(max(p.BatchSize, 1))
@@ -57,18 +58,18 @@ func (m synth) throughput(p results.Point) float64 {
 }
 
 // load is the number of requests in flight.
-func (m synth) load(p results.Point) float64 {
+func (m synthSystem) load(p results.Point) float64 {
 	return float64(max(p.Clients, 1)) * math.Max(p.Rate, 1)
 }
 
 // p99MS by Little's law: requests in flight over request throughput.
-func (m synth) p99MS(p results.Point, t float64) float64 {
+func (m synthSystem) p99MS(p results.Point, t float64) float64 {
 	batch := float64(max(p.BatchSize, 1))
 	return math.Max(m.baseMS*(1+0.3*(batch-1)), 3*m.load(p)*batch/t*1e3)
 }
 
 // jitter is a deterministic factor 1 ± noise for a point and trial.
-func (m synth) jitter(p results.Point, trial int, salt string) float64 {
+func (m synthSystem) jitter(p results.Point, trial int, salt string) float64 {
 	if m.noise == 0 {
 		return 1
 	}
@@ -79,7 +80,7 @@ func (m synth) jitter(p results.Point, trial int, salt string) float64 {
 }
 
 // record is one trial of p as a sweep would record it.
-func (m synth) record(p results.Point, trial int) results.Record {
+func (m synthSystem) record(p results.Point, trial int) results.Record {
 	r := results.Record{Kind: "point", Point: p, Trial: trial, Attempt: 1, Source: results.SourceSimulated}
 	if m.failing != nil && m.failing(p) {
 		r.Status, r.Reason = results.StatusFailed, "prepare: out of GPU memory"
@@ -96,11 +97,11 @@ func (m synth) record(p results.Point, trial int) results.Record {
 	return r
 }
 
-// scenarioOf parses a test scenario: model mlp on the embedded target with
+// searchScenario parses a test scenario: model mlp on the embedded target with
 // the given dimensions, cost and search sections (YAML, unindented).
-func scenarioOf(t testing.TB, dims, costYAML, search string) *scenarios.Scenario {
+func searchScenario(t testing.TB, dims, costYAML, search string) *scenarios.Scenario {
 	t.Helper()
-	y := "name: synthetic\nworkload:\n  model: mlp\nserver:\n  emulated_gpu_profile: h200-mlp\n" + indent("dimensions", dims) + indent("cost", costYAML) + indent("search", search)
+	y := "name: synthetic\nworkload:\n  model: mlp\nserver:\n  emulated_gpu_profile: h200-mlp\n" + yamlSection("dimensions", dims) + yamlSection("cost", costYAML) + yamlSection("search", search)
 	s, err := scenarios.Parse([]byte(y), "synthetic.yaml")
 	if err != nil {
 		t.Fatalf("scenario:\n%s\n%v", y, err)
@@ -108,7 +109,7 @@ func scenarioOf(t testing.TB, dims, costYAML, search string) *scenarios.Scenario
 	return s
 }
 
-func indent(key, body string) string {
+func yamlSection(key, body string) string {
 	if body == "" {
 		return ""
 	}
@@ -116,10 +117,15 @@ func indent(key, body string) string {
 	return key + ":\n  " + strings.Join(lines, "\n  ") + "\n"
 }
 
-// drive runs strategy st the way sweep.Run does: Next, measure every
+// searchSystem answers measurements in place of servers.
+type searchSystem interface {
+	record(p results.Point, trial int) results.Record
+}
+
+// driveSearch runs strategy st the way sweep.Run does: Next, measure every
 // trial of the point through m, append, repeat. It fails the test when a
 // point is picked twice or the strategy never stops.
-func drive(t testing.TB, st Strategy, s *scenarios.Scenario, m synth) (recs []results.Record, why string) {
+func driveSearch(t testing.TB, st Strategy, s *scenarios.Scenario, m searchSystem) (recs []results.Record, why string) {
 	t.Helper()
 	seen := map[string]bool{}
 	trials := max(s.Measure.Trials, 1)
@@ -142,8 +148,8 @@ func drive(t testing.TB, st Strategy, s *scenarios.Scenario, m synth) (recs []re
 	return nil, ""
 }
 
-// bestFeasible is the lowest-cost feasible point of recs under s's cost.
-func bestFeasible(t testing.TB, s *scenarios.Scenario, recs []results.Record) *cost.Evaluated {
+// bestFeasibleOf is the lowest-cost feasible point of recs under s's cost.
+func bestFeasibleOf(t testing.TB, s *scenarios.Scenario, recs []results.Record) *cost.Evaluated {
 	t.Helper()
 	evals, err := cost.Evaluate(recs, s.Cost)
 	if err != nil {
@@ -158,15 +164,15 @@ func bestFeasible(t testing.TB, s *scenarios.Scenario, recs []results.Record) *c
 	return best
 }
 
-// gridRecords measures the whole grid through m.
-func gridRecords(t testing.TB, s *scenarios.Scenario, m synth) []results.Record {
+// measureGrid measures the whole grid through m.
+func measureGrid(t testing.TB, s *scenarios.Scenario, m searchSystem) []results.Record {
 	t.Helper()
-	recs, _ := drive(t, NewGrid(s), s, m)
+	recs, _ := driveSearch(t, NewGrid(s), s, m)
 	return recs
 }
 
-// distinct counts the distinct points of recs.
-func distinct(recs []results.Record) int {
+// distinctPoints counts the distinct points of recs.
+func distinctPoints(recs []results.Record) int {
 	seen := map[string]bool{}
 	for _, r := range recs {
 		seen[r.Point.Key()] = true
@@ -174,9 +180,9 @@ func distinct(recs []results.Record) int {
 	return len(seen)
 }
 
-// onEdge reports whether p takes the smallest or largest value of some
+// onGridEdge reports whether p takes the smallest or largest value of some
 // varied dimension of s.
-func onEdge(t testing.TB, s *scenarios.Scenario, p results.Point) bool {
+func onGridEdge(t testing.TB, s *scenarios.Scenario, p results.Point) bool {
 	t.Helper()
 	for _, d := range s.Varied() {
 		xs, err := s.DimensionValues(d)
@@ -196,82 +202,340 @@ func onEdge(t testing.TB, s *scenarios.Scenario, p results.Point) bool {
 }
 
 const (
-	gpuDims = `gpus: [1, 2, 4, 8]
+	searchGPUDims = `gpus: [1, 2, 4, 8]
 instances: [1, 2, 3, 4, 6]
 clients: [1, 2, 4, 8, 16, 32]`
-	gpuPrices = `prices:
+	searchGPUPrices = `prices:
   gpu_hour: {default: 2.5}
   node_hour: 4
 objective: usd_per_million`
 )
 
-// interiorModel has its cheapest point inside the grid along every
+// interiorSystem has its cheapest point inside the grid along every
 // dimension: instances peak at 3, the host bottleneck makes 8 GPUs
 // poor value, and too many clients thrash.
-var interiorModel = synth{capPerGPU: 4000, bestInst: 3, instWidth: 0.8, perClient: 500, gpuLoss: 0.2, thrash: 40, baseMS: 2}
+var interiorSystem = synthSystem{capPerGPU: 4000, bestInst: 3, instWidth: 0.8, perClient: 500, gpuLoss: 0.2, thrash: 40, baseMS: 2}
 
-// edgeModel has its cheapest point at the grid's edge: throughput grows
+// edgeSystem has its cheapest point at the grid's edge: throughput grows
 // with clients up to 32 and instances up to 4.
-var edgeModel = synth{capPerGPU: 3000, bestInst: 6, instWidth: 1.2, perClient: 500, gpuLoss: 0.12, baseMS: 2}
+var edgeSystem = synthSystem{capPerGPU: 3000, bestInst: 6, instWidth: 1.2, perClient: 500, gpuLoss: 0.12, baseMS: 2}
 
-// latencyModel saturates early, so that a p99 limit rules out the
+// latencySystem saturates early, so that a p99 limit rules out the
 // high-client half of the grid where throughput per dollar is best.
-var latencyModel = synth{capPerGPU: 2500, bestInst: 3, instWidth: 1, perClient: 400, gpuLoss: 0.1, baseMS: 2.5}
+var latencySystem = synthSystem{capPerGPU: 2500, bestInst: 3, instWidth: 1, perClient: 400, gpuLoss: 0.1, baseMS: 2.5}
 
-type searchCase struct {
+type optimumCase struct {
 	name   string
 	dims   string
 	cost   string
 	search string
-	model  synth
+	model  synthSystem
 	where  string // "interior" or "edge": where the true optimum lies
 }
 
-var searchCases = []searchCase{
-	{name: "interior", dims: gpuDims, cost: gpuPrices, model: interiorModel, where: "interior"},
-	{name: "edge", dims: gpuDims, cost: gpuPrices, model: edgeModel, where: "edge"},
-	{name: "p99 limit", dims: gpuDims, cost: gpuPrices + "\nconstraints: [\"p99 <= 12ms\"]", model: latencyModel},
+var optimumCases = []optimumCase{
+	{name: "interior", dims: searchGPUDims, cost: searchGPUPrices, model: interiorSystem, where: "interior"},
+	{name: "edge", dims: searchGPUDims, cost: searchGPUPrices, model: edgeSystem, where: "edge"},
+	{name: "p99 limit", dims: searchGPUDims, cost: searchGPUPrices + "\nconstraints: [\"p99 <= 12ms\"]", model: latencySystem},
 }
 
 func TestAdaptiveFindsOptimum(t *testing.T) {
-	for _, tc := range searchCases {
+	for _, tc := range optimumCases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := scenarioOf(t, tc.dims, tc.cost, tc.search)
+			s := searchScenario(t, tc.dims, tc.cost, tc.search)
 			n := len(s.Points())
 			if n < 48 {
 				t.Fatalf("grid of %d points: want at least 48 for this test", n)
 			}
-			truth := bestFeasible(t, s, gridRecords(t, s, tc.model))
+			truth := bestFeasibleOf(t, s, measureGrid(t, s, tc.model))
 			if truth == nil {
 				t.Fatal("no feasible grid point: bad test model")
 			}
-			if tc.where != "" && onEdge(t, s, truth.Point) != (tc.where == "edge") {
+			if tc.where != "" && onGridEdge(t, s, truth.Point) != (tc.where == "edge") {
 				t.Fatalf("true optimum %s is not on the grid's %s (bad test model)", truth.Point, tc.where)
 			}
 			a, err := NewAdaptive(s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs, why := drive(t, a, s, tc.model)
-			got := bestFeasible(t, s, recs)
+			recs, why := driveSearch(t, a, s, tc.model)
+			got := bestFeasibleOf(t, s, recs)
 			if got == nil {
-				t.Fatalf("adaptive found no feasible point in %d points (stopped: %s)", distinct(recs), why)
+				t.Fatalf("adaptive found no feasible point in %d points (stopped: %s)", distinctPoints(recs), why)
 			}
 			if !got.Feasible {
 				t.Errorf("chosen point %s is infeasible: %v", got.Point, got.Violations)
 			}
-			if why == "" {
-				t.Error("stop reason is empty")
+			if !strings.HasPrefix(why, "expected improvement ") {
+				t.Errorf("stopped with %q; want the default min_improvement to end the search before its budget", why)
 			}
-			if m := distinct(recs); float64(m) > 0.3*float64(n) {
+			if m := distinctPoints(recs); float64(m) > 0.3*float64(n) {
 				t.Errorf("measured %d of %d points, more than 30%%", m, n)
 			}
 			if got.Cost > truth.Cost*1.05 {
 				t.Errorf("adaptive best %s costs %.4g, more than 5%% above the grid optimum %s at %.4g (measured %d of %d; stopped: %s)",
-					got.Point, got.Cost, truth.Point, truth.Cost, distinct(recs), n, why)
+					got.Point, got.Cost, truth.Point, truth.Cost, distinctPoints(recs), n, why)
 			}
 			t.Logf("%d of %d points, cost %.4g vs optimum %.4g (%s vs %s); stopped: %s",
-				distinct(recs), n, got.Cost, truth.Cost, got.Point, truth.Point, why)
+				distinctPoints(recs), n, got.Cost, truth.Cost, got.Point, truth.Point, why)
 		})
+	}
+}
+
+// nodeDims is a 5×6 grid of two dimensions on a CPU node.
+const (
+	nodeDims   = "instances: [1, 2, 3, 4, 6]\nclients: [1, 2, 4, 8, 16, 32]"
+	nodePrices = "prices:\n  node_hour: 0.5\nobjective: usd_per_million"
+)
+
+// nodeModel serves up to 4000/s at 3 instances.
+var nodeModel = synthSystem{capPerGPU: 4000, bestInst: 3, instWidth: 1, perClient: 500, baseMS: 2}
+
+func mustNewAdaptive(t *testing.T, s *scenarios.Scenario) *Adaptive {
+	t.Helper()
+	a, err := NewAdaptive(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// The design brackets the grid, so the fit interpolates rather than
+// extrapolates: for two dimensions, the centre and the four corners.
+func TestAdaptiveDesignBracketsGrid(t *testing.T) {
+	s := searchScenario(t, nodeDims, nodePrices, "")
+	a := mustNewAdaptive(t, s)
+	var recs []results.Record
+	got := map[string]bool{}
+	for range 5 {
+		p, why, ok := a.Next(recs)
+		if !ok {
+			t.Fatalf("stopped during the design: %s", why)
+		}
+		got[fmt.Sprintf("%d,%d", p.Instances, p.Clients)] = true
+		recs = append(recs, nodeModel.record(p, 0))
+	}
+	for _, want := range []string{"3,4", "1,1", "1,32", "6,1", "6,32"} {
+		if !got[want] {
+			t.Errorf("design %v lacks instances,clients = %s", got, want)
+		}
+	}
+}
+
+func TestAdaptiveBudgetPoints(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices, "budget_points: 6")
+	a := mustNewAdaptive(t, s)
+	if a.Size() != 6 {
+		t.Errorf("Size() = %d, want the budget 6", a.Size())
+	}
+	recs, why := driveSearch(t, a, s, interiorSystem)
+	if n := distinctPoints(recs); n != 6 || why != "budget of 6 points spent" {
+		t.Errorf("measured %d points, stopped with %q; want 6 and \"budget of 6 points spent\"", n, why)
+	}
+}
+
+func TestAdaptiveDefaultBudget(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices, "")
+	if got, want := mustNewAdaptive(t, s).Size(), 36; got != want {
+		t.Errorf("default budget of a 120-point grid = %d, want 30%% = %d", got, want)
+	}
+	// A small grid still gets its whole design: 2·3+1 points of 12.
+	s = searchScenario(t, "gpus: [1, 2]\ninstances: [1, 2]\nclients: [1, 2, 4]", searchGPUPrices, "")
+	if got := mustNewAdaptive(t, s).Size(); got != 7 {
+		t.Errorf("default budget of a 12-point grid in 3 dimensions = %d, want the design's 7", got)
+	}
+}
+
+// Time spent is the sum of the records' durations, earlier runs included.
+func TestAdaptiveBudgetTime(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices, "budget_time: 5s")
+	a := mustNewAdaptive(t, s)
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var recs []results.Record
+	for {
+		p, why, ok := a.Next(recs)
+		if !ok {
+			if len(recs) != 5 || !strings.HasPrefix(why, "budget of time 5s spent") {
+				t.Fatalf("stopped after %d one-second points with %q; want 5 and the time budget", len(recs), why)
+			}
+			return
+		}
+		if len(recs) > 5 {
+			t.Fatalf("measured %d one-second points on a 5s budget", len(recs))
+		}
+		r := interiorSystem.record(p, 0)
+		r.Started = start.Add(time.Duration(len(recs)) * time.Hour) // gaps between runs do not count
+		r.Finished = r.Started.Add(time.Second)
+		recs = append(recs, r)
+	}
+}
+
+// Failed points count as measured, so they are never picked again, and
+// the search still finds the optimum among the points that work.
+func TestAdaptiveFailedPoints(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices, "")
+	m := interiorSystem
+	m.failing = func(p results.Point) bool { return p.Instances == 6 || p.GPUs == 8 && p.Clients == 32 }
+	recs, why := driveSearch(t, mustNewAdaptive(t, s), s, m) // driveSearch fails on a repeat
+	failed := 0
+	for _, r := range recs {
+		if r.Status == results.StatusFailed {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no failing point was picked: the test does not test failures")
+	}
+	truth := bestFeasibleOf(t, s, measureGrid(t, s, m))
+	got := bestFeasibleOf(t, s, recs)
+	if got == nil || got.Cost > 1.05*truth.Cost {
+		t.Fatalf("best %+v, want within 5%% of %.4g at %s (stopped: %s)", got, truth.Cost, truth.Point, why)
+	}
+
+	// Nothing works: the search spreads out over the grid and stops at
+	// its budget, not in a loop.
+	m.failing = func(results.Point) bool { return true }
+	recs, why = driveSearch(t, mustNewAdaptive(t, s), s, m)
+	if n := distinctPoints(recs); n != 36 || why != "budget of 36 points spent" {
+		t.Errorf("all failing: %d points, stopped with %q; want the budget of 36", n, why)
+	}
+}
+
+// A point whose trials were cut short is finished before anything else.
+func TestAdaptiveFinishesCutShortPoint(t *testing.T) {
+	s := searchScenario(t, nodeDims, nodePrices, "")
+	s.Measure.Trials = 3
+	a := mustNewAdaptive(t, s)
+	var recs []results.Record
+	p, _, _ := a.Next(nil)
+	for trial := range 3 {
+		recs = append(recs, nodeModel.record(p, trial))
+	}
+	q, _, _ := a.Next(recs)
+	recs = append(recs, nodeModel.record(q, 0)) // interrupted after trial 0
+	if r, _, ok := a.Next(recs); !ok || r != q {
+		t.Fatalf("after a cut-short point %s the search picked %s (ok %v), want it again", q, r, ok)
+	}
+	recs = append(recs, nodeModel.record(q, 1), nodeModel.record(q, 2))
+	if r, _, ok := a.Next(recs); !ok || r == q || r == p {
+		t.Fatalf("after completing %s the search picked %s (ok %v)", q, r, ok)
+	}
+}
+
+// Along clients, once throughput stops growing and p99 grows, more
+// clients at the same other coordinates are skipped; elsewhere not.
+func TestAdaptiveSkipsSaturatedClients(t *testing.T) {
+	s := searchScenario(t, "instances: [1, 2]\nclients: [1, 2, 4, 8, 16, 32]", nodePrices, "")
+	a := mustNewAdaptive(t, s)
+	pt := func(inst, clients int) results.Point {
+		return results.Point{Instances: inst, Clients: clients, Rate: 1, BatchSize: 1, Servers: 1}
+	}
+	rec := func(inst, clients int, ips, p99ms float64) results.Record {
+		return results.Record{Kind: "point", Point: pt(inst, clients), Status: results.StatusOK,
+			Measurement: &results.Measurement{ThroughputIPS: ips, ThroughputRPS: ips, Latency: results.LatencySummary{P99US: p99ms * 1e3}}}
+	}
+	recs := []results.Record{
+		rec(1, 1, 1000, 2), rec(1, 2, 1900, 2.2), rec(1, 4, 1950, 4.1), // saturated from 2 to 4
+		rec(2, 1, 1000, 2), rec(2, 4, 3900, 2.1), // still growing
+	}
+	evals, err := cost.Evaluate(recs, s.Cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]results.Point{}
+	for _, r := range recs {
+		seen[r.Point.Key()] = r.Point
+	}
+	skip, why := a.saturated(evals, seen)
+	for _, c := range []int{8, 16, 32} {
+		if !skip[pt(1, c).Key()] {
+			t.Errorf("instances=1 clients=%d not skipped after saturation at 4 (skip %v)", c, skip)
+		}
+		if skip[pt(2, c).Key()] {
+			t.Errorf("instances=2 clients=%d skipped, but throughput there still grows", c)
+		}
+	}
+	if len(skip) != 3 || why != "3 beyond saturation along clients" {
+		t.Errorf("skip %v, %q; want the 3 points above clients=4 at instances=1", skip, why)
+	}
+
+	// p99 falling means the step did not just queue: no skip.
+	recs[2] = rec(1, 4, 1950, 1.9)
+	evals, _ = cost.Evaluate(recs, s.Cost)
+	if skip, _ := a.saturated(evals, seen); len(skip) != 0 {
+		t.Errorf("skipped %v although p99 fell", skip)
+	}
+	// A small step on a fine axis is judged by the load it adds: +5% load
+	// for +4% throughput is not saturation.
+	s = searchScenario(t, "clients: [20, 21, 22, 23]", nodePrices, "")
+	evals, _ = cost.Evaluate([]results.Record{rec(1, 20, 2000, 3), rec(1, 21, 2080, 3.1)}, s.Cost)
+	if skip, _ := mustNewAdaptive(t, s).saturated(evals, nil); len(skip) != 0 {
+		t.Errorf("skipped %v after a 5%% step in load gave 4%% more throughput", skip)
+	}
+}
+
+// A saturating system exhausts a small grid with points skipped, and
+// says so.
+func TestAdaptiveExhaustsGrid(t *testing.T) {
+	s := searchScenario(t, "clients: [1, 2, 4, 8, 16, 32, 64]", nodePrices, "budget_points: 7\nmin_improvement: 1e-9")
+	m := synthSystem{capPerGPU: 1000, perClient: 500, baseMS: 2} // saturated from 2 clients on
+	recs, why := driveSearch(t, mustNewAdaptive(t, s), s, m)
+	if !strings.HasPrefix(why, "grid exhausted: ") || !strings.Contains(why, "beyond saturation along clients") {
+		t.Errorf("stopped with %q after %d points; want the grid exhausted with saturated points skipped", why, distinctPoints(recs))
+	}
+	if distinctPoints(recs) >= 7 {
+		t.Errorf("measured all %d points: nothing skipped", distinctPoints(recs))
+	}
+}
+
+func TestAdaptiveStopsWhenNothingFeasible(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices+"\nconstraints: [\"p99 <= 0.1ms\"]", "")
+	recs, why := driveSearch(t, mustNewAdaptive(t, s), s, interiorSystem)
+	if !strings.HasPrefix(why, "no measured point is feasible") {
+		t.Errorf("stopped with %q after %d points; want that nothing is likely feasible", why, distinctPoints(recs))
+	}
+	if distinctPoints(recs) >= 36 {
+		t.Errorf("spent the whole budget (%d points) on an infeasible grid", distinctPoints(recs))
+	}
+}
+
+// MinImprovement is a fraction of the best cost: a large one stops the
+// search right after the design.
+func TestAdaptiveMinImprovement(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices, "min_improvement: 0.9")
+	recs, why := driveSearch(t, mustNewAdaptive(t, s), s, interiorSystem)
+	if distinctPoints(recs) != 7 || !strings.HasPrefix(why, "expected improvement ") || !strings.Contains(why, "% < 90% of the best cost") {
+		t.Errorf("%d points, stopped with %q; want the 7-point design then the improvement threshold", distinctPoints(recs), why)
+	}
+}
+
+func TestChooseStrategy(t *testing.T) {
+	s := searchScenario(t, nodeDims, nodePrices, "")
+	for _, tc := range []struct{ strategy, want string }{{"", "grid"}, {"grid", "grid"}, {"adaptive", "adaptive"}} {
+		s.Search.Strategy = tc.strategy
+		st, err := Choose(s)
+		if err != nil || st.Name() != tc.want {
+			t.Errorf("Choose(strategy %q) = %v, %v; want %s", tc.strategy, st, err, tc.want)
+		}
+	}
+	s.Search.Strategy = "random"
+	if _, err := Choose(s); err == nil || !strings.Contains(err.Error(), `search.strategy "random"`) {
+		t.Errorf("Choose(strategy random): error %v, want one naming search.strategy", err)
+	}
+}
+
+func TestNewAdaptiveErrors(t *testing.T) {
+	if _, err := NewAdaptive(nil); err == nil {
+		t.Error("NewAdaptive(nil) gave no error")
+	}
+	s := searchScenario(t, nodeDims, nodePrices, "")
+	s.Cost.Objective = "speed"
+	if _, err := NewAdaptive(s); err == nil || !strings.Contains(err.Error(), "speed") {
+		t.Errorf("unknown objective: error %v, want one naming it", err)
+	}
+	s = searchScenario(t, searchGPUDims, searchGPUPrices, "")
+	s.Cost.Prices.GPUHour = nil
+	if _, err := NewAdaptive(s); err == nil || !strings.Contains(err.Error(), "gpu_hour") {
+		t.Errorf("GPU grid without a GPU price: error %v, want one naming gpu_hour", err)
 	}
 }

@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"agent":     {"a load agent: take measurement plans from a coordinator and return results", runAgent},
 		"report":    {"write the PNG report of a sweep (--results FILE --out DIR)", runReport},
 		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
+		"simulate":  {"simulate a scenario with a discrete-event model of servers, GPUs and clients", runSimulate},
 	}
 }
 

@@ -1,0 +1,323 @@
+// Command loadcmp compares iaasbench's load loop with the practical limit
+// of a minimal hand-written grpc-go loop and with ghz, all driving
+// ModelInfer of the same embedded mlp model at the same concurrency for
+// the same time, in unary and streaming mode. Contenders take turns
+// (interleaved rounds) so that drift in a shared machine's load hits each
+// alike.
+//
+//	go run ./bench/loadcmp -c 8 -d 3s -rounds 2
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/iaasbench/iaasbench/client"
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/measure"
+	"github.com/iaasbench/iaasbench/server"
+)
+
+// result is one contender's run.
+type result struct {
+	rps, p50us float64
+	err        error
+}
+
+func main() {
+	conc := flag.Int("c", 8, "requests in flight (one per client goroutine)")
+	dur := flag.Duration("d", 3*time.Second, "measured time of each run")
+	warm := flag.Duration("warmup", 500*time.Millisecond, "warm-up before each run's measurement")
+	batch := flag.Int("batch", 8, "batch size of each request")
+	rounds := flag.Int("rounds", 2, "interleaved rounds; figures are the mean over rounds")
+	ghzPath := flag.String("ghz", "", "ghz binary (default: ghz on PATH or in $(go env GOPATH)/bin)")
+	proto := flag.String("proto", "proto", "directory of grpc_service.proto (for ghz)")
+	flag.Parse()
+	if err := run(*conc, *dur, *warm, *batch, *rounds, *ghzPath, *proto); err != nil {
+		fmt.Fprintln(os.Stderr, "loadcmp:", err)
+		os.Exit(1)
+	}
+}
+
+func run(conc int, dur, warm time.Duration, batch, rounds int, ghzPath, protoDir string) error {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", Logger: quiet})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Stop()
+	addr := srv.Addr()
+
+	x := make([]float32, batch*64)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	req := client.NewRequest("mlp", client.Tensor{Name: "x", Shape: []int64{int64(batch), 64}, Data: x})
+
+	ghz, ghzWhy := findGhz(ghzPath)
+	if ghz == "" {
+		fmt.Printf("ghz: skipped (%s). Install it with: go install github.com/bojand/ghz/cmd/ghz@v0.120.0\n", ghzWhy)
+	}
+	fmt.Printf("embedded mlp at %s, batch %d, concurrency %d, %v per run after %v warm-up, %d round(s), GOMAXPROCS %d\n\n",
+		addr, batch, conc, dur, warm, rounds, gomaxprocs())
+
+	type contender struct {
+		name string
+		run  func() result
+	}
+	modes := []struct {
+		rpc        string
+		contenders []contender
+	}{
+		{measure.RPCUnary, []contender{
+			{"iaasbench measure", func() result { return runMeasure(addr, measure.RPCUnary, conc, batch, warm, dur) }},
+			{"minimal grpc-go loop", func() result { return minimalUnary(addr, req, conc, warm, dur) }},
+		}},
+		{measure.RPCStream, []contender{
+			{"iaasbench measure", func() result { return runMeasure(addr, measure.RPCStream, conc, batch, warm, dur) }},
+			{"minimal grpc-go loop", func() result { return minimalStream(addr, req, conc, warm, dur) }},
+		}},
+	}
+	if ghz != "" {
+		modes[0].contenders = append(modes[0].contenders, contender{"ghz v0.120.0", func() result {
+			return runGhz(ghz, protoDir, addr, req, conc, dur)
+		}})
+	}
+	for _, m := range modes {
+		sums := make([]result, len(m.contenders))
+		for r := 0; r < rounds; r++ {
+			for i, c := range m.contenders {
+				res := c.run()
+				if res.err != nil {
+					sums[i].err = res.err
+					continue
+				}
+				sums[i].rps += res.rps / float64(rounds)
+				sums[i].p50us += res.p50us / float64(rounds)
+			}
+		}
+		fmt.Printf("%s RPCs (ghz drives unary ModelInfer only):\n", m.rpc)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "contender\treq/s\tinfer/s\tp50 µs\t÷ minimal\t")
+		minimal := sums[1].rps
+		for i, c := range m.contenders {
+			if sums[i].err != nil {
+				fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\n", c.name, sums[i].err)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.2f×\t\n", c.name, sums[i].rps, sums[i].rps*float64(batch), sums[i].p50us, sums[i].rps/minimal)
+		}
+		tw.Flush()
+		if len(m.contenders) > 2 && sums[2].err == nil && sums[2].rps > 0 {
+			fmt.Printf("iaasbench measure ÷ ghz: %.2f×\n", sums[0].rps/sums[2].rps)
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
+
+func runMeasure(addr, rpc string, conc, batch int, warm, dur time.Duration) result {
+	m, err := measure.Run(context.Background(), measure.Options{
+		Addrs: []string{addr}, Model: "mlp", RPC: rpc, BatchSize: batch,
+		Clients: conc, Concurrency: 1, SharedConnection: true,
+		Warmup: warm, Duration: dur, Window: dur, NoTelemetry: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return result{err: err}
+	}
+	return result{rps: m.ThroughputRPS, p50us: m.Latency.P50US}
+}
+
+// loop runs body on conc goroutines: warm-up, then dur of recorded
+// latencies. body returns one request's latency.
+func loop(conc int, warm, dur time.Duration, body func(g int) (time.Duration, error)) result {
+	var phase atomic.Int32 // 0 warm-up, 1 measuring, 2 stop
+	lats := make([][]time.Duration, conc)
+	errs := make([]error, conc)
+	var wg sync.WaitGroup
+	for g := 0; g < conc; g++ {
+		lats[g] = make([]time.Duration, 0, 1<<20)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				p := phase.Load()
+				if p == 2 {
+					return
+				}
+				d, err := body(g)
+				if err != nil {
+					errs[g] = err
+					return
+				}
+				if p == 1 && phase.Load() == 1 {
+					lats[g] = append(lats[g], d)
+				}
+			}
+		}()
+	}
+	time.Sleep(warm)
+	phase.Store(1)
+	t0 := time.Now()
+	time.Sleep(dur)
+	phase.Store(2)
+	el := time.Since(t0)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return result{err: err}
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return result{err: errors.New("no request completed")}
+	}
+	slices.Sort(all)
+	return result{rps: float64(len(all)) / el.Seconds(), p50us: float64(all[(len(all)+1)/2-1]) / 1e3}
+}
+
+func dial(addr string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// minimalUnary is the practical limit: conc goroutines calling the
+// generated stub on one connection, nothing else.
+func minimalUnary(addr string, req *pb.ModelInferRequest, conc int, warm, dur time.Duration) result {
+	conn, err := dial(addr)
+	if err != nil {
+		return result{err: err}
+	}
+	defer conn.Close()
+	stub := pb.NewGRPCInferenceServiceClient(conn)
+	ctx := context.Background()
+	return loop(conc, warm, dur, func(int) (time.Duration, error) {
+		t0 := time.Now()
+		_, err := stub.ModelInfer(ctx, req)
+		return time.Since(t0), err
+	})
+}
+
+// minimalStream: one bidirectional stream per goroutine on one
+// connection, one request outstanding on each.
+func minimalStream(addr string, req *pb.ModelInferRequest, conc int, warm, dur time.Duration) result {
+	conn, err := dial(addr)
+	if err != nil {
+		return result{err: err}
+	}
+	defer conn.Close()
+	stub := pb.NewGRPCInferenceServiceClient(conn)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	streams := make([]grpc.BidiStreamingClient[pb.ModelInferRequest, pb.ModelStreamInferResponse], conc)
+	for i := range streams {
+		if streams[i], err = stub.ModelStreamInfer(ctx); err != nil {
+			return result{err: err}
+		}
+	}
+	return loop(conc, warm, dur, func(g int) (time.Duration, error) {
+		t0 := time.Now()
+		if err := streams[g].Send(req); err != nil {
+			return 0, err
+		}
+		_, err := streams[g].Recv()
+		return time.Since(t0), err
+	})
+}
+
+func findGhz(path string) (string, string) {
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return "", err.Error()
+		}
+		return path, ""
+	}
+	if p, err := exec.LookPath("ghz"); err == nil {
+		return p, ""
+	}
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err == nil {
+		p := filepath.Join(string(bytes.TrimSpace(out)), "bin", "ghz")
+		if _, err := os.Stat(p); err == nil {
+			return p, ""
+		}
+	}
+	return "", "ghz not found on PATH nor in GOPATH/bin"
+}
+
+// runGhz drives ModelInfer with ghz over one connection, conc workers.
+func runGhz(ghz, protoDir, addr string, req *pb.ModelInferRequest, conc int, dur time.Duration) result {
+	data, err := protojson.Marshal(req)
+	if err != nil {
+		return result{err: err}
+	}
+	f, err := os.CreateTemp("", "loadcmp-*.json")
+	if err != nil {
+		return result{err: err}
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		return result{err: err}
+	}
+	f.Close()
+	cmd := exec.Command(ghz, "--insecure",
+		"--proto", filepath.Join(protoDir, "grpc_service.proto"), "--import-paths", protoDir,
+		"--call", "inference.GRPCInferenceService.ModelInfer",
+		"--data-file", f.Name(), "-c", fmt.Sprint(conc), "--connections", "1",
+		"-z", dur.String(), "-O", "json", addr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return result{err: fmt.Errorf("ghz: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))}
+	}
+	var rep struct {
+		Count   int64   `json:"count"`
+		RPS     float64 `json:"rps"`
+		Latency []struct {
+			Percentage int   `json:"percentage"`
+			Latency    int64 `json:"latency"`
+		} `json:"latencyDistribution"`
+		StatusCodes map[string]int `json:"statusCodeDistribution"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return result{err: fmt.Errorf("ghz output: %w", err)}
+	}
+	if rep.StatusCodes["OK"] == 0 {
+		return result{err: fmt.Errorf("ghz: no OK responses: %v", rep.StatusCodes)}
+	}
+	res := result{rps: rep.RPS}
+	for _, l := range rep.Latency {
+		if l.Percentage == 50 {
+			res.p50us = float64(l.Latency) / 1e3
+		}
+	}
+	return res
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/server"
+	"github.com/iaasbench/iaasbench/simulate"
+)
+
+const simulateUsage = `usage: iaasbench simulate --scenario S [--profile P] [--out FILE] [--overhead-us N] [--host-cores N]
+       iaasbench simulate [--scenario S] --compare MEASURED.jsonl [--out FILE]
+
+Simulates every point of a scenario with a discrete-event model of servers,
+devices (GPUs), model instances, Triton's schedulers and the scenario's
+clients, and writes simulated records (source "simulated") that results,
+report and cost read like measured ones.
+
+Service model: one call of a batch of rows holds its device for the
+profile's service time of those rows; a device runs one call at a time, so
+instances on one GPU share it, and each instance runs one batch at a time.
+Without GPUs each instance is its own executor and the profile stands for
+the CPU. Each request also spends --overhead-us outside the server (client
+and network), half on the way in and half on the way out; with
+--host-cores that time is CPU work on a pool of that many cores shared by
+all clients and servers (one machine, as an embedded sweep runs).
+
+--compare simulates the points of a measured results file and prints
+point | measured thr | simulated thr | err% | measured p99 | simulated p99 | err%.
+Unless --overhead-us is given, the overhead is fitted from the measured file
+first: at points with a single request in flight (one client, concurrency
+one) overhead = measured p50 − profile service time (median over them); else
+the servers' client_overhead_us at the least-loaded points.
+
+Flags:
+`
+
+func runSimulate(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("simulate", os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), simulateUsage)
+		fs.PrintDefaults()
+	}
+	name := fs.String("scenario", "", "scenario: built-in name or YAML file (with --compare, default: the scenario in the measured file's header)")
+	profileName := fs.String("profile", "", "device profile: built-in name (h200-mlp) or JSON file (default: the scenario's server.emulated_gpu_profile or h200-mlp; for the calibrated model its configured service time)")
+	outPath := fs.String("out", "", "results file to write (default results/<scenario>-<hash>-simulated.jsonl; with --compare only when given)")
+	overheadUS := fs.Float64("overhead-us", -1, fmt.Sprintf("client/network time per request outside the server, in µs (default %g; with --compare fitted from the measurements)", float64(simulate.DefaultOverhead)/1e3))
+	hostCores := fs.Int("host-cores", 0, "make the overhead CPU work on this many shared cores (0: pure latency)")
+	seed := fs.Uint64("seed", 1, "random seed (Poisson arrivals, jitter); the same seed gives the same figures")
+	compare := fs.String("compare", "", "measured results file of the same scenario: print measured vs simulated per point")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (see iaasbench simulate -h)", fs.Args())
+	}
+	if *hostCores < 0 {
+		return fmt.Errorf("--host-cores must not be negative, got %d", *hostCores)
+	}
+	var measured []results.Record
+	var s *scenarios.Scenario
+	var err error
+	if *compare != "" {
+		if measured, err = results.ReadFile(*compare); err != nil {
+			return err
+		}
+	}
+	switch {
+	case *name != "":
+		if s, err = scenarios.Resolve(*name); err != nil {
+			return err
+		}
+	case *compare != "":
+		if s, err = scenarioOfResults(measured, *compare); err != nil {
+			return fmt.Errorf("%w (give --scenario)", err)
+		}
+	default:
+		return errors.New("need --scenario NAME|FILE (see iaasbench scenarios list)")
+	}
+	model, err := simulate.LookupModel(s)
+	if err != nil {
+		return err
+	}
+	profile, err := simulationProfile(s, model, *profileName)
+	if err != nil {
+		return err
+	}
+	opts := simulate.Options{Profile: profile, Overhead: simulate.DefaultOverhead, HostCores: *hostCores, Model: &model, Seed: *seed, Version: version}
+	if *overheadUS >= 0 {
+		opts.Overhead = time.Duration(*overheadUS * float64(time.Microsecond))
+	}
+
+	if *compare != "" {
+		if hdr := results.HeaderOf(measured); hdr != nil && *name != "" {
+			if ms, err := scenarios.Parse([]byte(hdr.ScenarioYAML), *compare); err == nil && ms.Hash() != s.Hash() {
+				fmt.Fprintf(out, "note: %s measured scenario %s (hash %s), not %s (hash %s): points are matched by coordinates only\n",
+					*compare, ms.Name, ms.Hash(), s.Name, s.Hash())
+			}
+		}
+		v, err := simulate.Validate(ctx, s, measured, opts, *overheadUS < 0)
+		if err != nil {
+			return err
+		}
+		if v.Calibration != nil {
+			fmt.Fprintf(out, "overhead %.1f µs per request, fitted from %s (%s)\n", float64(v.Overhead)/1e3, *compare, v.Calibration.How)
+		} else {
+			fmt.Fprintf(out, "overhead %.1f µs per request (given)\n", float64(v.Overhead)/1e3)
+		}
+		fmt.Fprintf(out, "profile: %s; host cores: %s\n\n", profile.Device, coresText(*hostCores))
+		if err := simulate.WriteComparison(out, v.Rows); err != nil {
+			return err
+		}
+		for _, w := range v.Warnings {
+			fmt.Fprintln(out, "warning:", w)
+		}
+		if *outPath != "" {
+			return writeSimulated(out, s, opts, *outPath, v.Simulated)
+		}
+		return nil
+	}
+
+	path := *outPath
+	if path == "" {
+		path = filepath.Join("results", fmt.Sprintf("%s-%s-simulated.jsonl", s.Name, s.Hash()))
+	}
+	w, err := openSimulatedFile(path)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	start := time.Now()
+	recs, err := simulate.Run(ctx, s, opts, w)
+	if err != nil {
+		return err
+	}
+	printSimulated(out, recs)
+	fmt.Fprintf(out, "simulated %d points of %s in %v (overhead %.1f µs, profile %s): %s\n",
+		len(recs), s.Name, time.Since(start).Round(time.Millisecond), float64(opts.Overhead)/1e3, profile.Device, path)
+	return nil
+}
+
+// simulationProfile picks the service-time profile: the flag, else the
+// calibrated model's own line, else the scenario's emulated GPU profile.
+func simulationProfile(s *scenarios.Scenario, m simulate.Model, flag string) (*server.Profile, error) {
+	if flag != "" {
+		return server.LoadProfile(flag)
+	}
+	if m.Calibrated {
+		return simulate.CalibratedProfile(m, s.Server.Calibrated), nil
+	}
+	name := s.Server.EmulatedGPUProfile
+	if name == "" {
+		name = "h200-mlp"
+	}
+	p, err := server.LoadProfile(name)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: server.emulated_gpu_profile: %w", s.Name, err)
+	}
+	return p, nil
+}
+
+func coresText(n int) string {
+	if n == 0 {
+		return "unlimited (overhead is latency only)"
+	}
+	return fmt.Sprint(n)
+}
+
+// openSimulatedFile creates path afresh. A simulation is reproducible, so
+// an earlier simulated file there is replaced; a file of measurements is
+// never touched.
+func openSimulatedFile(path string) (*results.Writer, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		recs, err := results.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s exists and is not a results file: %w", path, err)
+		}
+		if hdr := results.HeaderOf(recs); hdr == nil || hdr.Target != scenarios.TargetSimulated {
+			return nil, fmt.Errorf("%s exists and holds measurements: choose another --out", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("replace %s: %w", path, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	return results.Create(path)
+}
+
+// writeSimulated writes the records of a comparison to path.
+func writeSimulated(out io.Writer, s *scenarios.Scenario, opts simulate.Options, path string, recs []results.Record) error {
+	w, err := openSimulatedFile(path)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	hdr := simulate.Header(s, opts)
+	if err := w.Append(hdr); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		r.SweepID = hdr.SweepID
+		if err := w.Append(r); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "simulated records: %s\n", path)
+	return nil
+}
+
+func printSimulated(out io.Writer, recs []results.Record) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "servers\tgpus\tinstances\tclients\trate\tbatch\tthr (inf/s)\tp50 (ms)\tp99 (ms)\tGPU util %\tstatus\t")
+	for _, r := range recs {
+		p := r.Point
+		m := r.Measurement
+		if m == nil {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%g\t%d\t-\t-\t-\t-\t%s: %s\t\n", p.Servers, p.GPUs, p.Instances, p.Clients, p.Rate, p.BatchSize, r.Status, r.Reason)
+			continue
+		}
+		util := "-"
+		if m.Telemetry != nil && p.GPUs > 0 {
+			util = fmt.Sprintf("%.0f", m.Telemetry.GPUUtilMean)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%g\t%d\t%.0f\t%.3f\t%.3f\t%s\t%s\t\n", p.Servers, p.GPUs, p.Instances, p.Clients, p.Rate, p.BatchSize,
+			m.ThroughputIPS, m.Latency.P50US/1e3, m.Latency.P99US/1e3, util, strings.TrimSpace(string(r.Status)))
+	}
+	tw.Flush()
+}
