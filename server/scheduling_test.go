@@ -2,7 +2,11 @@ package server_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -357,4 +361,57 @@ func TestEmulatedGPUsShareCapacity(t *testing.T) {
 	if twoDevices > 2*capacity*11/10 || float64(twoDevices) < 1.6*float64(one) {
 		t.Fatalf("two emulated GPUs completed %d calls, one completed %d; want ≈2× and ≤ %d", twoDevices, one, 2*capacity)
 	}
+}
+
+func TestEmulatedGPUUtilizationTracksBusyTime(t *testing.T) {
+	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*server.Profile{
+		"calibrated": {Device: "test", Points: []server.ProfilePoint{{Batch: 1, P50US: 4000}}},
+	}})
+	calibrated(t, c, 1, "0", "0", func(cfg *pb.ModelConfig) {
+		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0}}}
+	})
+	// Two clients keep GPU 0 busy; GPU 1 stays idle.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		drive(t, c, 2, 700*time.Millisecond, 1)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	metrics := scrape(t, srv.MetricsURL())
+	<-done
+	util0 := metrics[`nv_gpu_utilization{gpu_uuid="GPU-emulated-0",emulated="true"}`]
+	util1 := metrics[`nv_gpu_utilization{gpu_uuid="GPU-emulated-1",emulated="true"}`]
+	if util0 < 0.8 || util0 > 1 || util1 != 0 {
+		t.Fatalf("utilization under load: GPU 0 %.2f (want ≥0.8), idle GPU 1 %.2f (want 0)", util0, util1)
+	}
+	after := scrape(t, srv.MetricsURL())
+	busy := after[`nv_gpu_busy_seconds_total{gpu_uuid="GPU-emulated-0",emulated="true"}`]
+	calls := after[`nv_gpu_executions_total{gpu_uuid="GPU-emulated-0",emulated="true"}`]
+	// Each call holds the device for the profile's 4 ms (a little more
+	// when the timer overshoots).
+	if calls == 0 || busy < calls*0.004 || busy > calls*0.0055 {
+		t.Fatalf("busy %.3fs for %.0f calls of 4 ms", busy, calls)
+	}
+}
+
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }
