@@ -34,8 +34,10 @@ func commands() map[string]command {
 		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
 		"sweep":     {"sweep a scenario against live servers (default: quickstart on the embedded server)", runSweep},
 		"agent":     {"a load agent: take measurement plans from a coordinator and return results", runAgent},
+		"profile":   {"derive a device profile (service time per batch size) from a real server", runProfile},
 		"report":    {"write the PNG report of a sweep (--results FILE --out DIR)", runReport},
 		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
+		"k8s":       {"Kubernetes helpers (manifests --scenario S)", runK8s},
 		"simulate":  {"simulate a scenario with a discrete-event model of servers, GPUs and clients", runSimulate},
 	}
 }

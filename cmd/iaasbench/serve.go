@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,12 +44,14 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, metrics on %s\n", srv.Addr(), srv.MetricsURL())
+	metricsAt := srv.MetricsURL()
+	if metricsAt == "" {
+		metricsAt = "off"
+	}
+	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, metrics %s\n", srv.Addr(), metricsAt)
 	<-ctx.Done()
 	slog.Info("shutting down: draining requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
 }
-
-var _ = flag.ErrHelp

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/iaasbench/iaasbench/server"
+)
+
+// The calibrated model's service time is known (1 ms + 50 us per item by
+// default): the profile derived from measuring it must recover it.
+func TestProfileRecoversAKnownServiceTime(t *testing.T) {
+	srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	var out bytes.Buffer
+	if err := runProfile(context.Background(), []string{"--url", srv.Addr(), "--model", "calibrated", "--batches", "1,8,32", "--duration", "300ms"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var p server.Profile
+	if err := json.Unmarshal(out.Bytes(), &p); err != nil {
+		t.Fatalf("profile output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(p.Points) != 3 {
+		t.Fatalf("points: %+v", p.Points)
+	}
+	// A busy machine wakes sleeping instances late, so the measured time
+	// can exceed the model's (on a loaded 2-core machine by up to ~1 ms);
+	// it can never undercut it, and it must grow with the batch.
+	for i, pt := range p.Points {
+		want := 1000 + 50*float64(pt.Batch)
+		if pt.P50US < 0.97*want || pt.P50US > 2*want {
+			t.Errorf("batch %d: profiled %.0f us, the model takes %.0f us", pt.Batch, pt.P50US, want)
+		}
+		if i > 0 && pt.P50US <= p.Points[i-1].P50US {
+			t.Errorf("profile does not grow with the batch: %+v", p.Points)
+		}
+	}
+}
