@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,8 +40,12 @@ all clients and servers (one machine, as an embedded sweep runs).
 point | measured thr | simulated thr | err% | measured p99 | simulated p99 | err%.
 Unless --overhead-us is given, the overhead is fitted from the measured file
 first: at points with a single request in flight (one client, concurrency
-one) overhead = measured p50 − profile service time (median over them); else
-the servers' client_overhead_us at the least-loaded points.
+one) overhead = measured p50 − profile service time (median over them), and
+its distribution = their latency histograms shifted by the service time;
+without such points, the servers' client_overhead_us at the least-loaded
+points. --fit-service also adds to the profile the median excess of the
+servers' compute time over it at those points (an emulated GPU on a busy
+host oversleeps every call); the overhead is then fitted on top of it.
 
 Flags:
 `
@@ -53,15 +59,24 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	name := fs.String("scenario", "", "scenario: built-in name or YAML file (with --compare, default: the scenario in the measured file's header)")
 	profileName := fs.String("profile", "", "device profile: built-in name (h200-mlp) or JSON file (default: the scenario's server.emulated_gpu_profile or h200-mlp; for the calibrated model its configured service time)")
 	outPath := fs.String("out", "", "results file to write (default results/<scenario>-<hash>-simulated.jsonl; with --compare only when given)")
-	overheadUS := fs.Float64("overhead-us", -1, fmt.Sprintf("client/network time per request outside the server, in µs (default %g; with --compare fitted from the measurements)", float64(simulate.DefaultOverhead)/1e3))
+	overheadFlag := fs.String("overhead-us", "", fmt.Sprintf("client/network time per request outside the server, in µs (default %g; with --compare fitted from the measurements)", float64(simulate.DefaultOverhead)/1e3))
 	hostCores := fs.Int("host-cores", 0, "make the overhead CPU work on this many shared cores (0: pure latency)")
 	seed := fs.Uint64("seed", 1, "random seed (Poisson arrivals, jitter); the same seed gives the same figures")
 	compare := fs.String("compare", "", "measured results file of the same scenario: print measured vs simulated per point")
+	fitService := fs.Bool("fit-service", false, "with --compare: also fit a constant added to the profile's service time from the servers' compute time at one request in flight (for devices that do not keep to their profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (see iaasbench simulate -h)", fs.Args())
+	}
+	overheadUS := -1.0 // not given
+	if *overheadFlag != "" {
+		v, err := strconv.ParseFloat(*overheadFlag, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return fmt.Errorf("--overhead-us: want a number of microseconds ≥ 0, got %q", *overheadFlag)
+		}
+		overheadUS = v
 	}
 	if *hostCores < 0 {
 		return fmt.Errorf("--host-cores must not be negative, got %d", *hostCores)
@@ -95,8 +110,8 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	opts := simulate.Options{Profile: profile, Overhead: simulate.DefaultOverhead, HostCores: *hostCores, Model: &model, Seed: *seed, Version: version}
-	if *overheadUS >= 0 {
-		opts.Overhead = time.Duration(*overheadUS * float64(time.Microsecond))
+	if overheadUS >= 0 {
+		opts.Overhead = time.Duration(overheadUS * float64(time.Microsecond))
 	}
 
 	if *compare != "" {
@@ -106,9 +121,19 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 					*compare, ms.Name, ms.Hash(), s.Name, s.Hash())
 			}
 		}
-		v, err := simulate.Validate(ctx, s, measured, opts, *overheadUS < 0)
+		var fit simulate.Fit
+		if overheadUS < 0 {
+			fit |= simulate.FitOverhead
+		}
+		if *fitService {
+			fit |= simulate.FitService
+		}
+		v, err := simulate.Validate(ctx, s, measured, opts, fit)
 		if err != nil {
 			return err
+		}
+		if *fitService {
+			fmt.Fprintf(out, "service time = profile %+.1f µs per call, fitted from the servers' compute time at one request in flight\n", float64(v.ServiceOffset)/1e3)
 		}
 		if v.Calibration != nil {
 			fmt.Fprintf(out, "overhead %.1f µs per request, fitted from %s (%s)\n", float64(v.Overhead)/1e3, *compare, v.Calibration.How)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -95,17 +96,19 @@ func (in *calibratedInstance) Execute(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-// Busy occupies the caller for d. It sleeps for most of d and spins for
-// the last stretch, since a plain sleep overshoots by tens of
-// microseconds and the calibrated model promises its service time.
+// Busy occupies the caller for d, precisely: the calibrated model and the
+// emulated GPUs promise their service times. Go's timers wake up to a
+// millisecond late (a 125 µs sleep takes ~1.1 ms on Linux), so the bulk of
+// a long wait uses a timer (which ctx can cut short) and the last stretch
+// uses preciseSleep, then a short cooperative spin.
 func Busy(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
 	deadline := time.Now().Add(d)
-	const spin = 30 * time.Microsecond
-	if d > spin {
-		t := time.NewTimer(d - spin)
+	const timerSlack = 2 * time.Millisecond
+	if d > 2*timerSlack {
+		t := time.NewTimer(d - timerSlack)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -113,7 +116,9 @@ func Busy(ctx context.Context, d time.Duration) error {
 			return ctx.Err()
 		}
 	}
+	preciseSleep(deadline)
 	for time.Now().Before(deadline) {
+		runtime.Gosched()
 	}
-	return nil
+	return ctx.Err()
 }
