@@ -148,14 +148,9 @@ const overheadQuantiles = 200
 func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) (Calibration, error) {
 	var single []float64
 	var cal Calibration
-	delay := s.Server.DynamicBatching && s.Server.MaxQueueDelayUS > 0
 	for _, r := range measured {
-		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Requests == 0 {
-			continue
-		}
 		p := r.Point
-		if s.Workload.Mode == scenarios.ModeClosed && !delay && max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 &&
-			(s.Workload.DataSeconds > 0 || math.Round(p.Rate) <= 1) {
+		if singleRequest(r, s) {
 			svc := service(max(p.BatchSize, 1))
 			single = append(single, r.Measurement.Latency.P50US-float64(svc)/1e3)
 			cal.From = append(cal.From, p)
@@ -216,6 +211,39 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 	return cal, nil
 }
 
+// CalibrateService fits the constant by which a measured device's call
+// exceeds the profile: the median over single-request points (as in
+// CalibrateOverhead) of the server's compute time per request
+// (compute_input + compute_infer + compute_output) minus the profile's
+// service time. An emulated GPU on a busy host oversleeps each call by a
+// roughly constant timer latency; this puts it into the model.
+func CalibrateService(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) (time.Duration, error) {
+	var diffs []float64
+	for _, r := range measured {
+		if !singleRequest(r, s) || r.Measurement.Server == nil || r.Measurement.Server.ComputeInferUS <= 0 {
+			continue
+		}
+		b := r.Measurement.Server
+		want := float64(service(max(r.Point.BatchSize, 1))) / 1e3
+		diffs = append(diffs, b.ComputeInputUS+b.ComputeInferUS+b.ComputeOutputUS-want)
+	}
+	if len(diffs) == 0 {
+		return 0, errors.New("cannot fit the service time: no measured point with one request in flight and a server breakdown")
+	}
+	return time.Duration(median(diffs) * 1e3), nil
+}
+
+// singleRequest reports whether r is an ok closed-loop measurement with
+// one request in flight on one server and no dynamic-batching delay.
+func singleRequest(r results.Record, s *scenarios.Scenario) bool {
+	if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Requests == 0 {
+		return false
+	}
+	p := r.Point
+	return s.Workload.Mode == scenarios.ModeClosed && !(s.Server.DynamicBatching && s.Server.MaxQueueDelayUS > 0) &&
+		max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 && (s.Workload.DataSeconds > 0 || s.Workload.Sequence || p.Rate < 2)
+}
+
 // checkServiceTimes compares the servers' own compute time at points with
 // a lone request in flight (where no device wait inflates it) with the
 // profile: an emulated device that overslept its profile (a busy host
@@ -224,16 +252,16 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 func checkServiceTimes(measured []results.Record, s *scenarios.Scenario, service func(int) time.Duration) []string {
 	var out []string
 	for _, r := range measured {
-		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Server == nil {
+		if r.Measurement == nil || r.Measurement.Server == nil {
 			continue
 		}
 		p, b := r.Point, r.Measurement.Server
-		if s.Workload.Mode != scenarios.ModeClosed || max(p.Servers, 1) != 1 || max(p.Clients, 1) != 1 || math.Round(p.Rate) > 1 || b.ComputeInferUS <= 0 {
+		if !singleRequest(r, s) || b.ComputeInferUS <= 0 {
 			continue
 		}
 		want := float64(service(max(p.BatchSize, 1))) / 1e3
 		if math.Abs(b.ComputeInferUS-want) > serviceDrift*want {
-			out = append(out, fmt.Sprintf("point %s: the server measured %.0fus of compute per request with one request in flight, the profile says %.0fus: the device did not keep to the profile (an emulated GPU on a busy host oversleeps), so errors beyond 10%% are expected",
+			out = append(out, fmt.Sprintf("point %s: the server measured %.0fus of compute per request with one request in flight, the model uses %.0fus: the device did not keep to the profile (an emulated GPU on a busy host oversleeps), so errors beyond 10%% are expected",
 				shortPoint(p), b.ComputeInferUS, want))
 		}
 	}
@@ -260,10 +288,11 @@ func median(xs []float64) float64 {
 
 // Validation is the outcome of Validate.
 type Validation struct {
-	Calibration *Calibration // nil when the overhead was given
-	Overhead    time.Duration
-	Rows        []Comparison
-	Simulated   []results.Record
+	Calibration   *Calibration // nil when the overhead was given
+	Overhead      time.Duration
+	ServiceOffset time.Duration // added to the profile (fitted or given)
+	Rows          []Comparison
+	Simulated     []results.Record
 	// MaxThroughputErrPct and MaxP99ErrPct are the largest absolute
 	// errors over Rows.
 	MaxThroughputErrPct float64
@@ -276,17 +305,37 @@ type Validation struct {
 // request may stray from the profile before Validate warns.
 const serviceDrift = 0.2
 
+// Fit says what Validate fits from the measurements before simulating.
+type Fit uint8
+
+const (
+	// FitOverhead fits the client/network overhead (CalibrateOverhead).
+	FitOverhead Fit = 1 << iota
+	// FitService fits a constant added to the profile's service time
+	// (CalibrateService), for devices that do not keep to their profile.
+	FitService
+)
+
 // Validate simulates the points of a measured sweep of s and compares
-// them with the measurements. With calibrate set, opts.Overhead is first
-// fitted from the measurements (CalibrateOverhead). Only points present in
+// them with the measurements, after fitting what fit names (the service
+// offset first, then the overhead on top of it). Only points present in
 // the measured records are simulated.
-func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Record, opts Options, calibrate bool) (*Validation, error) {
+func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Record, opts Options, fit Fit) (*Validation, error) {
 	if opts.Profile == nil {
 		return nil, errors.New("validate: no device profile")
 	}
 	v := &Validation{}
-	if calibrate {
-		cal, err := CalibrateOverhead(measured, s, opts.Profile.ServiceTime)
+	if fit&FitService != 0 {
+		off, err := CalibrateService(measured, s, opts.Profile.ServiceTime)
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		opts.ServiceOffset = off
+	}
+	v.ServiceOffset = opts.ServiceOffset
+	service := opts.serviceTime()
+	if fit&FitOverhead != 0 {
+		cal, err := CalibrateOverhead(measured, s, service)
 		if err != nil {
 			return nil, fmt.Errorf("validate: %w", err)
 		}
@@ -295,7 +344,7 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		opts.OverheadQuantiles = cal.Quantiles
 	}
 	v.Overhead = opts.Overhead
-	v.Warnings = checkServiceTimes(measured, s, opts.Profile.ServiceTime)
+	v.Warnings = checkServiceTimes(measured, s, service)
 	m := Model{}
 	if opts.Model != nil {
 		m = *opts.Model

@@ -28,7 +28,7 @@ func fakeMeasured(t *testing.T, overhead time.Duration) []results.Record {
 func TestValidateCalibratesOverheadAndMatches(t *testing.T) {
 	s := builtin(t, "quickstart")
 	measured := fakeMeasured(t, 150*time.Microsecond)
-	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t)}, true)
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t)}, FitOverhead)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestValidateWarnsWhenTheDeviceStraysFromItsProfile(t *testing.T) {
 			measured[i].Measurement.Server.ComputeInferUS = 1000
 		}
 	}
-	v, err := Validate(context.Background(), builtin(t, "quickstart"), measured, Options{Profile: h200(t), Overhead: DefaultOverhead}, false)
+	v, err := Validate(context.Background(), builtin(t, "quickstart"), measured, Options{Profile: h200(t), Overhead: DefaultOverhead}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,5 +143,40 @@ func TestValidateWarnsWhenTheDeviceStraysFromItsProfile(t *testing.T) {
 	}
 	if v.Calibration != nil || v.Overhead != DefaultOverhead {
 		t.Errorf("a given overhead was recalibrated: %+v", v)
+	}
+}
+
+// A device slower than its profile by a constant: --fit-service recovers
+// the constant from the servers' compute time, then the overhead on top.
+func TestValidateFitsServiceOffset(t *testing.T) {
+	s := builtin(t, "quickstart")
+	measured, err := Run(context.Background(), s, Options{Profile: h200(t), Overhead: 100 * time.Microsecond, ServiceOffset: 300 * time.Microsecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := CalibrateService(measured, s, h200(t).ServiceTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := off - 300*time.Microsecond; d < -time.Microsecond || d > time.Microsecond {
+		t.Fatalf("fitted service offset %v, want 300us", off)
+	}
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t)}, FitOverhead|FitService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := v.Overhead - 100*time.Microsecond; d < -3*time.Microsecond || d > 3*time.Microsecond {
+		t.Errorf("overhead fitted on top of the offset: %v, want 100us", v.Overhead)
+	}
+	if v.MaxThroughputErrPct > 1 || v.MaxP99ErrPct > 2 || len(v.Warnings) != 0 {
+		t.Errorf("errors %.2f%% / %.2f%%, warnings %v; want ~0 and none", v.MaxThroughputErrPct, v.MaxP99ErrPct, v.Warnings)
+	}
+	// Without the service fit the same measurements warn and miss.
+	v, err = Validate(context.Background(), s, measured, Options{Profile: h200(t)}, FitOverhead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Warnings) == 0 || v.MaxThroughputErrPct < 10 {
+		t.Errorf("a device 300us slower than its profile passed unnoticed: errors %.1f%%, warnings %v", v.MaxThroughputErrPct, v.Warnings)
 	}
 }

@@ -108,6 +108,10 @@ type Options struct {
 	// Overhead is the client/network time per request outside the server,
 	// used as is (0: none); the CLI defaults it to DefaultOverhead.
 	Overhead time.Duration
+	// ServiceOffset is added to every call's profile service time (a
+	// device measured slower or faster than its profile; see
+	// CalibrateService). The sum is kept at zero or more.
+	ServiceOffset time.Duration
 	// OverheadQuantiles, when given, make the overhead a distribution
 	// (Config.OverheadQuantiles); Overhead is then its typical value, for
 	// the records.
@@ -157,7 +161,7 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 
 		MaxBatchSize: m.MaxBatchSize,
 		MaxQueueSize: s.Server.MaxQueueSize,
-		ServiceTime:  opts.Profile.ServiceTime,
+		ServiceTime:  opts.serviceTime(),
 		Overhead:     opts.Overhead,
 		HostCores:    opts.HostCores,
 
@@ -332,6 +336,15 @@ func stable(ws []results.Window, ms scenarios.MeasureSettings) bool {
 	return true
 }
 
+// serviceTime is the profile's service time plus ServiceOffset.
+func (o Options) serviceTime() func(rows int) time.Duration {
+	p, off := o.Profile, o.ServiceOffset
+	if off == 0 {
+		return p.ServiceTime
+	}
+	return func(rows int) time.Duration { return max(p.ServiceTime(rows)+off, 0) }
+}
+
 func (o Options) env() results.Env {
 	var env results.Env
 	if o.Env != nil {
@@ -349,6 +362,9 @@ func (o Options) env() results.Env {
 	if len(o.OverheadQuantiles) > 0 {
 		env.ServerVersion = fmt.Sprintf("overhead: empirical, %d quantiles (median %gus), host cores %d",
 			len(o.OverheadQuantiles), float64(o.OverheadQuantiles[len(o.OverheadQuantiles)/2])/1e3, o.HostCores)
+	}
+	if o.ServiceOffset != 0 {
+		env.ServerVersion += fmt.Sprintf(", service time = profile %+gus", float64(o.ServiceOffset)/1e3)
 	}
 	return env
 }
@@ -402,7 +418,7 @@ func Header(s *scenarios.Scenario, opts Options) results.Record {
 // options is the same sweep.
 func sweepID(s *scenarios.Scenario, o Options) string {
 	h := sha256.New()
-	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.HostCores, o.Seed)
+	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.ServiceOffset, o.HostCores, o.Seed)
 	if o.Profile != nil {
 		for _, p := range o.Profile.Points {
 			fmt.Fprint(h, p.Batch, p.P50US)

@@ -168,19 +168,39 @@ func TestDeepCleanOfflineDataBudget(t *testing.T) {
 	}
 }
 
-// The calibrated model's profile comes from its configured service time.
+// The calibrated model's profile comes from its configured service time:
+// the scenario's server.calibrated over the model config's parameters.
 func TestCalibratedModelProfile(t *testing.T) {
-	s := builtin(t, "ci-gate")
+	const yaml = `
+name: cal
+workload: {model: calibrated, mode: closed, rpc: unary}
+dimensions: {instances: [1, 2], clients: [4]}
+server:
+  calibrated: {base_us: 200, per_item_us: 20}
+measure: {warmup: 100ms, duration: 300ms}
+`
+	s, err := scenarios.Parse([]byte(yaml), "cal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := LookupModel(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !m.Calibrated {
+		t.Fatalf("calibrated model not recognised: %+v", m)
+	}
 	p := CalibratedProfile(m, s.Server.Calibrated)
 	if got := p.ServiceTime(1); got != 220*time.Microsecond {
-		t.Fatalf("ci-gate service time of one item %v, want 200us + 20us", got)
+		t.Fatalf("service time of one item %v, want 200us + 20us", got)
 	}
 	if got := p.ServiceTime(10); got != 400*time.Microsecond {
-		t.Fatalf("ci-gate service time of ten items %v, want 400us", got)
+		t.Fatalf("service time of ten items %v, want 400us", got)
+	}
+	// Unset settings fall back to the model config's parameters.
+	def := CalibratedProfile(m, scenarios.Calibrated{BaseUS: 300})
+	if got, want := def.ServiceTime(1), time.Duration((300+m.PerItemUS)*1e3); got != want {
+		t.Errorf("base from the scenario, per item from the config: %v, want %v", got, want)
 	}
 	recs, err := Run(context.Background(), s, Options{Profile: p}, nil)
 	if err != nil {
@@ -188,7 +208,7 @@ func TestCalibratedModelProfile(t *testing.T) {
 	}
 	// Four clients, CPU instances each their own executor.
 	for _, r := range recs {
-		within(t, "ci-gate "+r.Point.String(), r.Measurement.ThroughputRPS, float64(r.Point.Instances)/220e-6, 0.01)
+		within(t, "calibrated "+r.Point.String(), r.Measurement.ThroughputRPS, float64(r.Point.Instances)/220e-6, 0.01)
 	}
 }
 

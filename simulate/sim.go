@@ -388,16 +388,25 @@ func newSim(cfg Config) *sim {
 	// server's j-th sequence, so sequences spread round-robin over slots.
 	n := cfg.Servers * cfg.Clients
 	m.clients = make([]clientState, n)
-	perClient := int64(-1)
+	// A data budget of DataSeconds·r requests is split as package measure
+	// splits it: evenly, the first clients taking one more of the rest.
+	total := int64(-1)
 	if cfg.DataSeconds > 0 {
-		perClient = int64(math.Round(cfg.DataSeconds * cfg.Rate / float64(n)))
-		perClient = max(perClient, 1)
+		total = max(1, int64(math.Round(cfg.DataSeconds*cfg.Rate)))
 	}
 	for i := range m.clients {
 		c := &m.clients[i]
 		c.server = int32(i / cfg.Clients)
 		c.inst = -1
-		c.left = perClient
+		c.left = -1
+		if total > 0 {
+			// measure numbers clients round-robin over servers.
+			idx := int64(i%cfg.Clients)*int64(cfg.Servers) + int64(i/cfg.Clients)
+			c.left = total / int64(n)
+			if idx < total%int64(n) {
+				c.left++
+			}
+		}
 		if cfg.Sequence {
 			sv := &m.servers[c.server]
 			c.inst = sv.firstInst + sv.nextSlot%sv.nInst

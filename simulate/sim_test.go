@@ -265,6 +265,12 @@ func TestDataBudgetProcessesAllData(t *testing.T) {
 	// Two servers, each with two sequences pinned to its one instance:
 	// 256 requests per server in series.
 	within(t, "time to process the data", r.DurationS, 256*d.Seconds(), 1e-3)
+	// A budget that does not divide evenly is still processed whole.
+	c = base(d)
+	c.Clients, c.Sequence, c.Rate, c.DataSeconds = 3, true, 8, 1
+	if r := run(t, c); r.Requests != 8 {
+		t.Errorf("1 s at r=8 over 3 clients: %d requests, want 8", r.Requests)
+	}
 }
 
 func TestFullQueueRejects(t *testing.T) {

@@ -99,7 +99,8 @@ const (
 // point is the one most likely feasible.
 //
 // Monotonic structure is used where it is safe: along clients (and rate
-// in closed loop, where rate is each client's concurrency), once two
+// in closed loop without sequences or a data budget, where rate is each
+// client's concurrency), once two
 // consecutive measured values m < m' at the same other coordinates show
 // throughput gaining less than 5%·(m'/m − 1) (5% for a doubling) while
 // p99 did not fall, more load can only queue, so the values above m' at
@@ -190,8 +191,13 @@ func NewAdaptive(s *scenarios.Scenario) (*Adaptive, error) {
 	if a.minImprove == 0 {
 		a.minImprove = DefaultMinImprovement
 	}
+	// rate is the requests in flight per client only in closed loop
+	// without sequences or a data budget; elsewhere it is a sampling or
+	// arrival rate, whose throughput need not saturate.
+	w := s.Workload
+	rateIsLoad := w.Mode == scenarios.ModeClosed && !w.Sequence && w.DataSeconds == 0
 	for _, d := range a.dims {
-		if d == "clients" || d == "rate" && s.Workload.Mode == scenarios.ModeClosed {
+		if d == "clients" || d == "rate" && rateIsLoad {
 			a.monotone = append(a.monotone, d)
 		}
 	}

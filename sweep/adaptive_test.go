@@ -1,9 +1,11 @@
 package sweep
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -217,7 +219,7 @@ objective: usd_per_million`
 var interiorSystem = synthSystem{capPerGPU: 4000, bestInst: 3, instWidth: 0.8, perClient: 500, gpuLoss: 0.2, thrash: 40, baseMS: 2}
 
 // edgeSystem has its cheapest point at the grid's edge: throughput grows
-// with clients up to 32 and instances up to 4.
+// with clients up to 32 and instances up to 6, the grid's largest values.
 var edgeSystem = synthSystem{capPerGPU: 3000, bestInst: 6, instWidth: 1.2, perClient: 500, gpuLoss: 0.12, baseMS: 2}
 
 // latencySystem saturates early, so that a p99 limit rules out the
@@ -537,5 +539,70 @@ func TestNewAdaptiveErrors(t *testing.T) {
 	s.Cost.Prices.GPUHour = nil
 	if _, err := NewAdaptive(s); err == nil || !strings.Contains(err.Error(), "gpu_hour") {
 		t.Errorf("GPU grid without a GPU price: error %v, want one naming gpu_hour", err)
+	}
+}
+
+// fakeTarget prepares nothing: the measurer answers from a synthetic
+// system.
+type fakeTarget struct{}
+
+func (fakeTarget) Prepare(context.Context, results.Point) (*Deployment, error) {
+	return &Deployment{Server: "synthetic"}, nil
+}
+func (fakeTarget) Close() error { return nil }
+
+// Through sweep.Run: records name the strategy, the summary says why the
+// search stopped, and a resumed sweep measures nothing new.
+func TestAdaptiveThroughRun(t *testing.T) {
+	s := searchScenario(t, searchGPUDims, searchGPUPrices, "strategy: adaptive")
+	st, err := Choose(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{
+		Scenario: s, ResultsPath: filepath.Join(t.TempDir(), "adaptive.jsonl"), Target: fakeTarget{}, Strategy: st,
+		Measure: func(_ context.Context, _ *Deployment, _ *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
+			return interiorSystem.record(p, 0).Measurement, nil
+		},
+	}
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := results.Points(sum.Records)
+	if !strings.HasPrefix(sum.StopReason, "expected improvement ") || distinctPoints(pts) > 36 || sum.Measured != distinctPoints(pts) {
+		t.Fatalf("stopped with %q after %d points (%d measured); want the improvement threshold within 36", sum.StopReason, distinctPoints(pts), sum.Measured)
+	}
+	for _, r := range pts {
+		if r.Strategy != "adaptive" {
+			t.Fatalf("record of %s has strategy %q", r.Point, r.Strategy)
+		}
+	}
+	opts.Strategy = mustNewAdaptive(t, s)
+	again, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Measured != 0 || again.StopReason != sum.StopReason {
+		t.Errorf("resumed sweep measured %d points and stopped with %q; want 0 and %q", again.Measured, again.StopReason, sum.StopReason)
+	}
+}
+
+// Saturation is exploited along clients, and along rate only where rate
+// is the requests in flight per client.
+func TestAdaptiveMonotoneDimensions(t *testing.T) {
+	for _, tc := range []struct{ workload, want string }{
+		{"model: mlp\n  mode: closed", "clients,rate"},
+		{"model: mlp\n  mode: open", "clients"},
+		{"model: stream-e2e\n  mode: closed\n  rpc: stream\n  sequence: true\n  data_seconds: 64", "clients"},
+	} {
+		y := "name: m\nworkload:\n  " + tc.workload + "\ndimensions:\n  clients: [1, 2, 4]\n  rate: [1, 2, 4]\ncost:\n  " + strings.ReplaceAll(nodePrices, "\n", "\n  ") + "\n"
+		s, err := scenarios.Parse([]byte(y), "m.yaml")
+		if err != nil {
+			t.Fatalf("%s\n%v", y, err)
+		}
+		if got := strings.Join(mustNewAdaptive(t, s).monotone, ","); got != tc.want {
+			t.Errorf("workload %q: saturation exploited along %q, want %q", tc.workload, got, tc.want)
+		}
 	}
 }
