@@ -114,7 +114,22 @@ func ExpenseOf(rec results.Record, p Prices) Expense {
 	if m := rec.Measurement; m != nil {
 		ips, rps, dataRate = m.ThroughputIPS, m.ThroughputRPS, m.DataRate
 	}
+	if a := rec.Allocation; a != nil {
+		return allocatedExpense(*a, rec.Point, ips, rps, dataRate, p)
+	}
 	return expenseAt(rec.Point, ips, rps, dataRate, p)
+}
+
+// allocatedExpense prices what a target really allocated: its GPUs at the
+// price of their product (when the prices name it, else gpu_type's) and a
+// node charge per server.
+func allocatedExpense(a results.Allocation, pt results.Point, ips, rps, dataRate float64, p Prices) Expense {
+	if _, ok := p.GPUHour[a.GPUProduct]; ok && a.GPUProduct != "" {
+		p.GPUType = a.GPUProduct
+	}
+	gpuHour, _ := p.gpuHour()
+	usdPerHour := float64(a.GPUs)*gpuHour + float64(max(pt.Servers, 1))*p.NodeHour
+	return expenseWith(usdPerHour, pt, ips, rps, dataRate, p)
 }
 
 // expenseAt is the expense model shared by measured and predicted points.
@@ -122,7 +137,13 @@ func expenseAt(pt results.Point, ips, rps, dataRate float64, p Prices) Expense {
 	servers := float64(max(pt.Servers, 1))
 	gpus := float64(max(pt.GPUs, 0))
 	gpuHour, _ := p.gpuHour()
-	e := Expense{USDPerHour: servers * (gpus*gpuHour + p.NodeHour)}
+	return expenseWith(servers*(gpus*gpuHour+p.NodeHour), pt, ips, rps, dataRate, p)
+}
+
+// expenseWith derives the per-inference and per-data figures from a
+// deployment's hourly expense.
+func expenseWith(usdPerHour float64, pt results.Point, ips, rps, dataRate float64, p Prices) Expense {
+	e := Expense{USDPerHour: usdPerHour}
 
 	// Requests per inference: measured when possible, else from the batch size.
 	reqPerInf := 1.0

@@ -91,3 +91,18 @@ func TestMissingGPUPriceIsAnError(t *testing.T) {
 		t.Errorf("negative node_hour: err = %v", err)
 	}
 }
+
+func TestExpenseUsesTheRealAllocation(t *testing.T) {
+	p := Prices{GPUHour: map[string]float64{"default": 1, "NVIDIA-H100-80GB-HBM3": 4}, NodeHour: 0.5}
+	rec := results.Record{Point: results.Point{GPUs: 1, Servers: 2},
+		Allocation:  &results.Allocation{GPUProduct: "NVIDIA-H100-80GB-HBM3", GPUs: 2, Nodes: 1},
+		Measurement: &results.Measurement{ThroughputIPS: 1000, ThroughputRPS: 1000}}
+	// 2 H100s at 4 $/h + 2 servers' node charge at 0.5 $/h.
+	if got := ExpenseOf(rec, p).USDPerHour; got != 9 {
+		t.Fatalf("USD/hour of the real allocation = %v, want 9", got)
+	}
+	rec.Allocation.GPUProduct = "unpriced"
+	if got := ExpenseOf(rec, p).USDPerHour; got != 3 {
+		t.Fatalf("unpriced product falls back to the default price: %v, want 3", got)
+	}
+}

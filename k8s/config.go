@@ -95,11 +95,13 @@ type Config struct {
 
 // Toleration is a pod toleration (core/v1 Toleration in scenario spelling).
 type Toleration struct {
-	Key               string `yaml:"key,omitempty" json:"key,omitempty"`
-	Operator          string `yaml:"operator,omitempty" json:"operator,omitempty"` // Exists or Equal
-	Value             string `yaml:"value,omitempty" json:"value,omitempty"`
-	Effect            string `yaml:"effect,omitempty" json:"effect,omitempty"` // NoSchedule, PreferNoSchedule, NoExecute
-	TolerationSeconds *int64 `yaml:"toleration_seconds,omitempty" json:"toleration_seconds,omitempty"`
+	Key      string `yaml:"key,omitempty" json:"key,omitempty"`
+	Operator string `yaml:"operator,omitempty" json:"operator,omitempty"` // Exists or Equal
+	Value    string `yaml:"value,omitempty" json:"value,omitempty"`
+	Effect   string `yaml:"effect,omitempty" json:"effect,omitempty"` // NoSchedule, PreferNoSchedule, NoExecute
+	// TolerationSeconds bounds a NoExecute toleration; 0 tolerates for
+	// ever (a plain value: the scenario decoder takes no pointers).
+	TolerationSeconds int64 `yaml:"toleration_seconds,omitempty" json:"toleration_seconds,omitempty"`
 }
 
 // WithDefaults returns c with every empty field set to its default;
@@ -180,6 +182,9 @@ func (c Config) Validate() error {
 		case "", corev1.TolerationOpEqual, corev1.TolerationOpExists:
 		default:
 			add(fmt.Sprintf("tolerations[%d].operator", i), "%q: want Equal or Exists", t.Operator)
+		}
+		if t.TolerationSeconds < 0 {
+			add(fmt.Sprintf("tolerations[%d].toleration_seconds", i), "%d: want seconds ≥ 0", t.TolerationSeconds)
 		}
 		switch corev1.TaintEffect(t.Effect) {
 		case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:

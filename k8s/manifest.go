@@ -193,8 +193,12 @@ func deployment(cfg Config, sweepID, model string, servers, gpus int) *appsv1.De
 	}
 	var tols []corev1.Toleration
 	for _, t := range cfg.Tolerations {
-		tols = append(tols, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value,
-			Effect: corev1.TaintEffect(t.Effect), TolerationSeconds: t.TolerationSeconds})
+		tol := corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)}
+		if t.TolerationSeconds > 0 {
+			secs := t.TolerationSeconds
+			tol.TolerationSeconds = &secs
+		}
+		tols = append(tols, tol)
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},

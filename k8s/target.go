@@ -483,7 +483,11 @@ func (t *Target) rolloutState(ctx context.Context, want int32, sel string, unsch
 	old := 0
 	for _, pod := range list.Items {
 		if pod.DeletionTimestamp != nil || pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != hash {
-			old++
+			// Failed pods of earlier points (evicted, admission errors)
+			// stay until their ReplicaSet goes; they hold nothing.
+			if pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodSucceeded {
+				old++
+			}
 			continue
 		}
 		if f := podFailure(&pod, unschedulableSince, t.cfg.scheduleTimeout()); f != nil {
@@ -657,6 +661,7 @@ func (t *Target) Close() error {
 func (t *Target) remove(ctx context.Context) error {
 	ns := t.cfg.Namespace
 	fg := metav1.DeletePropagationForeground
+	var gone []func() error // checks that a deleted object has disappeared
 	del := func(kind, name string, get func() (metav1.ObjectMeta, error), remove func(metav1.DeleteOptions) error) error {
 		m, err := get()
 		if apierrors.IsNotFound(err) {
@@ -673,50 +678,64 @@ func (t *Target) remove(ctx context.Context) error {
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("remove %s %s/%s: %w", kind, ns, name, err)
 		}
-		t.log.Info("removed", "kind", kind, "name", name)
+		t.log.Info("removing", "kind", kind, "name", name)
+		gone = append(gone, func() error {
+			m, err := get()
+			switch {
+			case apierrors.IsNotFound(err) || (err == nil && m.UID != uid):
+				return nil
+			case err != nil:
+				return err
+			}
+			return fmt.Errorf("%s %s/%s", kind, ns, name)
+		})
 		return nil
 	}
 	deps, svcs, jobs := t.kube.AppsV1().Deployments(ns), t.kube.CoreV1().Services(ns), t.kube.BatchV1().Jobs(ns)
 	agents := t.cfg.Name + "-agents"
 	errs := []error{
 		del("deployment", t.cfg.Name, func() (metav1.ObjectMeta, error) {
-			d, err := deps.Get(ctx, t.cfg.Name, metav1.GetOptions{})
-			return metaOf(d, err)
+			return metaOf(deps.Get(ctx, t.cfg.Name, metav1.GetOptions{}))
 		}, func(o metav1.DeleteOptions) error { return deps.Delete(ctx, t.cfg.Name, o) }),
 		del("service", t.cfg.Name, func() (metav1.ObjectMeta, error) {
-			s, err := svcs.Get(ctx, t.cfg.Name, metav1.GetOptions{})
-			return metaOf(s, err)
+			return metaOf(svcs.Get(ctx, t.cfg.Name, metav1.GetOptions{}))
 		}, func(o metav1.DeleteOptions) error { return svcs.Delete(ctx, t.cfg.Name, o) }),
 		del("job", agents, func() (metav1.ObjectMeta, error) {
-			j, err := jobs.Get(ctx, agents, metav1.GetOptions{})
-			return metaOf(j, err)
+			return metaOf(jobs.Get(ctx, agents, metav1.GetOptions{}))
 		}, func(o metav1.DeleteOptions) error { return jobs.Delete(ctx, agents, o) }),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return t.waitGone(ctx)
+	return t.waitGone(ctx, gone)
 }
 
-// waitGone waits until no pod of the sweep remains.
-func (t *Target) waitGone(ctx context.Context) error {
+// waitGone waits until the deleted objects and every pod of the sweep
+// have disappeared: foreground deletion removes an object only after
+// its pods, so the GPUs are free when this returns.
+func (t *Target) waitGone(ctx context.Context, gone []func() error) error {
 	sel := labels.SelectorFromSet(map[string]string{LabelManagedBy: ManagedBy, LabelInstance: t.cfg.Name,
 		LabelSweep: SweepLabel(t.sweepID)}).String()
 	for {
+		var left []string
 		pods, err := t.kube.CoreV1().Pods(t.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return fmt.Errorf("wait for the sweep's pods to go: %w", err)
 		}
-		if len(pods.Items) == 0 {
+		for _, p := range pods.Items {
+			left = append(left, "pod "+p.Name)
+		}
+		for _, g := range gone {
+			if err := g(); err != nil {
+				left = append(left, err.Error())
+			}
+		}
+		if len(left) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			names := make([]string, 0, len(pods.Items))
-			for _, p := range pods.Items {
-				names = append(names, p.Name)
-			}
-			return fmt.Errorf("pods still terminating after %v: %s", closeTimeout, strings.Join(names, ", "))
+			return fmt.Errorf("still being removed after %v: %s", closeTimeout, strings.Join(left, ", "))
 		case <-time.After(pollInterval):
 		}
 	}

@@ -69,14 +69,22 @@ type run struct {
 	p     *plan
 	epoch time.Time // latencies and schedules are in ns since epoch
 
-	ctx    context.Context // cancelled to abandon requests in flight
+	ctx    context.Context // cancelled (with hardStop) to abandon requests in flight
 	cancel context.CancelFunc
+	// callCtx is what unary calls run under: never cancelled, because gRPC
+	// derives a context per call and a cancellable parent shared by every
+	// client costs a contended lock per request. hardStop closes the
+	// connections instead.
+	callCtx  context.Context
+	hardOnce sync.Once
 
 	stopping atomic.Bool   // no new requests
 	stopCh   chan struct{} // closed with stopping, wakes sleeping senders
 	stopOnce sync.Once
-	budget   atomic.Int64 // requests left after warm-up (Requests mode)
 	limited  bool
+	_        [64]byte     // budget is written per request: keep it off the lines read per request
+	budget   atomic.Int64 // requests left after warm-up (Requests mode)
+	_        [56]byte
 
 	failOnce sync.Once
 	failErr  error
@@ -86,10 +94,18 @@ type run struct {
 	allDone   chan struct{}
 	recorders []*recorder
 	clients   []*clientLoad
-	sent      atomic.Int64 // requests sent after warm-up, for Requests mode bookkeeping
 }
 
 func (r *run) now() int64 { return int64(time.Since(r.epoch)) }
+
+// hardStop abandons the requests in flight: streams end with r.ctx,
+// unary calls with their connections.
+func (r *run) hardStop() {
+	r.hardOnce.Do(func() {
+		r.cancel()
+		r.p.closeLoad()
+	})
+}
 
 // stop ends the load: no new requests; those in flight finish.
 func (r *run) stop() {
@@ -223,7 +239,7 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 			c.ended = last
 		}
 		t0 := r.now()
-		err := c.conn.InferInto(r.ctx, req, resp)
+		err := c.conn.InferInto(r.callCtx, req, resp)
 		t1 := r.now()
 		if err != nil {
 			if r.failure(c, rec, err) {
@@ -310,7 +326,7 @@ func (r *run) openUnary(c *clientLoad) {
 					c.first = false
 					c.ended = t.last
 				}
-				err := c.conn.InferInto(r.ctx, req, resp)
+				err := c.conn.InferInto(r.callCtx, req, resp)
 				if err != nil {
 					if r.failure(c, rec, err) {
 						r.discard(tickets)

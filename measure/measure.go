@@ -34,8 +34,8 @@ func Run(ctx context.Context, opts Options) (*results.Measurement, error) {
 
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := &run{o: &o, p: p, ctx: lctx, cancel: cancel, stopCh: make(chan struct{}),
-		failed: make(chan struct{}), allDone: make(chan struct{})}
+	r := &run{o: &o, p: p, ctx: lctx, cancel: cancel, callCtx: context.WithoutCancel(lctx),
+		stopCh: make(chan struct{}), failed: make(chan struct{}), allDone: make(chan struct{})}
 	if o.Requests > 0 {
 		r.limited = true
 		r.budget.Store(math.MaxInt64) // unlimited during warm-up
@@ -43,9 +43,13 @@ func Run(ctx context.Context, opts Options) (*results.Measurement, error) {
 			r.budget.Store(o.Requests)
 		}
 	}
+	co := &coordinator{r: r, o: &o, p: p, ctx: ctx}
+	if o.Warmup == 0 {
+		// Everything counts: the statistics start before the first request.
+		co.first = co.readStats()
+	}
 	r.epoch = time.Now()
 	r.start()
-	co := &coordinator{r: r, o: &o, p: p, ctx: ctx}
 	if o.Progress != nil {
 		stopBar := co.showProgress(o.Progress)
 		defer stopBar()
@@ -62,6 +66,7 @@ type coordinator struct {
 	p   *plan
 	ctx context.Context
 
+	first   *statSnap // statistics at the start of the first window
 	group   *telemetry.Group
 	groupCh chan *telemetry.Group // hands the running group to the progress bar
 }
@@ -111,23 +116,27 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	scratch := &hist.Histogram{}
 
 	// Warm-up: run, then throw away what was recorded.
-	stop := c.wait(int64(o.Warmup))
-	snap := c.snapshotAsync()
-	start := r.now()
-	c.drainAll(scratch)
-	scratch.Reset()
-	if stop != nil {
-		c.finish()
-		if errors.Is(stop, errLoadDone) {
-			return nil, fmt.Errorf("all %s of load finished within the %v warm-up: shorten the warm-up or give more data/requests", c.amount(), o.Warmup)
+	var start int64
+	first := c.first
+	if o.Warmup > 0 {
+		stop := c.wait(int64(o.Warmup))
+		snap := c.snapshotAsync()
+		start = r.now()
+		c.drainAll(scratch)
+		scratch.Reset()
+		if stop != nil {
+			c.finish()
+			if errors.Is(stop, errLoadDone) {
+				return nil, fmt.Errorf("all %s of load finished within the %v warm-up: shorten the warm-up or give more data/requests", c.amount(), o.Warmup)
+			}
+			return nil, fmt.Errorf("during warm-up: %w", stop)
 		}
-		return nil, fmt.Errorf("during warm-up: %w", stop)
-	}
-	if r.limited {
-		r.budget.Store(o.Requests)
+		if r.limited {
+			r.budget.Store(o.Requests)
+		}
+		first = snap()
 	}
 	m.Start = r.epoch.Add(time.Duration(start))
-	first := snap()
 	if !o.NoTelemetry {
 		c.group = telemetry.Start(c.ctx, m.Start, c.samplers()...)
 		if c.groupCh != nil {
@@ -144,6 +153,7 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	var windows []window
 	stable := false
 	wStart := start
+	var stop error
 	for {
 		end := wStart + int64(o.Window)
 		if o.Duration > 0 {
@@ -258,13 +268,16 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 func (c *coordinator) finish() {
 	r := c.r
 	r.stop()
+	if c.ctx.Err() != nil {
+		r.hardStop() // the caller gave up: do not wait for the server
+	}
 	t := time.NewTimer(c.o.DrainTimeout)
 	defer t.Stop()
 	select {
 	case <-r.allDone:
 	case <-t.C:
 		c.o.Logger.Warn("requests still in flight after the drain time-out; cancelling them", "timeout", c.o.DrainTimeout)
-		r.cancel()
+		r.hardStop()
 		<-r.allDone
 	}
 	r.cancel()

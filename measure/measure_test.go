@@ -25,13 +25,14 @@ func within(got, want, frac float64) bool { return math.Abs(got-want) <= frac*wa
 
 // The calibrated model's service time is known, so a measurement of it at
 // concurrency 1 must find it: server compute_infer per request and the
-// client's p50.
+// client's p50. (The service time is long so that the server's timer
+// slack on a busy machine, a few hundred µs, stays a small fraction.)
 func TestCalibratedServiceTimeIsMeasured(t *testing.T) {
 	srv := startServer(t)
-	const serviceUS = 2000
-	loadCalibrated(t, srv.Addr(), map[string]string{"base_us": "2000", "per_item_us": "0"}, 1)
+	const serviceUS = 20000
+	loadCalibrated(t, srv.Addr(), map[string]string{"base_us": "20000", "per_item_us": "0"}, 1)
 	o := quick(srv.Addr(), "calibrated")
-	o.Duration = 800 * time.Millisecond
+	o.Duration = time.Second
 	m, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +42,11 @@ func TestCalibratedServiceTimeIsMeasured(t *testing.T) {
 	}
 	t.Logf("requests %d, p50 %.0f µs, mean %.0f µs, compute_infer %.1f µs, overhead %.0f µs",
 		m.Requests, m.Latency.P50US, m.Latency.MeanUS, m.Server.ComputeInferUS, m.Server.ClientOverheadUS)
-	if !within(m.Server.ComputeInferUS, serviceUS, 0.02) {
-		t.Errorf("compute_infer %.1f µs per request, want %d ± 2%%", m.Server.ComputeInferUS, serviceUS)
+	if m.Server.ComputeInferUS < serviceUS*0.995 || m.Server.ComputeInferUS > serviceUS*1.03 {
+		t.Errorf("compute_infer %.1f µs per request, want within 3%% above the %d µs service time", m.Server.ComputeInferUS, serviceUS)
 	}
-	if m.Latency.P50US < serviceUS || m.Latency.P50US > serviceUS*1.06 {
-		t.Errorf("client p50 %.0f µs, want within 6%% above the %d µs service time", m.Latency.P50US, serviceUS)
+	if m.Latency.P50US < serviceUS || (m.Latency.P50US > serviceUS*1.05 && !raceEnabled) {
+		t.Errorf("client p50 %.0f µs, want within 5%% above the %d µs service time", m.Latency.P50US, serviceUS)
 	}
 	// Closed loop at concurrency 1: throughput is 1 / latency.
 	if !within(m.ThroughputRPS, 1e6/m.Latency.MeanUS, 0.05) {
@@ -126,10 +127,10 @@ func TestOpenLoopShowsStall(t *testing.T) {
 		o := quick(proxy.lis.Addr().String(), "mlp")
 		o.Mode = mode
 		if mode == ModeOpen {
-			o.Rate = 500
+			o.Rate = 200
 		}
-		o.Duration = time.Second
-		go func() { time.Sleep(o.Warmup + 400*time.Millisecond); proxy.stall(200 * time.Millisecond) }()
+		o.Duration = 800 * time.Millisecond
+		go func() { time.Sleep(o.Warmup + 300*time.Millisecond); proxy.stall(200 * time.Millisecond) }()
 		m, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -141,11 +142,11 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	if open.Latency.P99US < 100e3 {
 		t.Errorf("open loop p99 %.0f µs: the 200 ms stall does not show", open.Latency.P99US)
 	}
-	if open.Latency.P50US > 20e3 {
+	if open.Latency.P50US > 20e3 && !raceEnabled {
 		t.Errorf("open loop p50 %.0f µs: most requests should not see the stall", open.Latency.P50US)
 	}
-	if !within(open.ThroughputRPS, 500, 0.1) {
-		t.Errorf("open loop throughput %.0f req/s, want the 500/s schedule", open.ThroughputRPS)
+	if !within(open.ThroughputRPS, 200, 0.1) && !raceEnabled {
+		t.Errorf("open loop throughput %.0f req/s, want the 200/s schedule", open.ThroughputRPS)
 	}
 	closed := run(ModeClosed)
 	if closed.Latency.MaxUS < 150e3 {
@@ -157,7 +158,6 @@ func TestOpenLoopShowsStall(t *testing.T) {
 }
 
 func TestLoadModes(t *testing.T) {
-	srv := startServer(t)
 	cases := []struct {
 		name string
 		set  func(*Options)
@@ -173,6 +173,8 @@ func TestLoadModes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t) // of its own: statistics count every client of the model
 			o := quick(srv.Addr(), "mlp")
 			o.BatchSize = 8
 			tc.set(&o)
@@ -198,11 +200,11 @@ func TestLoadModes(t *testing.T) {
 			}
 			// The server counts between statistics calls, the client
 			// between drains: they agree up to what completes in between.
-			if s := m.Server; s == nil || !within(float64(s.RequestCount), float64(m.Requests), 0.1) ||
+			if s := m.Server; s == nil || !(within(float64(s.RequestCount), float64(m.Requests), 0.1) || raceEnabled) ||
 				s.InferenceCount != 8*s.RequestCount || s.ComputeInferUS <= 0 {
 				t.Errorf("server breakdown %+v does not match %d requests", m.Server, m.Requests)
 			}
-			if o.Mode == ModeOpen && !within(m.ThroughputRPS, o.Rate*float64(o.Clients), 0.15) {
+			if o.Mode == ModeOpen && !within(m.ThroughputRPS, o.Rate*float64(o.Clients), 0.15) && !raceEnabled {
 				t.Errorf("open loop throughput %.0f req/s, want %g", m.ThroughputRPS, o.Rate*float64(o.Clients))
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -31,17 +32,28 @@ type plan struct {
 	template *pb.ModelInferRequest // inputs and raw contents, shared read-only by every slot's request
 	rows     int                   // inferences per request
 	shapes   string                // for messages
+
+	closeOnce sync.Once
 }
 
 func (p *plan) close() {
+	p.closeLoad()
 	for _, t := range p.targets {
-		for _, c := range t.conns {
-			_ = c.Close()
-		}
 		if t.control != nil {
 			_ = t.control.Close()
 		}
 	}
+}
+
+// closeLoad closes the load's connections, failing the calls in flight.
+func (p *plan) closeLoad() {
+	p.closeOnce.Do(func() {
+		for _, t := range p.targets {
+			for _, c := range t.conns {
+				_ = c.Close()
+			}
+		}
+	})
 }
 
 // conn returns client i's connection.

@@ -95,6 +95,9 @@ type Record struct {
 	Started      time.Time `json:"started"`
 	Finished     time.Time `json:"finished"`
 	Env          *Env      `json:"env,omitempty"`
+	// Allocation is what the target really allocated for the point, where
+	// it knows (Kubernetes: from the nodes the servers landed on).
+	Allocation *Allocation `json:"allocation,omitempty"`
 
 	Measurement *Measurement `json:"measurement,omitempty"`
 }
@@ -122,6 +125,15 @@ type Env struct {
 	GPUs          []string `json:"gpus,omitempty"`
 	Driver        string   `json:"driver,omitempty"`
 	Emulated      bool     `json:"emulated,omitempty"` // GPUs are emulated devices of the embedded server
+}
+
+// Allocation is the hardware a point really ran on.
+type Allocation struct {
+	GPUProduct   string   `json:"gpu_product,omitempty"` // node label nvidia.com/gpu.product
+	InstanceType string   `json:"instance_type,omitempty"`
+	GPUs         int      `json:"gpus"`  // GPUs allocated in all
+	Nodes        int      `json:"nodes"` // nodes the servers landed on
+	NodeNames    []string `json:"node_names,omitempty"`
 }
 
 // Measurement is everything measured at one point: what `iaasbench

@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iaasbench/iaasbench/cost"
+	"github.com/iaasbench/iaasbench/k8s"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -66,6 +67,8 @@ type Target struct {
 	// Tritonserver is the path of the tritonserver binary (local); empty
 	// means "tritonserver" on PATH.
 	Tritonserver string `yaml:"tritonserver,omitempty" json:"tritonserver,omitempty"`
+	// Kubernetes says where and how a kubernetes target runs its servers.
+	Kubernetes k8s.Config `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
 }
 
 // Workload modes, RPC kinds and arrival processes.

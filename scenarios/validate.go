@@ -98,6 +98,11 @@ func (v *validator) target() {
 	if t.Repo != "" && t.Kind == TargetRemote {
 		v.add("target.repo", "a remote server loads its own model repository")
 	}
+	if t.Kind == TargetKubernetes {
+		if err := t.Kubernetes.WithDefaults(v.s.Name).Validate(); err != nil {
+			v.add("target.kubernetes", "%v", err)
+		}
+	}
 }
 
 func (v *validator) workload() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -189,12 +190,7 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Server == nil || r.Measurement.Server.ClientOverheadUS <= 0 {
 			continue
 		}
-		load := float64(max(r.Point.Servers, 1) * max(r.Point.Clients, 1))
-		if s.Workload.Mode == scenarios.ModeClosed {
-			load *= max(math.Round(r.Point.Rate), 1)
-		} else {
-			load *= r.Point.Rate
-		}
+		load := offeredLoad(r.Point, s)
 		switch {
 		case load < best:
 			best, vals, cal.From = load, []float64{r.Measurement.Server.ClientOverheadUS}, []results.Point{r.Point}
@@ -210,6 +206,129 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 	cal.Overhead = time.Duration(median(vals) * 1e3)
 	return cal, nil
 }
+
+// offeredLoad ranks points by how much work is in flight: requests in
+// flight over all clients in closed loop, requests per second in open
+// loop.
+func offeredLoad(p results.Point, s *scenarios.Scenario) float64 {
+	load := float64(max(p.Servers, 1) * max(p.Clients, 1))
+	if s.Workload.Mode == scenarios.ModeClosed {
+		if !s.Workload.Sequence && s.Workload.DataSeconds <= 0 {
+			load *= max(math.Round(p.Rate), 1)
+		}
+	} else {
+		load *= p.Rate
+	}
+	return load
+}
+
+// HostCalibration is a model of the host fitted from a sweep that ran
+// its clients and servers on one machine (an embedded target): what
+// Options.HostCores, DeviceOnHost and BackgroundCPU are set to.
+type HostCalibration struct {
+	// Cores is the pool the model shares: the measuring machine's
+	// (Env.CPUs) unless given.
+	Cores int
+	// CPUPerRequest is the host CPU time per request at the busiest
+	// points: host cpu_util × the machine's cores / requests per second
+	// (median over them).
+	CPUPerRequest time.Duration
+	// OverheadCPU and DeviceCPU are the parts of it on each request's
+	// path: the CPU work of its overhead, and its share of the device
+	// calls, which run on the host's CPU (an emulated GPU computes the
+	// model and spins to its deadline).
+	OverheadCPU, DeviceCPU time.Duration
+	// Background is the rest (Options.BackgroundCPU): work no request
+	// waits for — Go's runtime, transport goroutines and, on a shared
+	// machine, other processes.
+	Background time.Duration
+	// From are the busiest points it was fitted on.
+	From []results.Point
+	How  string
+}
+
+// CalibrateHost fits the host CPU model of a sweep whose clients and
+// servers shared one machine. At the points with the most requests in
+// flight the host is busiest; there its CPU time per request is
+// cpu_util_mean_pct/100 × Env.CPUs / throughput_rps (whole machine, so on
+// a shared machine other processes' share is charged to the requests, as
+// it was taken from them). Of that, overheadCPU (the CPU work of one
+// request's overhead) and, with deviceOnHost, the device calls (the
+// profile's service time of a call × calls per request, from the
+// server's execution counts) lie on each request's path; the rest is
+// background work. cores ≤ 0 takes the measuring machine's core count.
+func CalibrateHost(measured []results.Record, s *scenarios.Scenario, cores int, overheadCPU time.Duration, service func(rows int) time.Duration, deviceOnHost bool) (HostCalibration, error) {
+	machine := 0
+	if h := results.HeaderOf(measured); h != nil {
+		machine = h.Env.CPUs
+	}
+	best := -1.0
+	var busiest []results.Record
+	for _, r := range measured {
+		m := r.Measurement
+		if r.Kind == "header" || r.Status != results.StatusOK || m == nil || m.Telemetry == nil || m.Telemetry.CPUUtilMean <= 0 || m.ThroughputRPS <= 0 {
+			continue
+		}
+		switch load := offeredLoad(r.Point, s); {
+		case load > best:
+			best, busiest = load, []results.Record{r}
+		case load == best:
+			busiest = append(busiest, r)
+		}
+	}
+	if len(busiest) == 0 {
+		return HostCalibration{}, errors.New("cannot fit the host's CPU: no measured point with host CPU utilisation (telemetry cpu_util_mean_pct) and throughput")
+	}
+	var perReq, dev []float64
+	cal := HostCalibration{OverheadCPU: overheadCPU}
+	for _, r := range busiest {
+		n := machine
+		if r.Env != nil && r.Env.CPUs > 0 {
+			n = r.Env.CPUs
+		}
+		if n <= 0 {
+			return HostCalibration{}, fmt.Errorf("point %s: the record and its header name no CPU count (env.cpus): cannot turn host utilisation into CPU time", r.Point)
+		}
+		machine = n
+		m := r.Measurement
+		perReq = append(perReq, m.Telemetry.CPUUtilMean/100*float64(n)/m.ThroughputRPS)
+		if deviceOnHost {
+			// Calls per request and rows per call as the server counted
+			// them (dynamic batching merges requests); else one call of
+			// the request's rows.
+			calls, rows := 1.0, max(r.Point.BatchSize, 1)
+			if b := m.Server; b != nil && b.RequestCount > 0 && b.ExecutionCount > 0 {
+				calls = float64(b.ExecutionCount) / float64(b.RequestCount)
+				rows = max(int(math.Round(float64(b.InferenceCount)/float64(b.ExecutionCount))), 1)
+			}
+			dev = append(dev, calls*service(rows).Seconds())
+		}
+		cal.From = append(cal.From, r.Point)
+	}
+	cal.Cores = cores
+	if cores <= 0 {
+		cal.Cores = machine
+	}
+	cal.CPUPerRequest = time.Duration(median(perReq) * 1e9)
+	if len(dev) > 0 {
+		cal.DeviceCPU = time.Duration(median(dev) * 1e9)
+	}
+	bg := cal.CPUPerRequest - cal.OverheadCPU - cal.DeviceCPU
+	cal.How = fmt.Sprintf("host CPU %.0fus per request = median over the %d busiest points of cpu_util × %d CPUs / requests/s; on the path: overhead %.0fus",
+		us(cal.CPUPerRequest), len(busiest), machine, us(cal.OverheadCPU))
+	if deviceOnHost {
+		cal.How += fmt.Sprintf(" + device calls %.0fus", us(cal.DeviceCPU))
+	}
+	if bg < 0 {
+		cal.How += fmt.Sprintf("; they exceed it by %.0fus: no background work", -us(bg))
+		bg = 0
+	}
+	cal.Background = bg
+	cal.How += fmt.Sprintf("; background %.0fus", us(bg))
+	return cal, nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
 
 // CalibrateService fits the constant by which a measured device's call
 // exceeds the profile: the median over single-request points (as in
@@ -288,11 +407,15 @@ func median(xs []float64) float64 {
 
 // Validation is the outcome of Validate.
 type Validation struct {
-	Calibration   *Calibration // nil when the overhead was given
+	Calibration *Calibration // nil when the overhead was given
+	// Host is the fitted host model (FitHost), nil when not fitted.
+	Host          *HostCalibration
 	Overhead      time.Duration
 	ServiceOffset time.Duration // added to the profile (fitted or given)
 	Rows          []Comparison
 	Simulated     []results.Record
+	// Options are those the points were simulated with, fits included.
+	Options Options
 	// MaxThroughputErrPct and MaxP99ErrPct are the largest absolute
 	// errors over Rows.
 	MaxThroughputErrPct float64
@@ -314,6 +437,11 @@ const (
 	// FitService fits a constant added to the profile's service time
 	// (CalibrateService), for devices that do not keep to their profile.
 	FitService
+	// FitHost models a host shared by clients and servers (an embedded
+	// sweep): CalibrateHost on Options.HostCores cores (0: the measuring
+	// machine's), device calls on those cores, and of a fitted overhead
+	// distribution only up to its median as CPU work, its tail waiting.
+	FitHost
 )
 
 // Validate simulates the points of a measured sweep of s and compares
@@ -345,6 +473,28 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 	}
 	v.Overhead = opts.Overhead
 	v.Warnings = checkServiceTimes(measured, s, service)
+	if fit&FitHost != 0 {
+		opts.DeviceOnHost = true
+		opts.HandoffAfterReply = os.Getenv("HANDOFF") != ""
+		ovhCPU := opts.Overhead
+		if len(opts.OverheadQuantiles) > 0 && os.Getenv("KEEPQ") == "" {
+			opts.OverheadQuantiles = nil
+		} else if len(opts.OverheadQuantiles) > 0 {
+			q := opts.OverheadQuantiles
+			opts.CPUOverheadCap = opts.Overhead
+			sum := time.Duration(0)
+			for _, d := range q {
+				sum += min(d, opts.CPUOverheadCap)
+			}
+			ovhCPU = sum / time.Duration(len(q))
+		}
+		host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, service, true)
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		v.Host = &host
+		opts.HostCores, opts.BackgroundCPU = host.Cores, host.Background
+	}
 	m := Model{}
 	if opts.Model != nil {
 		m = *opts.Model
@@ -370,6 +520,7 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 	if len(seen) == 0 {
 		return nil, errors.New("validate: the measured records hold no point with status ok")
 	}
+	v.Options = opts
 	v.Rows = Compare(measured, v.Simulated)
 	v.MaxThroughputErrPct, v.MaxP99ErrPct = MaxErrors(v.Rows)
 	return v, nil

@@ -18,7 +18,7 @@ const (
 	evRespond                 // response of request a reaches its client
 	evOpenSend                // open loop: client a sends its next request
 	evFrame                   // open loop, frames: frame boundary b (all clients)
-	evCPUDone                 // host CPU finished overhead of request a, phase b
+	evCPUDone                 // the host's first job finishes (if a is the host's current token)
 	evMeasure                 // warm-up over: the measured window starts
 	evSample                  // telemetry sample
 	evEnd                     // the measured window ends

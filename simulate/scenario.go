@@ -119,6 +119,12 @@ type Options struct {
 	// HostCores, when positive, makes the overhead CPU work on a pool of
 	// that many cores shared by everything (see Config.HostCores).
 	HostCores int
+	// CPUOverheadCap, DeviceOnHost and BackgroundCPU complete the host
+	// model (see Config; CalibrateHost fits them from an embedded sweep).
+	CPUOverheadCap    time.Duration
+	DeviceOnHost      bool
+	BackgroundCPU     time.Duration
+	HandoffAfterReply bool
 	// Model overrides LookupModel (needed when the scenario's model is not
 	// in a repository this process can read).
 	Model *Model
@@ -164,6 +170,11 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		ServiceTime:  opts.serviceTime(),
 		Overhead:     opts.Overhead,
 		HostCores:    opts.HostCores,
+
+		CPUOverheadCap:    opts.CPUOverheadCap,
+		DeviceOnHost:      opts.DeviceOnHost,
+		BackgroundCPU:     opts.BackgroundCPU,
+		HandoffAfterReply: opts.HandoffAfterReply,
 
 		OverheadQuantiles: opts.OverheadQuantiles,
 		KeepSeries:        opts.KeepSeries,
@@ -366,6 +377,17 @@ func (o Options) env() results.Env {
 	if o.ServiceOffset != 0 {
 		env.ServerVersion += fmt.Sprintf(", service time = profile %+gus", float64(o.ServiceOffset)/1e3)
 	}
+	if o.HostCores > 0 {
+		if o.CPUOverheadCap > 0 {
+			env.ServerVersion += fmt.Sprintf(", overhead CPU capped at %gus", float64(o.CPUOverheadCap)/1e3)
+		}
+		if o.DeviceOnHost {
+			env.ServerVersion += ", device calls on host cores"
+		}
+		if o.BackgroundCPU > 0 {
+			env.ServerVersion += fmt.Sprintf(", background CPU %gus per request", float64(o.BackgroundCPU)/1e3)
+		}
+	}
 	return env
 }
 
@@ -419,6 +441,10 @@ func Header(s *scenarios.Scenario, opts Options) results.Record {
 func sweepID(s *scenarios.Scenario, o Options) string {
 	h := sha256.New()
 	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.ServiceOffset, o.HostCores, o.Seed)
+	if o.HostCores > 0 && (o.CPUOverheadCap > 0 || o.DeviceOnHost || o.BackgroundCPU > 0) {
+		// Only a host model changes the ID, so IDs of earlier sweeps hold.
+		fmt.Fprint(h, o.CPUOverheadCap, o.DeviceOnHost, o.BackgroundCPU)
+	}
 	if o.Profile != nil {
 		for _, p := range o.Profile.Points {
 			fmt.Fprint(h, p.Batch, p.P50US)

@@ -25,6 +25,13 @@
 //     server, half before and half after it: a constant, or an empirical
 //     distribution (CalibrateOverhead fits both from a measured sweep);
 //     with HostCores it is CPU work on a shared pool of cores.
+//   - Host: with HostCores, clients and servers share one machine, as an
+//     embedded sweep runs. Each request's overhead (up to CPUOverheadCap
+//     of it; the rest is waiting), each device call (DeviceOnHost: an
+//     emulated GPU computes and spins on the CPU) and BackgroundCPU per
+//     request (work no request waits for: runtime, transport goroutines,
+//     other processes) are jobs on a FIFO pool of HostCores cores, so the
+//     host, not the devices, can cap throughput (CalibrateHost fits it).
 //   - Clients, as package measure drives them: closed loop keeps
 //     `concurrency` requests in flight per client; open loop sends at rate
 //     r per client: constant (clients staggered evenly over a period),
@@ -113,8 +120,31 @@ type Config struct {
 	// HostCores, when positive, makes that overhead CPU work on a pool of
 	// HostCores cores shared by all clients and servers, as when a sweep
 	// runs clients and embedded servers on one machine; 0 makes it pure
-	// latency.
+	// latency and the host unlimited.
 	HostCores int
+	// CPUOverheadCap, with HostCores, bounds the CPU work of a request's
+	// overhead: of each draw, up to this much is CPU work and the rest is
+	// waiting that holds no core (an empirical distribution's tail on a
+	// busy host is preemption and late wake-ups, not work). 0: all of it
+	// is CPU work.
+	CPUOverheadCap time.Duration
+	// DeviceOnHost, with HostCores, makes each call also hold a host core
+	// for its whole service time (waiting for one if none is free), as an
+	// emulated GPU does (it runs the model on the CPU and spins to its
+	// deadline) and a CPU instance does.
+	DeviceOnHost bool
+	// BackgroundCPU, with HostCores, is host CPU work per request that no
+	// request waits for (Go runtime and GC, transport goroutines, and on a
+	// shared machine other processes' share): queued on the cores when
+	// the response reaches its client.
+	BackgroundCPU time.Duration
+	// HandoffAfterReply, with HostCores, frees a device (and the
+	// instance) for the next request only when the CPU work of the
+	// finished request's reply is done: the embedded server runs a
+	// request's call on its handler goroutine, which goes on to send the
+	// response before the waiter it woke gets to run on a busy host.
+	// It applies to one-request calls (no dynamic batching).
+	HandoffAfterReply bool
 
 	Warmup   time.Duration // simulated and discarded
 	Duration time.Duration // measured window after Warmup
@@ -166,11 +196,13 @@ type request struct {
 	client   int32
 	rows     int32
 	half     float64 // this request's overhead/2, each way
+	cpu      float64 // with HostCores: the CPU work of each half (≤ half)
 	sent     float64 // intended send time: latency counts from here
 	arrive   float64 // at the server
 	dispatch float64 // batch handed to an instance
 	finished float64 // the call that ran it ended
 	rejected bool
+	holds    int32 // HandoffAfterReply: device+1 freed when its reply's CPU work is done
 }
 
 type clientState struct {
@@ -208,6 +240,7 @@ type devState struct {
 	cur      int32 // executing instance
 	wait     fifo  // instances waiting for the device
 	busyAcc  float64
+	handoff  bool // the call is over, the device awaits its handoff: not busy
 	since    float64
 	measBase float64 // busy time at the start of the window
 	lastBusy float64 // busy time at the last sample
@@ -230,8 +263,9 @@ type sim struct {
 	servers   []serverState
 	insts     []instState
 	devs      []devState
-	cpuFree   int
-	cpuWait   fifo
+	host      host
+	cpuHalf   float64 // CPUOverheadCap/2 in seconds; +Inf when uncapped
+	bgCPU     float64 // BackgroundCPU in seconds
 	measuring bool
 	done      bool
 	wStart    float64
@@ -264,6 +298,14 @@ func (c *Config) Validate() error {
 		return errors.New("no service time (give a device profile)")
 	case c.Overhead < 0:
 		return fmt.Errorf("overhead must not be negative, got %v", c.Overhead)
+	case c.HostCores < 0:
+		return fmt.Errorf("host cores must not be negative, got %d", c.HostCores)
+	case c.CPUOverheadCap < 0:
+		return fmt.Errorf("CPU overhead cap must not be negative, got %v", c.CPUOverheadCap)
+	case c.BackgroundCPU < 0:
+		return fmt.Errorf("background CPU must not be negative, got %v", c.BackgroundCPU)
+	case c.HostCores == 0 && (c.DeviceOnHost || c.BackgroundCPU > 0 || c.CPUOverheadCap > 0):
+		return errors.New("device-on-host, background CPU and a CPU overhead cap need host cores (HostCores > 0)")
 	case slices.ContainsFunc(c.OverheadQuantiles, func(d time.Duration) bool { return d < 0 }):
 		return errors.New("overhead quantiles must not be negative")
 	case c.MaxBatchSize > 0 && c.BatchSize > c.MaxBatchSize:
@@ -338,11 +380,16 @@ func newSim(cfg Config) *sim {
 		maxRows:  math.MaxInt32,
 		delay:    cfg.MaxQueueDelay.Seconds(),
 		maxQueue: cfg.MaxQueueSize,
-		cpuFree:  cfg.HostCores,
+		host:     host{cores: float64(cfg.HostCores)},
+		cpuHalf:  math.Inf(1),
+		bgCPU:    cfg.BackgroundCPU.Seconds(),
 		res:      &Result{Latency: hist.New()},
 	}
 	if cfg.MaxBatchSize > 0 {
 		m.maxRows = cfg.MaxBatchSize
+	}
+	if cfg.CPUOverheadCap > 0 {
+		m.cpuHalf = cfg.CPUOverheadCap.Seconds() / 2
 	}
 	for _, o := range cfg.OverheadQuantiles {
 		m.ovhQ = append(m.ovhQ, max(o.Seconds(), 0)/2)
@@ -463,7 +510,7 @@ func (m *sim) run(ctx context.Context) error {
 		case evFrame:
 			m.frame(int64(e.b))
 		case evCPUDone:
-			m.cpuDone(e.a, e.b)
+			m.cpuDone(e.a)
 		case evMeasure:
 			m.startMeasuring()
 		case evSample:
@@ -535,7 +582,7 @@ func (m *sim) newRequest(client int32, t float64) int32 {
 	if len(m.ovhQ) > 0 {
 		h = m.ovhQ[m.rng.IntN(len(m.ovhQ))]
 	}
-	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), half: h, sent: t}
+	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), half: h, cpu: min(h, m.cpuHalf), sent: t}
 	return id
 }
 
@@ -551,7 +598,7 @@ func (m *sim) send(c int32, t float64) {
 	r := m.newRequest(c, t)
 	m.inflight++
 	if m.cfg.HostCores > 0 {
-		m.cpuSubmit(r, 0)
+		m.cpuSubmit(r<<2|jobSend, m.reqs[r].cpu)
 		return
 	}
 	m.after(m.reqs[r].half, evArrive, r, 0)
@@ -593,39 +640,14 @@ func (m *sim) frame(k int64) {
 }
 
 // after schedules an overhead trip of d from now. With a constant
-// overhead such trips end in the order they start, so they take the
-// event queue's delay line instead of its heap.
+// overhead such trips (d is the constant half) end in the order they
+// start, so they take the event queue's delay line instead of its heap.
 func (m *sim) after(d float64, kind uint8, a, b int32) {
-	if m.ovhQ == nil {
+	if m.ovhQ == nil && d == m.half {
 		m.q.pushLine(m.now+d, kind, a, b)
 		return
 	}
 	m.q.push(m.now+d, kind, a, b)
-}
-
-// cpuSubmit queues the overhead of request r (phase 0: sending, 1:
-// receiving) on the host's cores.
-func (m *sim) cpuSubmit(r int32, phase int32) {
-	if m.cpuFree > 0 {
-		m.cpuFree--
-		m.after(m.reqs[r].half, evCPUDone, r, phase)
-		return
-	}
-	m.cpuWait.push(r*2 + phase)
-}
-
-func (m *sim) cpuDone(r, phase int32) {
-	if m.cpuWait.len() > 0 {
-		x := m.cpuWait.pop()
-		m.after(m.reqs[x/2].half, evCPUDone, x/2, x%2)
-	} else {
-		m.cpuFree++
-	}
-	if phase == 0 {
-		m.arrive(r)
-	} else {
-		m.respond(r)
-	}
 }
 
 // arrive admits request r at its server and routes it to the scheduler
@@ -690,9 +712,16 @@ func (m *sim) dispatch(i int32) {
 	m.startCall(in.dev, i)
 }
 
+// startCall gives the device to instance i's batch. A device on the host
+// counts as busy (as the server's device lock is held) while the call
+// waits for a core.
 func (m *sim) startCall(d, i int32) {
 	dv := &m.devs[d]
 	dv.busy, dv.cur, dv.since = true, i, m.now
+	if m.cfg.DeviceOnHost {
+		m.cpuSubmit(d<<2|jobCall, m.serviceTime(m.insts[i].rows))
+		return
+	}
 	m.q.push(m.now+m.serviceTime(m.insts[i].rows), evDeviceDone, d, 0)
 }
 
@@ -716,11 +745,28 @@ func (m *sim) deviceDone(d int32) {
 		m.res.Executions++
 		m.res.ExecRows += int64(in.rows)
 	}
+	if m.cfg.HandoffAfterReply && m.cfg.HostCores > 0 && len(in.batch) == 1 {
+		r := in.batch[0]
+		dv.handoff = true
+		m.reqs[r].finished = m.now
+		m.reqs[r].holds = d + 1
+		m.reply(r)
+		return
+	}
 	// Answer before freeing the instance, as the embedded server does.
 	for _, r := range in.batch {
 		m.reqs[r].finished = m.now
 		m.reply(r)
 	}
+	m.deviceRelease(d)
+}
+
+// deviceRelease frees device d and its current instance for the next call.
+func (m *sim) deviceRelease(d int32) {
+	dv := &m.devs[d]
+	dv.handoff = false
+	i := dv.cur
+	in := &m.insts[i]
 	in.batch = in.batch[:0]
 	in.busy = false
 	if dv.wait.len() > 0 {
@@ -832,7 +878,7 @@ func (m *sim) launch(sv *serverState, i int32) {
 // reply sends r's response back through the overhead.
 func (m *sim) reply(r int32) {
 	if m.cfg.HostCores > 0 {
-		m.cpuSubmit(r, 1)
+		m.cpuSubmit(r<<2|jobReply, m.reqs[r].cpu)
 		return
 	}
 	m.after(m.reqs[r].half, evRespond, r, 0)
@@ -843,6 +889,9 @@ func (m *sim) respond(r int32) {
 	rq := m.reqs[r]
 	m.freeReqs = append(m.freeReqs, r)
 	m.inflight--
+	if m.bgCPU > 0 {
+		m.cpuSubmit(jobBackground, m.bgCPU)
+	}
 	if m.measuring {
 		m.record(&rq)
 	}
@@ -921,7 +970,7 @@ func (m *sim) startMeasuring() {
 func (m *sim) busyAt(d int32) float64 {
 	dv := &m.devs[d]
 	b := dv.busyAcc
-	if dv.busy {
+	if dv.busy && !dv.handoff {
 		b += m.now - dv.since
 	}
 	return b

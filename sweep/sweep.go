@@ -140,7 +140,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	target := opts.Target
 	if target == nil {
-		if target, err = NewTarget(s, log, opts.Version); err != nil {
+		if target, err = NewTarget(ctx, s, log, opts.Version, sweepID); err != nil {
 			return nil, err
 		}
 		defer target.Close()
@@ -176,7 +176,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			}
 			for attempt := 1; attempt <= attempts; attempt++ {
 				rec := measurePoint(ctx, opts, target, s, p, trial, attempt)
-				rec.SweepID, rec.Order, rec.Strategy, rec.Env = sweepID, order, strategy.Name(), &env
+				e := env
+				if rec.Env != nil {
+					e.ServerName, e.Emulated = rec.Env.ServerName, rec.Env.Emulated
+				}
+				rec.SweepID, rec.Order, rec.Strategy, rec.Env = sweepID, order, strategy.Name(), &e
 				order++
 				if err := w.Append(rec); err != nil {
 					return sum, err
@@ -258,9 +262,8 @@ func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios
 	default:
 		rec.Status = results.StatusOK
 	}
-	if rec.Env == nil && dep != nil {
-		rec.Env = &results.Env{ServerName: dep.Server, Emulated: dep.Emulated}
-	}
+	rec.Allocation = dep.Allocation
+	rec.Env = &results.Env{ServerName: dep.Server, Emulated: dep.Emulated}
 	return rec
 }
 

@@ -25,6 +25,8 @@ type Deployment struct {
 	MetricsURLs []string // Prometheus endpoint of each server, where known
 	Server      string   // server name and version from ServerMetadata
 	Emulated    bool     // GPUs are emulated devices
+	// Allocation is what the target really allocated, where it knows.
+	Allocation *results.Allocation
 }
 
 // Target brings servers into the configuration of a point.
@@ -36,9 +38,12 @@ type Target interface {
 	Close() error
 }
 
-// NewTarget builds the target a scenario names.
-func NewTarget(s *scenarios.Scenario, log *slog.Logger, version string) (Target, error) {
+// NewTarget builds the target a scenario names; sweepID labels what a
+// kubernetes target creates.
+func NewTarget(ctx context.Context, s *scenarios.Scenario, log *slog.Logger, version, sweepID string) (Target, error) {
 	switch s.Target.Kind {
+	case scenarios.TargetKubernetes:
+		return NewKubernetes(ctx, s, sweepID, log)
 	case scenarios.TargetEmbedded, "":
 		return NewEmbedded(s, log, version)
 	case scenarios.TargetRemote:

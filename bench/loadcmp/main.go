@@ -25,6 +25,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -38,10 +39,21 @@ import (
 	"github.com/iaasbench/iaasbench/server"
 )
 
-// result is one contender's run.
+// result is one contender's run. cpuUS is the CPU time, client and
+// server together, per request: unlike req/s it hardly depends on what
+// else a shared machine runs.
 type result struct {
-	rps, p50us float64
-	err        error
+	rps, p50us, cpuUS float64
+	err               error
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func main() {
@@ -49,17 +61,19 @@ func main() {
 	dur := flag.Duration("d", 3*time.Second, "measured time of each run")
 	warm := flag.Duration("warmup", 500*time.Millisecond, "warm-up before each run's measurement")
 	batch := flag.Int("batch", 8, "batch size of each request")
-	rounds := flag.Int("rounds", 2, "interleaved rounds; figures are the mean over rounds")
+	rounds := flag.Int("rounds", 3, "interleaved rounds; figures are medians over rounds")
 	ghzPath := flag.String("ghz", "", "ghz binary (default: ghz on PATH or in $(go env GOPATH)/bin)")
 	proto := flag.String("proto", "proto", "directory of grpc_service.proto (for ghz)")
+	only := flag.String("rpc", "", "unary or stream only (default: both)")
+	verbose := flag.Bool("v", false, "print every round")
 	flag.Parse()
-	if err := run(*conc, *dur, *warm, *batch, *rounds, *ghzPath, *proto); err != nil {
+	if err := run(*conc, *dur, *warm, *batch, *rounds, *ghzPath, *proto, *only, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "loadcmp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conc int, dur, warm time.Duration, batch, rounds int, ghzPath, protoDir string) error {
+func run(conc int, dur, warm time.Duration, batch, rounds int, ghzPath, protoDir, only string, verbose bool) error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", Logger: quiet})
 	if err != nil {
@@ -108,32 +122,38 @@ func run(conc int, dur, warm time.Duration, batch, rounds int, ghzPath, protoDir
 		}})
 	}
 	for _, m := range modes {
-		sums := make([]result, len(m.contenders))
+		if only != "" && m.rpc != only {
+			continue
+		}
+		runs := make([][]result, len(m.contenders))
 		for r := 0; r < rounds; r++ {
 			for i, c := range m.contenders {
 				res := c.run()
-				if res.err != nil {
-					sums[i].err = res.err
-					continue
+				if verbose {
+					fmt.Printf("  round %d %s %s: %.0f req/s p50 %.0f µs, %.0f µs CPU/req %v\n", r+1, m.rpc, c.name, res.rps, res.p50us, res.cpuUS, res.err)
 				}
-				sums[i].rps += res.rps / float64(rounds)
-				sums[i].p50us += res.p50us / float64(rounds)
+				runs[i] = append(runs[i], res)
 			}
+		}
+		sums := make([]result, len(m.contenders))
+		for i := range runs {
+			sums[i] = median(runs[i])
 		}
 		fmt.Printf("%s RPCs (ghz drives unary ModelInfer only):\n", m.rpc)
 		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "contender\treq/s\tinfer/s\tp50 µs\t÷ minimal\t")
-		minimal := sums[1].rps
+		fmt.Fprintln(tw, "contender\treq/s\tinfer/s\tp50 µs\treq/s ÷ minimal\tCPU µs/req\tefficiency ÷ minimal\t")
+		minimal := sums[1]
 		for i, c := range m.contenders {
 			if sums[i].err != nil {
-				fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\n", c.name, sums[i].err)
+				fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\t\t\n", c.name, sums[i].err)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.2f×\t\n", c.name, sums[i].rps, sums[i].rps*float64(batch), sums[i].p50us, sums[i].rps/minimal)
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.2f×\t%.0f\t%.2f×\t\n", c.name, sums[i].rps, sums[i].rps*float64(batch), sums[i].p50us,
+				sums[i].rps/minimal.rps, sums[i].cpuUS, minimal.cpuUS/sums[i].cpuUS)
 		}
 		tw.Flush()
 		if len(m.contenders) > 2 && sums[2].err == nil && sums[2].rps > 0 {
-			fmt.Printf("iaasbench measure ÷ ghz: %.2f×\n", sums[0].rps/sums[2].rps)
+			fmt.Printf("iaasbench measure ÷ ghz: %.2f× req/s, %.2f× CPU efficiency\n", sums[0].rps/sums[2].rps, sums[2].cpuUS/sums[0].cpuUS)
 		}
 		fmt.Println()
 	}
@@ -143,27 +163,41 @@ func run(conc int, dur, warm time.Duration, batch, rounds int, ghzPath, protoDir
 func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
 
 func runMeasure(addr, rpc string, conc, batch int, warm, dur time.Duration) result {
-	m, err := measure.Run(context.Background(), measure.Options{
+	opts := measure.Options{
 		Addrs: []string{addr}, Model: "mlp", RPC: rpc, BatchSize: batch,
 		Clients: conc, Concurrency: 1, SharedConnection: true,
 		Warmup: warm, Duration: dur, Window: dur, NoTelemetry: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	m, err := measure.Run(context.Background(), opts)
 	if err != nil {
 		return result{err: err}
 	}
-	return result{rps: m.ThroughputRPS, p50us: m.Latency.P50US}
+	// CPU per request from a run as long without warm-up, where every
+	// request counts, so that the CPU time and the count cover the same
+	// span (setup is then spread over as many requests as the minimal
+	// loop's).
+	opts.Warmup, opts.Duration, opts.Window = -1, warm+dur, warm+dur
+	c0 := cpuTime()
+	mc, err := measure.Run(context.Background(), opts)
+	cpu := cpuTime() - c0
+	if err != nil {
+		return result{err: err}
+	}
+	return result{rps: m.ThroughputRPS, p50us: m.Latency.P50US, cpuUS: float64(cpu.Microseconds()) / float64(mc.Requests)}
 }
 
 // loop runs body on conc goroutines: warm-up, then dur of recorded
 // latencies. body returns one request's latency.
 func loop(conc int, warm, dur time.Duration, body func(g int) (time.Duration, error)) result {
 	var phase atomic.Int32 // 0 warm-up, 1 measuring, 2 stop
+	var total atomic.Int64
+	c0 := cpuTime()
 	lats := make([][]time.Duration, conc)
 	errs := make([]error, conc)
 	var wg sync.WaitGroup
 	for g := 0; g < conc; g++ {
-		lats[g] = make([]time.Duration, 0, 1<<20)
+		lats[g] = make([]time.Duration, 0, 1024) // grows as needed: a large preallocation would make GC rarer than in any real client
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -177,6 +211,7 @@ func loop(conc int, warm, dur time.Duration, body func(g int) (time.Duration, er
 					errs[g] = err
 					return
 				}
+				total.Add(1)
 				if p == 1 && phase.Load() == 1 {
 					lats[g] = append(lats[g], d)
 				}
@@ -190,6 +225,7 @@ func loop(conc int, warm, dur time.Duration, body func(g int) (time.Duration, er
 	phase.Store(2)
 	el := time.Since(t0)
 	wg.Wait()
+	cpu := cpuTime() - c0
 	if err := errors.Join(errs...); err != nil {
 		return result{err: err}
 	}
@@ -201,7 +237,8 @@ func loop(conc int, warm, dur time.Duration, body func(g int) (time.Duration, er
 		return result{err: errors.New("no request completed")}
 	}
 	slices.Sort(all)
-	return result{rps: float64(len(all)) / el.Seconds(), p50us: float64(all[(len(all)+1)/2-1]) / 1e3}
+	return result{rps: float64(len(all)) / el.Seconds(), p50us: float64(all[(len(all)+1)/2-1]) / 1e3,
+		cpuUS: float64(cpu.Microseconds()) / float64(total.Load())}
 }
 
 func dial(addr string) (*grpc.ClientConn, error) {
@@ -294,7 +331,9 @@ func runGhz(ghz, protoDir, addr string, req *pb.ModelInferRequest, conc int, dur
 		"-z", dur.String(), "-O", "json", addr)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	c0 := cpuTime()
 	out, err := cmd.Output()
+	serverCPU := cpuTime() - c0
 	if err != nil {
 		return result{err: fmt.Errorf("ghz: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))}
 	}
@@ -313,11 +352,33 @@ func runGhz(ghz, protoDir, addr string, req *pb.ModelInferRequest, conc int, dur
 	if rep.StatusCodes["OK"] == 0 {
 		return result{err: fmt.Errorf("ghz: no OK responses: %v", rep.StatusCodes)}
 	}
-	res := result{rps: rep.RPS}
+	ghzCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	res := result{rps: rep.RPS, cpuUS: float64((serverCPU + ghzCPU).Microseconds()) / float64(rep.Count)}
 	for _, l := range rep.Latency {
 		if l.Percentage == 50 {
 			res.p50us = float64(l.Latency) / 1e3
 		}
 	}
 	return res
+}
+
+// median takes each figure's median over the rounds; any error wins.
+func median(rs []result) result {
+	var out result
+	var rps, p50, cpu []float64
+	for _, r := range rs {
+		if r.err != nil {
+			return r
+		}
+		rps, p50, cpu = append(rps, r.rps), append(p50, r.p50us), append(cpu, r.cpuUS)
+	}
+	mid := func(v []float64) float64 {
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	out.rps, out.p50us, out.cpuUS = mid(rps), mid(p50), mid(cpu)
+	return out
 }

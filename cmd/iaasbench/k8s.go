@@ -101,12 +101,7 @@ func serverShapes(points []results.Point) []shape {
 }
 
 // scenarioKubernetes is the scenario's target.kubernetes section.
-// TODO(lead): return s.Target.Kubernetes once scenarios.Target embeds
-// k8s.Config as `kubernetes`; until then the settings come from --config.
-func scenarioKubernetes(s *scenarios.Scenario) k8s.Config {
-	_ = s
-	return k8s.Config{}
-}
+func scenarioKubernetes(s *scenarios.Scenario) k8s.Config { return s.Target.Kubernetes }
 
 // readKubernetesConfig reads a target.kubernetes section from its own
 // file, refusing unknown fields so that a typo is not silently ignored.

@@ -74,7 +74,7 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the input data and Poisson arrivals")
 	jsonPath := fs.String("json", "", "write the JSON measurement to this file instead of stdout")
 	csvPath := fs.String("csv", "", "append a perf_analyzer-style CSV row to this file (header written when new)")
-	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stdout is a terminal), on or off")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stdout and stderr are terminals), on or off")
 	repo := fs.String("repo", "", "embedded server: model repository directory (default: the built-in models)")
 	gpus := fs.Int("emulated-gpus", 0, "embedded server: number of emulated GPUs")
 	profile := fs.String("gpu-profile", "h200-mlp", "embedded server: device profile of mlp on emulated GPUs")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -19,7 +20,8 @@ import (
 	"github.com/iaasbench/iaasbench/simulate"
 )
 
-const simulateUsage = `usage: iaasbench simulate --scenario S [--profile P] [--out FILE] [--overhead-us N] [--host-cores N]
+const simulateUsage = `usage: iaasbench simulate --scenario S [--profile P] [--out FILE] [--overhead-us N]
+                          [--host-cores N [--device-on-host] [--background-cpu-us N]]
        iaasbench simulate [--scenario S] --compare MEASURED.jsonl [--out FILE]
 
 Simulates every point of a scenario with a discrete-event model of servers,
@@ -34,7 +36,11 @@ Without GPUs each instance is its own executor and the profile stands for
 the CPU. Each request also spends --overhead-us outside the server (client
 and network), half on the way in and half on the way out; with
 --host-cores that time is CPU work on a pool of that many cores shared by
-all clients and servers (one machine, as an embedded sweep runs).
+all clients and servers (one machine, as an embedded sweep runs);
+--device-on-host puts each device call on those cores too (an emulated GPU
+computes and spins on the CPU), and --background-cpu-us adds CPU work per
+request that no request waits for (runtime, transport, other processes).
+Without --host-cores the host is unlimited.
 
 --compare simulates the points of a measured results file and prints
 point | measured thr | simulated thr | err% | measured p99 | simulated p99 | err%.
@@ -46,6 +52,15 @@ without such points, the servers' client_overhead_us at the least-loaded
 points. --fit-service also adds to the profile the median excess of the
 servers' compute time over it at those points (an emulated GPU on a busy
 host oversleeps every call); the overhead is then fitted on top of it.
+
+When the measured file is from an embedded target (clients and servers on
+one machine) --compare also models that machine unless --host-cores 0 is
+given: --host-cores cores (default: the measuring machine's, env.cpus)
+run every request's overhead (up to the fitted median; the distribution's
+tail is waiting, not work), every device call, and background work per
+request; the host CPU per request is fitted at the busiest points as
+cpu_util × cpus / requests per second, and background = that − overhead −
+device calls. The printed host line gives the flags that reproduce it.
 
 Flags:
 `
@@ -60,7 +75,9 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	profileName := fs.String("profile", "", "device profile: built-in name (h200-mlp) or JSON file (default: the scenario's server.emulated_gpu_profile or h200-mlp; for the calibrated model its configured service time)")
 	outPath := fs.String("out", "", "results file to write (default results/<scenario>-<hash>-simulated.jsonl; with --compare only when given)")
 	overheadFlag := fs.String("overhead-us", "", fmt.Sprintf("client/network time per request outside the server, in µs (default %g; with --compare fitted from the measurements)", float64(simulate.DefaultOverhead)/1e3))
-	hostCores := fs.Int("host-cores", 0, "make the overhead CPU work on this many shared cores (0: pure latency)")
+	hostCores := fs.Int("host-cores", 0, "make the overhead CPU work on this many shared cores (0: pure latency, unlimited host; with --compare of an embedded sweep default: the measuring machine's cores, fitted)")
+	deviceOnHost := fs.Bool("device-on-host", false, "with --host-cores: each device call also holds a host core for its service time (emulated GPUs, CPU instances)")
+	backgroundUS := fs.Float64("background-cpu-us", 0, "with --host-cores: host CPU work per request, in µs, that no request waits for")
 	seed := fs.Uint64("seed", 1, "random seed (Poisson arrivals, jitter); the same seed gives the same figures")
 	compare := fs.String("compare", "", "measured results file of the same scenario: print measured vs simulated per point")
 	fitService := fs.Bool("fit-service", false, "with --compare: also fit a constant added to the profile's service time from the servers' compute time at one request in flight (for devices that do not keep to their profile)")
@@ -81,6 +98,14 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	if *hostCores < 0 {
 		return fmt.Errorf("--host-cores must not be negative, got %d", *hostCores)
 	}
+	if *backgroundUS < 0 || math.IsInf(*backgroundUS, 0) || math.IsNaN(*backgroundUS) {
+		return fmt.Errorf("--background-cpu-us: want a number of microseconds ≥ 0, got %g", *backgroundUS)
+	}
+	if *hostCores == 0 && (*deviceOnHost || *backgroundUS > 0) {
+		return errors.New("--device-on-host and --background-cpu-us need --host-cores N (N > 0)")
+	}
+	hostCoresSet := false
+	fs.Visit(func(f *flag.Flag) { hostCoresSet = hostCoresSet || f.Name == "host-cores" })
 	var measured []results.Record
 	var s *scenarios.Scenario
 	var err error
@@ -109,7 +134,8 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := simulate.Options{Profile: profile, Overhead: simulate.DefaultOverhead, HostCores: *hostCores, Model: &model, Seed: *seed, Version: version}
+	opts := simulate.Options{Profile: profile, Overhead: simulate.DefaultOverhead, HostCores: *hostCores, Model: &model, Seed: *seed, Version: version,
+		DeviceOnHost: *deviceOnHost, BackgroundCPU: time.Duration(*backgroundUS * float64(time.Microsecond))}
 	if overheadUS >= 0 {
 		opts.Overhead = time.Duration(overheadUS * float64(time.Microsecond))
 	}
@@ -128,6 +154,14 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		if *fitService {
 			fit |= simulate.FitService
 		}
+		// An embedded sweep ran clients and servers on one machine: model
+		// it unless told not to (--host-cores 0) or told how
+		// (--device-on-host / --background-cpu-us).
+		hdr := results.HeaderOf(measured)
+		embedded := hdr != nil && hdr.Target == scenarios.TargetEmbedded
+		if embedded && (!hostCoresSet || *hostCores > 0) && !*deviceOnHost && *backgroundUS == 0 {
+			fit |= simulate.FitHost
+		}
 		v, err := simulate.Validate(ctx, s, measured, opts, fit)
 		if err != nil {
 			return err
@@ -140,7 +174,13 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		} else {
 			fmt.Fprintf(out, "overhead %.1f µs per request (given)\n", float64(v.Overhead)/1e3)
 		}
-		fmt.Fprintf(out, "profile: %s; host cores: %s\n\n", profile.Device, coresText(*hostCores))
+		if v.Host != nil {
+			fmt.Fprintf(out, "host: %d cores shared by clients, servers and device calls (the measured file is from an embedded target), fitted from %s (%s); the same as flags: --host-cores %d --device-on-host --background-cpu-us %.0f\n",
+				v.Host.Cores, *compare, v.Host.How, v.Host.Cores, float64(v.Host.Background)/1e3)
+			fmt.Fprintf(out, "profile: %s\n\n", profile.Device)
+		} else {
+			fmt.Fprintf(out, "profile: %s; host cores: %s\n\n", profile.Device, coresText(*hostCores))
+		}
 		if err := simulate.WriteComparison(out, v.Rows); err != nil {
 			return err
 		}
@@ -148,7 +188,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintln(out, "warning:", w)
 		}
 		if *outPath != "" {
-			return writeSimulated(out, s, opts, *outPath, v.Simulated)
+			return writeSimulated(out, s, v.Options, *outPath, v.Simulated)
 		}
 		return nil
 	}

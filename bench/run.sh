@@ -1,0 +1,15 @@
+#!/bin/sh
+# Speed benchmarks for `make bench`, run from the repository root. They
+# load the machine: run them on an otherwise idle one.
+set -e
+# The talk's 500,000 inferences (62,500 requests of batch 8, concurrency 8)
+# through the embedded server, client included; one op is the whole workload.
+go test ./bench -run '^$' -bench Talk500k -benchtime 1x
+# iaasbench's load loop against a minimal grpc-go loop and ghz, same model,
+# concurrency and duration, unary and streaming (ghz: unary only; skipped
+# with a message when it is not installed).
+go run ./bench/loadcmp -c 8 -d 3s -rounds 3
+# The load loop's own work per request allocates nothing; a measurement's
+# client memory does not grow with its request count.
+go test ./measure -run '^$' -bench Record
+go test ./measure -run '^$' -bench ClientMemory -benchtime 1x
