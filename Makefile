@@ -31,9 +31,15 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Long runs: throughput and ratio benchmarks, each comparing in one run.
+# Long runs (~10 min; on an otherwise idle machine): throughput and ratio
+# benchmarks, each comparing its contenders in one run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./server/...
+	sh bench/run.sh
+	$(GO) test -run '^$$' -bench 'MLPInstancesBatching|DenseBatch8' -benchtime 1x ./server/...
+	$(GO) test -run '^$$' -bench AgentsVsOneProcess -benchtime 1x ./agent/
+	$(GO) test -run '^$$' -bench GateRates -benchtime 20x -timeout 30m ./gate/
+	$(GO) test -run '^$$' -bench 'AdaptiveVsGrid|AdaptiveRandomSystems' -benchtime 1x ./sweep/
+	$(GO) test -run '^$$' -bench Large -benchtime 3x ./simulate/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./scenarios/

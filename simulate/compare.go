@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -424,6 +423,97 @@ type Validation struct {
 	Warnings []string
 }
 
+// fitHost calibrates the host model into opts (see FitHost): the
+// embedded server's device calls and handoffs on the host's cores, the
+// overhead's CPU work capped at its median, and the background work that
+// makes up the host CPU measured per request.
+func fitHost(measured []results.Record, s *scenarios.Scenario, opts *Options, service func(int) time.Duration) (HostCalibration, error) {
+	ovhCPU, cpuCap := opts.Overhead, time.Duration(0)
+	if q := opts.OverheadQuantiles; len(q) > 0 {
+		// A distribution fitted at a lone request on a busy host: up to
+		// its median it is work, beyond that waiting (preemption, late
+		// wake-ups) that holds no core.
+		cpuCap = max(opts.Overhead, time.Nanosecond) // 0 would make it all work
+		sum := time.Duration(0)
+		for _, d := range q {
+			sum += min(d, cpuCap)
+		}
+		ovhCPU = sum / time.Duration(len(q))
+	}
+	host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, service, true)
+	if err != nil {
+		return HostCalibration{}, err
+	}
+	opts.HostCores, opts.BackgroundCPU, opts.CPUOverheadCap = host.Cores, host.Background, cpuCap
+	opts.DeviceOnHost, opts.HandoffAfterReply = true, true
+	return host, nil
+}
+
+// refineOverhead shifts a fitted overhead (opts.Overhead and its
+// quantiles) until, under the host model, the single-request points take
+// as long on average as they measured, refitting the host's background
+// work after each shift. On a loaded host part of what a lone request
+// measured is contention for the cores, which the host model adds by
+// itself: counted twice, the lone requests would run too slowly. It
+// returns the total shift (subtracted).
+func refineOverhead(ctx context.Context, measured []results.Record, s *scenarios.Scenario, m Model, opts *Options, service func(int) time.Duration, host *HostCalibration) (time.Duration, error) {
+	type lone struct {
+		p      results.Point
+		meanUS float64
+		n      int
+	}
+	var points []*lone
+	byKey := map[string]*lone{}
+	for _, r := range measured {
+		if !singleRequest(r, s) || r.Measurement.Latency.MeanUS <= 0 {
+			continue
+		}
+		l := byKey[r.Point.Key()]
+		if l == nil {
+			l = &lone{p: r.Point}
+			byKey[r.Point.Key()] = l
+			points = append(points, l)
+		}
+		l.meanUS += r.Measurement.Latency.MeanUS
+		l.n++
+	}
+	if len(points) == 0 {
+		return 0, nil
+	}
+	var total time.Duration
+	for iter := 0; iter < 4; iter++ {
+		diff := 0.0 // simulated − measured mean latency, µs
+		for _, l := range points {
+			rec := SimulatePoint(ctx, s, l.p, m, *opts)
+			if rec.Measurement == nil {
+				return 0, fmt.Errorf("refine the overhead at %s: %s", l.p, rec.Reason)
+			}
+			diff += rec.Measurement.Latency.MeanUS - l.meanUS/float64(l.n)
+		}
+		diff /= float64(len(points))
+		shift := time.Duration(diff * 1e3)
+		if shift > -time.Microsecond && shift < time.Microsecond {
+			break
+		}
+		shift = min(shift, opts.Overhead) // the overhead stays ≥ 0
+		total += shift
+		opts.Overhead -= shift
+		q := make([]time.Duration, len(opts.OverheadQuantiles)) // the calibration's stay as fitted
+		for i, d := range opts.OverheadQuantiles {
+			q[i] = max(d-shift, 0)
+		}
+		if len(q) > 0 {
+			opts.OverheadQuantiles = q
+		}
+		h, err := fitHost(measured, s, opts, service)
+		if err != nil {
+			return 0, err
+		}
+		*host = h
+	}
+	return total, nil
+}
+
 // serviceDrift is how far a measured server's compute time at a lone
 // request may stray from the profile before Validate warns.
 const serviceDrift = 0.2
@@ -437,16 +527,19 @@ const (
 	// FitService fits a constant added to the profile's service time
 	// (CalibrateService), for devices that do not keep to their profile.
 	FitService
-	// FitHost models a host shared by clients and servers (an embedded
-	// sweep): CalibrateHost on Options.HostCores cores (0: the measuring
-	// machine's), device calls on those cores, and of a fitted overhead
-	// distribution only up to its median as CPU work, its tail waiting.
+	// FitHost models a host shared by clients and embedded servers (an
+	// embedded sweep): CalibrateHost on Options.HostCores cores (0: the
+	// measuring machine's), device calls on those cores and handed over
+	// after the reply (DeviceOnHost, HandoffAfterReply), and of a fitted
+	// overhead distribution only up to its median as CPU work, the tail
+	// waiting. Without host telemetry it warns and leaves the host
+	// unlimited.
 	FitHost
 )
 
 // Validate simulates the points of a measured sweep of s and compares
 // them with the measurements, after fitting what fit names (the service
-// offset first, then the overhead on top of it). Only points present in
+// offset first, then the overhead on top of it, then the host). Only points present in
 // the measured records are simulated.
 func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Record, opts Options, fit Fit) (*Validation, error) {
 	if opts.Profile == nil {
@@ -471,30 +564,7 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		opts.Overhead = cal.Overhead
 		opts.OverheadQuantiles = cal.Quantiles
 	}
-	v.Overhead = opts.Overhead
 	v.Warnings = checkServiceTimes(measured, s, service)
-	if fit&FitHost != 0 {
-		opts.DeviceOnHost = true
-		opts.HandoffAfterReply = os.Getenv("HANDOFF") != ""
-		ovhCPU := opts.Overhead
-		if len(opts.OverheadQuantiles) > 0 && os.Getenv("KEEPQ") == "" {
-			opts.OverheadQuantiles = nil
-		} else if len(opts.OverheadQuantiles) > 0 {
-			q := opts.OverheadQuantiles
-			opts.CPUOverheadCap = opts.Overhead
-			sum := time.Duration(0)
-			for _, d := range q {
-				sum += min(d, opts.CPUOverheadCap)
-			}
-			ovhCPU = sum / time.Duration(len(q))
-		}
-		host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, service, true)
-		if err != nil {
-			return nil, fmt.Errorf("validate: %w", err)
-		}
-		v.Host = &host
-		opts.HostCores, opts.BackgroundCPU = host.Cores, host.Background
-	}
 	m := Model{}
 	if opts.Model != nil {
 		m = *opts.Model
@@ -504,6 +574,26 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 			return nil, fmt.Errorf("validate: %w", err)
 		}
 	}
+	if fit&FitHost != 0 {
+		host, err := fitHost(measured, s, &opts, service)
+		switch {
+		case err != nil:
+			// Older files lack host telemetry: compare without the host.
+			v.Warnings = append(v.Warnings, fmt.Sprintf("host left unlimited: %v", err))
+		case fit&FitOverhead != 0:
+			shift, err := refineOverhead(ctx, measured, s, m, &opts, service, &host)
+			if err != nil {
+				return nil, fmt.Errorf("validate: %w", err)
+			}
+			if shift != 0 {
+				v.Calibration.How += fmt.Sprintf("; then %+.1fus so that the single-request points' mean latency matches under the host model", -us(shift))
+			}
+			v.Host = &host
+		default:
+			v.Host = &host
+		}
+	}
+	v.Overhead = opts.Overhead
 	seen := map[string]bool{}
 	for _, r := range measured {
 		if r.Kind == "header" || r.Status != results.StatusOK || seen[r.Point.Key()] {

@@ -20,6 +20,8 @@ type host struct {
 	at       float64    // simulated time v was brought up to
 	jobs     eventQueue // running jobs: t = v at which they finish, a = job
 	token    int32      // the current finish event; older ones are stale
+	busy     float64    // core-seconds worked so far
+	busyBase float64    // busy at the start of the measured window
 	handling bool       // finishes are being handled: reschedule once, after
 }
 
@@ -46,8 +48,9 @@ func (h *host) rate() float64 {
 // advance brings the virtual clock up to now.
 func (m *sim) hostAdvance() {
 	h := &m.host
-	if len(h.jobs.ev) > 0 {
+	if n := float64(len(h.jobs.ev)); n > 0 {
 		h.v += (m.now - h.at) * h.rate()
+		h.busy += (m.now - h.at) * min(n, h.cores)
 	}
 	h.at = m.now
 }

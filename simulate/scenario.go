@@ -311,6 +311,10 @@ func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time
 	} else {
 		t.Notes = append(t.Notes, "simulated: no GPUs at this point; each instance is a CPU executor with the profile's service time")
 	}
+	if cfg.HostCores > 0 {
+		t.CPUUtilMean = 100 * res.HostCPUUtil
+		t.Notes = append(t.Notes, fmt.Sprintf("simulated: host CPU utilisation is the busy fraction of the modelled host's %d cores", cfg.HostCores))
+	}
 	t.Notes = append(t.Notes, res.SeriesNotes...)
 	m.Telemetry = t
 	return m

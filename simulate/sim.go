@@ -178,12 +178,15 @@ type Result struct {
 	Latency    *hist.Histogram
 	Windows    []results.Window
 
-	QueueS      float64   // summed server queue time of the measured requests
-	InferS      float64   // summed device wait + service time of the measured requests
-	Executions  int64     // calls (batches) finished in the window
-	ExecRows    int64     // rows of those calls
-	GPUUtil     []float64 // per GPU (server-major), busy fraction over the window
-	GPUUtilMax  float64   // highest sampled utilisation, fraction
+	QueueS     float64   // summed server queue time of the measured requests
+	InferS     float64   // summed device wait + service time of the measured requests
+	Executions int64     // calls (batches) finished in the window
+	ExecRows   int64     // rows of those calls
+	GPUUtil    []float64 // per GPU (server-major), busy fraction over the window
+	GPUUtilMax float64   // highest sampled utilisation, fraction
+	// HostCPUUtil is, with HostCores, the busy fraction of the host's
+	// cores over the window.
+	HostCPUUtil float64
 	Series      []results.Series
 	SeriesNotes []string
 	Events      int64   // events processed
@@ -940,6 +943,8 @@ func (m *sim) record(rq *request) {
 func (m *sim) startMeasuring() {
 	m.measuring = true
 	cfg := m.cfg
+	m.hostAdvance()
+	m.host.busyBase = m.host.busy
 	for d := range m.devs {
 		b := m.busyAt(int32(d))
 		m.devs[d].measBase, m.devs[d].lastBusy = b, b
@@ -1013,6 +1018,10 @@ func (m *sim) end() {
 	}
 	for _, d := range m.gpuIdx {
 		res.GPUUtil = append(res.GPUUtil, min((m.busyAt(d)-m.devs[d].measBase)/res.DurationS, 1))
+	}
+	if m.cfg.HostCores > 0 {
+		m.hostAdvance()
+		res.HostCPUUtil = min((m.host.busy-m.host.busyBase)/(m.host.cores*res.DurationS), 1)
 	}
 	if len(m.seriesT) == 0 {
 		// A window shorter than one sample period: its mean is the sample.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/measure"
@@ -40,7 +41,7 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 		SampleRateHz:     w.Stream.SampleRateHz,
 		DataSeconds:      w.DataSeconds,
 
-		Warmup:             s.Measure.Warmup.D(),
+		Warmup:             warmup(s.Measure.Warmup.D()),
 		Window:             s.Measure.Window.D(),
 		StabilityTolerance: s.Measure.StabilityTolerance,
 		StableWindows:      s.Measure.StableWindows,
@@ -67,4 +68,13 @@ func MeasureWithAgents(pool *agent.Pool, log *slog.Logger) Measurer {
 	return func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
 		return pool.Measure(ctx, MeasureOptions(dep, s, p, log, nil), pool.K(), 0)
 	}
+}
+
+// warmup maps a scenario's warm-up onto measure's, where zero means the
+// default and a negative value means none.
+func warmup(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -21,7 +21,7 @@ import (
 )
 
 const simulateUsage = `usage: iaasbench simulate --scenario S [--profile P] [--out FILE] [--overhead-us N]
-                          [--host-cores N [--device-on-host] [--background-cpu-us N]]
+                          [--host-cores N [--embedded-host] [--background-cpu-us N]]
        iaasbench simulate [--scenario S] --compare MEASURED.jsonl [--out FILE]
 
 Simulates every point of a scenario with a discrete-event model of servers,
@@ -36,11 +36,15 @@ Without GPUs each instance is its own executor and the profile stands for
 the CPU. Each request also spends --overhead-us outside the server (client
 and network), half on the way in and half on the way out; with
 --host-cores that time is CPU work on a pool of that many cores shared by
-all clients and servers (one machine, as an embedded sweep runs);
---device-on-host puts each device call on those cores too (an emulated GPU
-computes and spins on the CPU), and --background-cpu-us adds CPU work per
-request that no request waits for (runtime, transport, other processes).
-Without --host-cores the host is unlimited.
+all clients and servers (one machine, as an embedded sweep runs). The
+cores are shared as an OS shares them: n running jobs each progress at
+min(1, cores/n). --embedded-host makes the servers iaasbench's embedded
+server on that machine: each device call also runs on those cores (an
+emulated GPU computes the model and spins on the CPU) and a device passes
+to the next request only after the reply's CPU work (the handler that ran
+the call sends its response first). --background-cpu-us adds CPU work per
+request that no request waits for (runtime, transport goroutines, other
+processes). Without --host-cores the host is unlimited.
 
 --compare simulates the points of a measured results file and prints
 point | measured thr | simulated thr | err% | measured p99 | simulated p99 | err%.
@@ -54,13 +58,15 @@ servers' compute time over it at those points (an emulated GPU on a busy
 host oversleeps every call); the overhead is then fitted on top of it.
 
 When the measured file is from an embedded target (clients and servers on
-one machine) --compare also models that machine unless --host-cores 0 is
-given: --host-cores cores (default: the measuring machine's, env.cpus)
-run every request's overhead (up to the fitted median; the distribution's
-tail is waiting, not work), every device call, and background work per
-request; the host CPU per request is fitted at the busiest points as
-cpu_util × cpus / requests per second, and background = that − overhead −
-device calls. The printed host line gives the flags that reproduce it.
+one machine) --compare also models that machine, as --embedded-host does,
+unless --host-cores 0 is given: --host-cores cores (default: the measuring
+machine's, env.cpus) run every request's overhead (up to the fitted
+median; the distribution's tail is waiting, not work), every device call,
+and background work per request. The host CPU per request is fitted at
+the busiest points (most requests in flight) as cpu_util × cpus /
+requests per second (median), and background = that − overhead − device
+calls. On a machine shared with other processes their share is charged to
+the requests, as it was taken from them.
 
 Flags:
 `
@@ -76,7 +82,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	outPath := fs.String("out", "", "results file to write (default results/<scenario>-<hash>-simulated.jsonl; with --compare only when given)")
 	overheadFlag := fs.String("overhead-us", "", fmt.Sprintf("client/network time per request outside the server, in µs (default %g; with --compare fitted from the measurements)", float64(simulate.DefaultOverhead)/1e3))
 	hostCores := fs.Int("host-cores", 0, "make the overhead CPU work on this many shared cores (0: pure latency, unlimited host; with --compare of an embedded sweep default: the measuring machine's cores, fitted)")
-	deviceOnHost := fs.Bool("device-on-host", false, "with --host-cores: each device call also holds a host core for its service time (emulated GPUs, CPU instances)")
+	embeddedHost := fs.Bool("embedded-host", false, "with --host-cores: the servers are the embedded server on that host (device calls run on its cores, a device is handed over after the reply)")
 	backgroundUS := fs.Float64("background-cpu-us", 0, "with --host-cores: host CPU work per request, in µs, that no request waits for")
 	seed := fs.Uint64("seed", 1, "random seed (Poisson arrivals, jitter); the same seed gives the same figures")
 	compare := fs.String("compare", "", "measured results file of the same scenario: print measured vs simulated per point")
@@ -101,8 +107,8 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	if *backgroundUS < 0 || math.IsInf(*backgroundUS, 0) || math.IsNaN(*backgroundUS) {
 		return fmt.Errorf("--background-cpu-us: want a number of microseconds ≥ 0, got %g", *backgroundUS)
 	}
-	if *hostCores == 0 && (*deviceOnHost || *backgroundUS > 0) {
-		return errors.New("--device-on-host and --background-cpu-us need --host-cores N (N > 0)")
+	if *hostCores == 0 && (*embeddedHost || *backgroundUS > 0) {
+		return errors.New("--embedded-host and --background-cpu-us need --host-cores N (N > 0)")
 	}
 	hostCoresSet := false
 	fs.Visit(func(f *flag.Flag) { hostCoresSet = hostCoresSet || f.Name == "host-cores" })
@@ -135,7 +141,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	opts := simulate.Options{Profile: profile, Overhead: simulate.DefaultOverhead, HostCores: *hostCores, Model: &model, Seed: *seed, Version: version,
-		DeviceOnHost: *deviceOnHost, BackgroundCPU: time.Duration(*backgroundUS * float64(time.Microsecond))}
+		DeviceOnHost: *embeddedHost, HandoffAfterReply: *embeddedHost, BackgroundCPU: time.Duration(*backgroundUS * float64(time.Microsecond))}
 	if overheadUS >= 0 {
 		opts.Overhead = time.Duration(overheadUS * float64(time.Microsecond))
 	}
@@ -156,10 +162,10 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		}
 		// An embedded sweep ran clients and servers on one machine: model
 		// it unless told not to (--host-cores 0) or told how
-		// (--device-on-host / --background-cpu-us).
+		// (--embedded-host / --background-cpu-us).
 		hdr := results.HeaderOf(measured)
 		embedded := hdr != nil && hdr.Target == scenarios.TargetEmbedded
-		if embedded && (!hostCoresSet || *hostCores > 0) && !*deviceOnHost && *backgroundUS == 0 {
+		if embedded && (!hostCoresSet || *hostCores > 0) && !*embeddedHost && *backgroundUS == 0 {
 			fit |= simulate.FitHost
 		}
 		v, err := simulate.Validate(ctx, s, measured, opts, fit)
@@ -175,8 +181,12 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "overhead %.1f µs per request (given)\n", float64(v.Overhead)/1e3)
 		}
 		if v.Host != nil {
-			fmt.Fprintf(out, "host: %d cores shared by clients, servers and device calls (the measured file is from an embedded target), fitted from %s (%s); the same as flags: --host-cores %d --device-on-host --background-cpu-us %.0f\n",
-				v.Host.Cores, *compare, v.Host.How, v.Host.Cores, float64(v.Host.Background)/1e3)
+			capText := ""
+			if c := v.Options.CPUOverheadCap; c > 0 {
+				capText = fmt.Sprintf(" (overhead CPU capped at %.1f µs, its tail waiting)", float64(c)/1e3)
+			}
+			fmt.Fprintf(out, "host: embedded target, so %d cores shared by clients, servers and device calls%s, fitted from %s: %s (for plain simulate: --host-cores %d --embedded-host --background-cpu-us %.0f)\n",
+				v.Host.Cores, capText, *compare, v.Host.How, v.Host.Cores, float64(v.Host.Background)/1e3)
 			fmt.Fprintf(out, "profile: %s\n\n", profile.Device)
 		} else {
 			fmt.Fprintf(out, "profile: %s; host cores: %s\n\n", profile.Device, coresText(*hostCores))
@@ -208,8 +218,18 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	printSimulated(out, recs)
-	fmt.Fprintf(out, "simulated %d points of %s in %v (overhead %.1f µs, profile %s): %s\n",
-		len(recs), s.Name, time.Since(start).Round(time.Millisecond), float64(opts.Overhead)/1e3, profile.Device, path)
+	host := ""
+	if opts.HostCores > 0 {
+		host = fmt.Sprintf(", host %d cores", opts.HostCores)
+		if opts.DeviceOnHost {
+			host += " running the embedded server's device calls"
+		}
+		if opts.BackgroundCPU > 0 {
+			host += fmt.Sprintf(", background %.1f µs per request", float64(opts.BackgroundCPU)/1e3)
+		}
+	}
+	fmt.Fprintf(out, "simulated %d points of %s in %v (overhead %.1f µs%s, profile %s): %s\n",
+		len(recs), s.Name, time.Since(start).Round(time.Millisecond), float64(opts.Overhead)/1e3, host, profile.Device, path)
 	return nil
 }
 

@@ -1,0 +1,189 @@
+package simulate
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
+)
+
+// Cores are shared, not queued for: four clients' 200 µs of overhead on
+// two cores each take 400 µs, every one of them (a FIFO pool would let
+// some through in 200 µs and hold others for 600 µs).
+func TestHostCoresShareLikeAnOS(t *testing.T) {
+	c := base(time.Microsecond)
+	c.GPUs, c.Clients, c.Overhead, c.HostCores = 4, 4, 200*time.Microsecond, 2
+	r := run(t, c)
+	within(t, "throughput of 4 clients on 2 cores", throughput(r), 2/200e-6, 0.01)
+	want := 400e-6 + 1e-6
+	within(t, "fastest request", float64(r.Latency.Min())/1e9, want, 0.01)
+	within(t, "slowest request", float64(r.Latency.Max())/1e9, want, 0.01)
+	// Idle only while all four are at their devices (1 µs in 401 µs).
+	within(t, "host CPU utilisation", r.HostCPUUtil, 400.0/401, 1e-3)
+}
+
+// An emulated GPU computes on the host: two of them on one core serve
+// what one would.
+func TestDeviceOnHostTakesACore(t *testing.T) {
+	const d = 100 * time.Microsecond
+	c := base(d)
+	c.GPUs, c.Clients, c.HostCores = 2, 8, 1
+	within(t, "two GPUs, latency-only host", throughput(run(t, c)), 2/d.Seconds(), 0.01)
+	c.DeviceOnHost = true
+	r := run(t, c)
+	within(t, "two GPUs computing on one core", throughput(r), 1/d.Seconds(), 0.01)
+	// Each device holds its lock while it shares the core: both look busy.
+	for i, u := range r.GPUUtil {
+		if u < 0.99 {
+			t.Errorf("GPU %d utilisation %.3f, want 1 (busy while sharing the core)", i, u)
+		}
+	}
+	within(t, "host CPU utilisation", r.HostCPUUtil, 1, 1e-3)
+}
+
+// Background work is charged to every request but delays none directly:
+// 100 µs of overhead and 100 µs of background on one core cap the rate at
+// 5000/s, and a lone client on a spare core does not see it.
+func TestBackgroundCPUCapsThroughput(t *testing.T) {
+	c := base(10 * time.Microsecond)
+	c.GPUs, c.Clients, c.Overhead, c.HostCores, c.BackgroundCPU = 4, 16, 100*time.Microsecond, 1, 100*time.Microsecond
+	within(t, "throughput with background work", throughput(run(t, c)), 5000, 0.01)
+	c.Clients, c.HostCores = 1, 2
+	within(t, "one client, a spare core", meanLatency(run(t, c)), 110e-6, 0.01)
+}
+
+// The embedded server hands the device on only after the reply's CPU
+// work: 100 µs calls with 100 µs of overhead (50 µs each way) take 150 µs
+// each however many clients wait.
+func TestHandoffAfterReply(t *testing.T) {
+	const d = 100 * time.Microsecond
+	c := base(d)
+	c.Clients, c.Overhead, c.HostCores, c.DeviceOnHost = 8, 100*time.Microsecond, 16, true
+	within(t, "device-bound, handed over at once", throughput(run(t, c)), 1/d.Seconds(), 0.01)
+	c.HandoffAfterReply = true
+	r := run(t, c)
+	within(t, "device handed over after the reply", throughput(r), 1/150e-6, 0.01)
+	// The gap is not device time: utilisation is 100/150.
+	within(t, "GPU utilisation with handoff gaps", r.GPUUtil[0], 100.0/150, 0.01)
+}
+
+// Of each overhead draw only CPUOverheadCap is work; the rest waits
+// without a core: overheads of 300–500 µs capped at 100 µs on one core
+// allow 10,000 requests/s, while a lone request still takes the whole
+// overhead.
+func TestCPUOverheadCapSplitsWorkFromWaiting(t *testing.T) {
+	c := base(time.Microsecond)
+	c.GPUs, c.Clients, c.HostCores, c.CPUOverheadCap = 4, 64, 1, 100*time.Microsecond
+	c.OverheadQuantiles = []time.Duration{300 * time.Microsecond, 400 * time.Microsecond, 500 * time.Microsecond}
+	within(t, "throughput with capped CPU work", throughput(run(t, c)), 10000, 0.01)
+	c.Clients = 1
+	within(t, "lone request", meanLatency(run(t, c)), 401e-6, 0.01)
+}
+
+func TestHostSettingsNeedCores(t *testing.T) {
+	c := base(time.Millisecond)
+	c.BackgroundCPU = time.Microsecond
+	if _, err := Simulate(context.Background(), c); err == nil || !strings.Contains(err.Error(), "HostCores") {
+		t.Errorf("background CPU without host cores: %v", err)
+	}
+}
+
+// hostRecord is a measured point whose host spent cpu per request at rps.
+func hostRecord(clients int, rps float64, cpu time.Duration, cores int) results.Record {
+	return results.Record{Kind: "point", Status: results.StatusOK,
+		Point: results.Point{Servers: 1, GPUs: 1, Instances: 1, Clients: clients, Rate: 1, BatchSize: 8},
+		Env:   &results.Env{CPUs: cores},
+		Measurement: &results.Measurement{Requests: int64(rps), ThroughputRPS: rps,
+			Telemetry: &results.Telemetry{CPUUtilMean: 100 * rps * cpu.Seconds() / float64(cores)}}}
+}
+
+// The host CPU per request is read at the busiest points; points with
+// fewer requests in flight (whose idle spinning inflates it) are left
+// out, and device and overhead CPU come off it to leave the background.
+func TestCalibrateHostRecoversCPUPerRequest(t *testing.T) {
+	s := builtin(t, "quickstart")
+	const truth = 300 * time.Microsecond
+	measured := []results.Record{
+		{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: results.Env{CPUs: 2}}},
+		hostRecord(1, 3000, 600*time.Microsecond, 2), // a lone client: not the busiest
+		hostRecord(4, 5000, truth, 2),
+		hostRecord(4, 6000, truth+8*time.Microsecond, 2),
+		hostRecord(4, 6600, truth-6*time.Microsecond, 2),
+	}
+	// One point batched two requests per call: its device share halves.
+	b := &results.Breakdown{RequestCount: 1000, ExecutionCount: 500, InferenceCount: 8000}
+	measured[3].Measurement.Server = b
+	cal, err := CalibrateHost(measured, s, 0, 60*time.Microsecond, flat(125*time.Microsecond), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.Cores != 2 || len(cal.From) != 3 {
+		t.Fatalf("calibration on %d cores from %d points, want 2 cores, the 3 four-client points (%s)", cal.Cores, len(cal.From), cal.How)
+	}
+	within(t, "host CPU per request", cal.CPUPerRequest.Seconds(), truth.Seconds(), 0.03)
+	within(t, "device CPU per request", cal.DeviceCPU.Seconds(), 125e-6, 1e-6)
+	within(t, "background per request", cal.Background.Seconds(), (truth - 185*time.Microsecond).Seconds(), 0.08)
+	// More cores than the machine that measured: the pool is as given.
+	if cal, _ := CalibrateHost(measured, s, 8, 0, flat(0), false); cal.Cores != 8 || cal.DeviceCPU != 0 {
+		t.Errorf("given 8 cores and no device on host: %+v", cal)
+	}
+
+	// Without host telemetry or a core count there is nothing to fit.
+	for i := range measured[1:] {
+		measured[i+1].Measurement.Telemetry = nil
+	}
+	if _, err := CalibrateHost(measured, s, 0, 0, flat(0), true); err == nil || !strings.Contains(err.Error(), "cpu_util") {
+		t.Errorf("no telemetry: %v", err)
+	}
+	bare := []results.Record{hostRecord(4, 5000, truth, 0)}
+	if _, err := CalibrateHost(bare, s, 0, 0, flat(0), true); err == nil || !strings.Contains(err.Error(), "env.cpus") {
+		t.Errorf("no CPU count: %v", err)
+	}
+}
+
+// Round trip: a sweep simulated with a known host (2 cores, device calls
+// on them, 150 µs of background per request) and labelled embedded is
+// fitted back and matched.
+func TestValidateFitsTheHost(t *testing.T) {
+	s := builtin(t, "quickstart")
+	env := results.Env{CPUs: 2}
+	truth := Options{Profile: h200(t), Overhead: 60 * time.Microsecond, HostCores: 2, DeviceOnHost: true,
+		HandoffAfterReply: true, BackgroundCPU: 150 * time.Microsecond, Env: &env, Seed: 3}
+	recs, err := Run(context.Background(), s, truth, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured := []results.Record{{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: env}}}
+	for _, r := range recs {
+		r.Source = results.SourceMeasured
+		measured = append(measured, r)
+	}
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead|FitHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Host == nil {
+		t.Fatalf("no host fitted; warnings %v", v.Warnings)
+	}
+	t.Logf("host: %s; overhead %v", v.Host.How, v.Overhead)
+	if v.Host.Cores != 2 || !v.Options.DeviceOnHost || !v.Options.HandoffAfterReply {
+		t.Errorf("host model %+v / options %+v", v.Host, v.Options)
+	}
+	// True CPU per request: 60 µs overhead + 125 µs call + 150 µs.
+	within(t, "host CPU per request", v.Host.CPUPerRequest.Seconds(), 335e-6, 0.03)
+	within(t, "background", v.Host.Background.Seconds(), 150e-6, 0.1)
+	if v.MaxThroughputErrPct > 3 {
+		t.Errorf("throughput off by up to %.1f%% after fitting the host", v.MaxThroughputErrPct)
+	}
+	// Without the host model the same points are far off: the host caps them.
+	v, err = Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.MaxThroughputErrPct < 20 {
+		t.Errorf("an unlimited host matched a host-bound sweep within %.1f%%", v.MaxThroughputErrPct)
+	}
+}
