@@ -449,14 +449,16 @@ func fitHost(measured []results.Record, s *scenarios.Scenario, opts *Options, se
 	return host, nil
 }
 
-// refineOverhead shifts a fitted overhead (opts.Overhead and its
-// quantiles) until, under the host model, the single-request points take
-// as long on average as they measured, refitting the host's background
-// work after each shift. On a loaded host part of what a lone request
-// measured is contention for the cores, which the host model adds by
-// itself: counted twice, the lone requests would run too slowly. It
-// returns the total shift (subtracted).
-func refineOverhead(ctx context.Context, measured []results.Record, s *scenarios.Scenario, m Model, opts *Options, service func(int) time.Duration, host *HostCalibration) (time.Duration, error) {
+// discountTail scales the waiting tail of a fitted overhead
+// distribution (each quantile's excess over the CPU cap) by the factor in
+// [0, 1] that makes the single-request points, simulated under the host
+// model, take as long on average as they measured. On a loaded host part
+// of that tail is contention for the cores, which the host model now adds
+// by itself; counted twice, lone requests would run too slowly. The CPU
+// part (up to the cap) is kept, so the host fit stands. It returns the
+// factor (1: nothing discounted) and the simulated − measured mean
+// latency left at the single-request points, in µs.
+func discountTail(ctx context.Context, measured []results.Record, s *scenarios.Scenario, m Model, opts *Options) (factor, leftUS float64, err error) {
 	type lone struct {
 		p      results.Point
 		meanUS float64
@@ -477,41 +479,60 @@ func refineOverhead(ctx context.Context, measured []results.Record, s *scenarios
 		l.meanUS += r.Measurement.Latency.MeanUS
 		l.n++
 	}
-	if len(points) == 0 {
-		return 0, nil
+	fitted, cpuCap := opts.OverheadQuantiles, opts.CPUOverheadCap
+	if len(points) == 0 || len(fitted) == 0 || cpuCap <= 0 {
+		return 1, 0, nil
 	}
-	var total time.Duration
-	for iter := 0; iter < 4; iter++ {
-		diff := 0.0 // simulated − measured mean latency, µs
+	// excess is the simulated − measured mean latency with the tail
+	// scaled by f.
+	excess := func(f float64) (float64, error) {
+		o := *opts
+		o.OverheadQuantiles = make([]time.Duration, len(fitted))
+		for i, q := range fitted {
+			o.OverheadQuantiles[i] = min(q, cpuCap) + time.Duration(f*float64(max(q-cpuCap, 0)))
+		}
+		diff := 0.0
 		for _, l := range points {
-			rec := SimulatePoint(ctx, s, l.p, m, *opts)
+			rec := SimulatePoint(ctx, s, l.p, m, o)
 			if rec.Measurement == nil {
-				return 0, fmt.Errorf("refine the overhead at %s: %s", l.p, rec.Reason)
+				return 0, fmt.Errorf("discount the overhead's tail at %s: %s", l.p, rec.Reason)
 			}
 			diff += rec.Measurement.Latency.MeanUS - l.meanUS/float64(l.n)
 		}
-		diff /= float64(len(points))
-		shift := time.Duration(diff * 1e3)
-		if shift > -time.Microsecond && shift < time.Microsecond {
-			break
-		}
-		shift = min(shift, opts.Overhead) // the overhead stays ≥ 0
-		total += shift
-		opts.Overhead -= shift
-		q := make([]time.Duration, len(opts.OverheadQuantiles)) // the calibration's stay as fitted
-		for i, d := range opts.OverheadQuantiles {
-			q[i] = max(d-shift, 0)
-		}
-		if len(q) > 0 {
-			opts.OverheadQuantiles = q
-		}
-		h, err := fitHost(measured, s, opts, service)
-		if err != nil {
-			return 0, err
-		}
-		*host = h
+		return diff / float64(len(points)), nil
 	}
-	return total, nil
+	hi, err := excess(1)
+	if err != nil || hi <= 0 {
+		return 1, hi, err // not too slow: nothing counted twice
+	}
+	lo, err := excess(0)
+	if err != nil {
+		return 1, hi, err
+	}
+	factor, leftUS = 0, lo
+	if lo < 0 {
+		// Bisect: excess grows with the factor.
+		a, b := 0.0, 1.0
+		for range 8 {
+			f := (a + b) / 2
+			e, err := excess(f)
+			if err != nil {
+				return 1, hi, err
+			}
+			if e > 0 {
+				b = f
+			} else {
+				a, leftUS = f, e
+			}
+		}
+		factor = a
+	}
+	q := make([]time.Duration, len(fitted)) // the calibration's stay as fitted
+	for i, d := range fitted {
+		q[i] = min(d, cpuCap) + time.Duration(factor*float64(max(d-cpuCap, 0)))
+	}
+	opts.OverheadQuantiles = q
+	return factor, leftUS, nil
 }
 
 // serviceDrift is how far a measured server's compute time at a lone
@@ -581,12 +602,15 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 			// Older files lack host telemetry: compare without the host.
 			v.Warnings = append(v.Warnings, fmt.Sprintf("host left unlimited: %v", err))
 		case fit&FitOverhead != 0:
-			shift, err := refineOverhead(ctx, measured, s, m, &opts, service, &host)
+			f, left, err := discountTail(ctx, measured, s, m, &opts)
 			if err != nil {
 				return nil, fmt.Errorf("validate: %w", err)
 			}
-			if shift != 0 {
-				v.Calibration.How += fmt.Sprintf("; then %+.1fus so that the single-request points' mean latency matches under the host model", -us(shift))
+			if f < 1 {
+				v.Calibration.How += fmt.Sprintf("; under the host model its tail (beyond %.1fus) scaled by %.2f so that the single-request points' mean latency matches", us(opts.CPUOverheadCap), f)
+				if left > 1 {
+					v.Calibration.How += fmt.Sprintf(" (still %.0fus slower without any tail: the host model contends more than the lone requests saw)", left)
+				}
 			}
 			v.Host = &host
 		default:

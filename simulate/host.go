@@ -13,7 +13,7 @@ import "math"
 // virtual clock v, the work each running job has done since the start,
 // and the jobs in a heap by the value of v at which they finish; only the
 // first one's finish is scheduled, and rescheduled (under a new token)
-// whenever the number of running jobs changes the rate.
+// whenever a job starts or finishes, since either changes the rate.
 type host struct {
 	cores    float64
 	v        float64    // virtual time: work per running job so far

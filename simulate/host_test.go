@@ -187,3 +187,51 @@ func TestValidateFitsTheHost(t *testing.T) {
 		t.Errorf("an unlimited host matched a host-bound sweep within %.1f%%", v.MaxThroughputErrPct)
 	}
 }
+
+// On a loaded host a lone request's measured overhead has a tail that is
+// partly contention for the cores; the host model adds contention by
+// itself, so Validate discounts that tail until the single-request points
+// match again, and the throughput follows everywhere.
+func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
+	s := builtin(t, "quickstart")
+	env := results.Env{CPUs: 2}
+	us := time.Microsecond
+	tail := []time.Duration{40 * us, 45 * us, 50 * us, 50 * us, 55 * us, 60 * us, 60 * us, 70 * us, 300 * us, 600 * us}
+	truth := Options{Profile: h200(t), Overhead: 55 * us, OverheadQuantiles: tail, CPUOverheadCap: 55 * us,
+		HostCores: 2, DeviceOnHost: true, HandoffAfterReply: true, BackgroundCPU: 400 * us, Env: &env, Seed: 3}
+	recs, err := Run(context.Background(), s, truth, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured := []results.Record{{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: env}}}
+	for _, r := range recs {
+		r.Source = results.SourceMeasured
+		measured = append(measured, r)
+	}
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead|FitHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s; %s", v.Calibration.How, v.Host.How)
+	if !strings.Contains(v.Calibration.How, "scaled by") {
+		t.Errorf("no tail discounted: %s", v.Calibration.How)
+	}
+	if v.MaxThroughputErrPct > 3 {
+		t.Errorf("throughput off by up to %.1f%% after discounting the tail", v.MaxThroughputErrPct)
+	}
+	// The tail as fitted, counted on top of the host's contention, runs a
+	// lone request too slowly.
+	lone := results.Point{Servers: 1, GPUs: 1, Instances: 1, Clients: 1, Rate: 1, BatchSize: 8}
+	o := v.Options
+	o.OverheadQuantiles = v.Calibration.Quantiles
+	m, err := LookupModel(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := SimulatePoint(context.Background(), s, lone, m, o)
+	want := find(t, recs, lone).ThroughputIPS
+	t.Logf("lone client, undiscounted tail: %.0f inf/s, measured %.0f", rec.Measurement.ThroughputIPS, want)
+	if got := rec.Measurement.ThroughputIPS; got > 0.97*want {
+		t.Errorf("undiscounted tail: lone client at %.0f inf/s, measured %.0f: the test does not exercise the discount", got, want)
+	}
+}

@@ -8,8 +8,8 @@
 // The model mirrors the embedded server (package server):
 //   - Placement: per server, `instances` instances on each GPU (as a
 //     KIND_GPU group); without GPUs, `instances` instances each with a
-//     private executor (the profile then stands for the CPU; CPU cores are
-//     not shared).
+//     private executor (the profile then stands for the CPU; its cores
+//     are shared only with DeviceOnHost).
 //   - Service: a call of a batch of rows holds its device for the
 //     profile's service time of those rows; a device runs one call at a
 //     time (instances on one GPU share its capacity); an instance runs one
@@ -30,8 +30,11 @@
 //     of it; the rest is waiting), each device call (DeviceOnHost: an
 //     emulated GPU computes and spins on the CPU) and BackgroundCPU per
 //     request (work no request waits for: runtime, transport goroutines,
-//     other processes) are jobs on a FIFO pool of HostCores cores, so the
-//     host, not the devices, can cap throughput (CalibrateHost fits it).
+//     other processes) are jobs on HostCores cores shared as an OS shares
+//     them (processor sharing, see host), so the host, not the devices,
+//     can cap throughput; with HandoffAfterReply a device passes to the
+//     next request only after the reply's CPU work, as the embedded
+//     server's handler goroutines do (CalibrateHost fits the host).
 //   - Clients, as package measure drives them: closed loop keeps
 //     `concurrency` requests in flight per client; open loop sends at rate
 //     r per client: constant (clients staggered evenly over a period),
@@ -307,8 +310,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("CPU overhead cap must not be negative, got %v", c.CPUOverheadCap)
 	case c.BackgroundCPU < 0:
 		return fmt.Errorf("background CPU must not be negative, got %v", c.BackgroundCPU)
-	case c.HostCores == 0 && (c.DeviceOnHost || c.BackgroundCPU > 0 || c.CPUOverheadCap > 0):
-		return errors.New("device-on-host, background CPU and a CPU overhead cap need host cores (HostCores > 0)")
+	case c.HostCores == 0 && (c.DeviceOnHost || c.HandoffAfterReply || c.BackgroundCPU > 0 || c.CPUOverheadCap > 0):
+		return errors.New("DeviceOnHost, HandoffAfterReply, BackgroundCPU and CPUOverheadCap need host cores (HostCores > 0)")
 	case slices.ContainsFunc(c.OverheadQuantiles, func(d time.Duration) bool { return d < 0 }):
 		return errors.New("overhead quantiles must not be negative")
 	case c.MaxBatchSize > 0 && c.BatchSize > c.MaxBatchSize:
@@ -748,7 +751,7 @@ func (m *sim) deviceDone(d int32) {
 		m.res.Executions++
 		m.res.ExecRows += int64(in.rows)
 	}
-	if m.cfg.HandoffAfterReply && m.cfg.HostCores > 0 && len(in.batch) == 1 {
+	if m.cfg.HandoffAfterReply && m.cfg.HostCores > 0 && !m.cfg.DynamicBatching && len(in.batch) == 1 {
 		r := in.batch[0]
 		dv.handoff = true
 		m.reqs[r].finished = m.now
