@@ -38,7 +38,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'MLPInstancesBatching|DenseBatch8' -benchtime 1x ./server/...
 	$(GO) test -run '^$$' -bench AgentsVsOneProcess -benchtime 1x ./agent/
 	$(GO) test -run '^$$' -bench GateRates -benchtime 20x -timeout 30m ./gate/
-	$(GO) test -run '^$$' -bench 'AdaptiveVsGrid|AdaptiveRandomSystems' -benchtime 1x ./sweep/
+	$(GO) test -run '^$$' -bench 'AdaptiveVsGrid|AdaptiveRandomSystems|AdaptiveVsGridEmbedded' -benchtime 1x ./sweep/
 	$(GO) test -run '^$$' -bench Large -benchtime 3x ./simulate/
 
 fuzz:

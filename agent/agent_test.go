@@ -22,6 +22,20 @@ import (
 
 // TestMain lets this test binary act as an agent process.
 func TestMain(m *testing.M) {
+	if out := os.Getenv("IAASBENCH_SERVE_ADDR_FILE"); out != "" {
+		// An embedded server in a process of its own (benchmarks).
+		srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			err = srv.Start()
+		}
+		if err != nil {
+			os.Exit(1)
+		}
+		// Rename so that the parent never reads a half-written address.
+		os.WriteFile(out+".tmp", []byte(srv.Addr()), 0o644)
+		os.Rename(out+".tmp", out)
+		select {}
+	}
 	if url := os.Getenv("IAASBENCH_AGENT_URL"); url != "" {
 		err := agent.RunAgent(context.Background(), url, os.Getenv("IAASBENCH_AGENT_NAME"), slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {

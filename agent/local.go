@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 )
 
@@ -39,6 +40,14 @@ func StartLocal(coord *Coordinator, k int, command CommandFunc) (*Local, error) 
 		name := fmt.Sprintf("local-%d", i)
 		cmd := command(coord.URL(), name)
 		cmd.Stderr = os.Stderr
+		if os.Getenv("GOMAXPROCS") == "" {
+			// K runtimes each sized for the whole machine oversubscribe
+			// it; share the cores out instead.
+			if cmd.Env == nil {
+				cmd.Env = os.Environ()
+			}
+			cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.NumCPU()/k)))
+		}
 		if err := cmd.Start(); err != nil {
 			l.Close()
 			return nil, fmt.Errorf("start agent %s: %w", name, err)
