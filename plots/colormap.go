@@ -122,6 +122,9 @@ func (s valueScale) from(z float64) float64 {
 // levels returns up to max round values of the figure between lo and hi
 // (figure units), for contour lines.
 func (s valueScale) levels(lo, hi float64, most int) []float64 {
+	if !(hi > lo) {
+		return nil // a flat surface has no contour lines
+	}
 	var ticks []plot.Tick
 	if s.log {
 		ticks = niceLogTicks{}.Ticks(lo, hi)
@@ -171,5 +174,5 @@ func colorBar(c draw.Canvas, cm *colorMap, sc valueScale, label string, marks []
 	for _, m := range marks {
 		p.Add(&refLine{y: sc.to(m), horizontal: true, style: draw.LineStyle{Color: color.Black, Width: vg.Points(1)}})
 	}
-	p.Draw(c)
+	drawPlot(p, c)
 }

@@ -107,6 +107,6 @@ func drawBreakdown(r *reportCtx, path string) (Figure, error) {
 	p.Y.Tick.Label.Font.Size = vg.Points(tickSize)
 	p.X.Min = 0
 	p.X.Max *= 1.04 // the longest bar should not touch the frame
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }

@@ -184,7 +184,7 @@ func drawLatencyCDF(r *reportCtx, path string) (Figure, error) {
 	c := f.header(fmt.Sprintf("%s at %s and its neighbours%s", title, centre.Label, sw.tag()), sw.provenance())
 	c = footer(c, notes)
 	c = lg.splitLegend(c)
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }
 

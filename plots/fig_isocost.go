@@ -300,7 +300,7 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 		colorBar(cbc, cm, valueScale{}, "expense (USD per hour)", nil)
 		c = draw.Crop(c, 0, -cbw, 0, 0)
 	}
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }
 

@@ -116,7 +116,7 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 		lg.add("constraint", &plotter.Line{LineStyle: limitStyle(colorFailed)})
 	}
 	c = lg.splitLegend(c)
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }
 

@@ -185,6 +185,6 @@ func drawPareto(r *reportCtx, path string) (Figure, error) {
 	c := f.header(fmt.Sprintf("%s at %s%s", title, r.demandText(), r.sw.tag()), r.sw.provenance())
 	c = footer(c, notes)
 	c = lg.splitLegend(c)
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }

@@ -399,7 +399,7 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 	cbc = draw.Crop(cbc, 0, -vg.Points(18), 0, 0)
 	colorBar(cbc, cm, sc, r.objectiveLabel(), levels)
 	c = draw.Crop(c, 0, -cbw-vg.Points(10), 0, 0)
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }
 
@@ -640,7 +640,7 @@ func (r *reportCtx) drawCostCurve(path string, cs *cost.CostSurface, dim string,
 	c := f.header(title+r.sw.tag(), r.sw.provenance())
 	c = footer(c, notes)
 	c = lg.splitLegend(c)
-	p.Draw(c)
+	drawPlot(p, c)
 	return fig, f.save(path)
 }
 

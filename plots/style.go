@@ -412,3 +412,24 @@ func darken(c color.Color, t float64) color.RGBA {
 	mix := func(v uint32) uint8 { return uint8(math.Round(float64(v>>8) * (1 - t))) }
 	return color.RGBA{mix(r), mix(g), mix(b), 0xff}
 }
+
+// drawPlot draws p after widening any axis whose data span nothing (a
+// flat cost, a single point): gonum/plot panics on an empty range, and a
+// degenerate sweep must still give a figure.
+func drawPlot(p *plot.Plot, c draw.Canvas) {
+	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
+		if ax.Max > ax.Min {
+			continue
+		}
+		pad := math.Abs(ax.Min) * 0.05
+		if pad == 0 || math.IsNaN(pad) || math.IsInf(pad, 0) {
+			pad = 1
+		}
+		if math.IsNaN(ax.Min) || math.IsInf(ax.Min, 0) {
+			ax.Min, ax.Max = 0, 1
+			continue
+		}
+		ax.Min, ax.Max = ax.Min-pad, ax.Min+pad
+	}
+	p.Draw(c)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,11 @@ func defaultReportDir(resultsFile string) string {
 
 // writeReport renders the figures and prints the operating point.
 func writeReport(out io.Writer, recs []results.Record, spec cost.Spec, dir string) error {
-	sum, err := plots.Report(recs, spec, dir, plots.Options{})
+	var opts plots.Options
+	if slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		opts.Logger = slog.Default() // a line per figure, and why one failed
+	}
+	sum, err := plots.Report(recs, spec, dir, opts)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
