@@ -470,3 +470,20 @@ func TestSafeDrawRecoversPanic(t *testing.T) {
 		t.Fatalf("err = %v, want a drawError carrying the panic", err)
 	}
 }
+
+// A cost that is the same at every point (one node's price, no GPU
+// charge) is a flat surface: it must still be drawn, not replaced.
+func TestFlatCostSurfaceIsDrawn(t *testing.T) {
+	recs := loadFixture(t)
+	spec := fixtureSpec()
+	spec.Prices = cost.Prices{GPUHour: map[string]float64{"default": 0}, NodeHour: 1}
+	spec.Objective = "usd_per_hour"
+	spec.Constraints = nil
+	sum, err := Report(recs, spec, outDir(t, "flat"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fig := figureByFile(t, sum, "cost_surface.png"); fig.Placeholder {
+		t.Fatalf("flat cost surface replaced by a placeholder: %s", fig.Why)
+	}
+}
