@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -115,4 +114,3 @@ func (p *Pool) Close() {
 	p.local.Close()
 }
 
-var _ = context.Background

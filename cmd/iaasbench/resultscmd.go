@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -132,4 +131,3 @@ func writeResultsTable(out io.Writer, recs []results.Record) error {
 	return tw.Flush()
 }
 
-var _ = os.Stdout

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/iaasbench/iaasbench/results"
@@ -65,4 +64,3 @@ func scenarioOfResults(recs []results.Record, path string) (*scenarios.Scenario,
 	return s, nil
 }
 
-var _ = os.Stdout

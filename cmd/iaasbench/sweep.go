@@ -85,14 +85,21 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var failed error
+	if sum.Measured == 0 && sum.Skipped == 0 && sum.Failed > 0 {
+		failed = fmt.Errorf("no point could be measured (%d failed attempts; reasons in %s, e.g. `iaasbench results show %s`)", sum.Failed, sum.ResultsPath, sum.ResultsPath)
+	}
 	if *reportDir == "off" {
-		return nil
+		return failed
 	}
 	dir := *reportDir
 	if dir == "" {
 		dir = defaultReportDir(sum.ResultsPath)
 	}
-	return writeReport(out, sum.Records, s.Cost, dir)
+	if err := writeReport(out, sum.Records, s.Cost, dir); err != nil {
+		return err
+	}
+	return failed
 }
 
 // progressWriter is stderr when it is a terminal, else nil: bars stay
