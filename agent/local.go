@@ -113,4 +113,3 @@ func (p *Pool) Close() {
 	p.Coordinator.Close()
 	p.local.Close()
 }
-

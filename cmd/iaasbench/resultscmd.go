@@ -130,4 +130,3 @@ func writeResultsTable(out io.Writer, recs []results.Record) error {
 	}
 	return tw.Flush()
 }
-

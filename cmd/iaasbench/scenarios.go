@@ -63,4 +63,3 @@ func scenarioOfResults(recs []results.Record, path string) (*scenarios.Scenario,
 	}
 	return s, nil
 }
-
