@@ -167,3 +167,19 @@ func TestSplitSpreadsClientsAndSequenceIDs(t *testing.T) {
 		t.Fatal("2 clients over 3 agents accepted")
 	}
 }
+
+// An agent takes one share of a measurement: two shares run one after
+// the other would be merged as if they had overlapped.
+func TestOneAgentTakesOneShare(t *testing.T) {
+	srv := embedded(t)
+	pool, err := agent.StartPool(1, selfAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	opts := measure.Options{Addrs: []string{srv.Addr()}, Model: "calibrated", Clients: 2, Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, NoTelemetry: true}
+	m, err := pool.Measure(context.Background(), opts, 2, time.Second)
+	if err == nil || m == nil || !m.Incomplete || !strings.Contains(m.Error, "share 1") {
+		t.Fatalf("one agent for two shares: err %v, measurement %+v", err, m)
+	}
+}

@@ -257,7 +257,14 @@ func (c *Coordinator) handleNext(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "coordinator closed", http.StatusGone)
 			return
 		}
-		if len(c.pending) > 0 {
+		// One share per agent per job: shares run at the same time, so an
+		// agent that took two would run the second after the first and the
+		// merged figures would add windows that never overlapped.
+		mine := false
+		for _, who := range c.taken {
+			mine = mine || who == name
+		}
+		if len(c.pending) > 0 && !mine {
 			p := c.pending[0]
 			c.pending = c.pending[1:]
 			c.taken[p.Index] = name

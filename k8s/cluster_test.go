@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/k8s"
 	"github.com/iaasbench/iaasbench/k8s/harness"
@@ -514,5 +515,73 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		if _, err := e.cp.Client.BatchV1().Jobs(e.ns).Create(ctx, &job, dry); err != nil {
 			t.Errorf("%+v: agents job refused: %v", v, err)
 		}
+	}
+}
+
+// A sweep with agents on Kubernetes runs them as a Job of the right
+// parallelism and arguments; an agent that never connects (kwok runs no
+// containers: one agent here runs on this machine instead) leaves the
+// point incomplete, never silently wrong; Close removes the Job.
+func TestAgentsRunAsAJobAndAMissingAgentMakesThePointIncomplete(t *testing.T) {
+	e := newEnv(t)
+	s, err := scenarios.Parse([]byte(`
+name: k8s-agents
+server: {emulated_gpu_profile: h200-mlp}
+workload: {model: mlp, mode: closed, rpc: unary}
+dimensions: {gpus: [1], clients: [2], batch_size: 8}
+measure: {warmup: 100ms, duration: 300ms}
+agents: 2
+`), "k8s-agents.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Target = scenarios.Target{Kind: scenarios.TargetKubernetes, Kubernetes: e.config()}
+	ctx := context.Background()
+	const sweepID = "k8s-agents-0a1b2c3d"
+	kt, err := sweep.NewKubernetes(ctx, s, sweepID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord, err := agent.NewCoordinator("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coord.Close()
+	if err := kt.StartAgents(ctx, 2, coord.URL()); err != nil {
+		t.Fatal(err)
+	}
+	job, err := e.cp.Client.BatchV1().Jobs(e.ns).Get(ctx, e.config().WithDefaults(s.Name).Name+"-agents", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := job.Spec.Template.Spec.Containers[0].Args
+	if *job.Spec.Parallelism != 2 || !slices.Equal(args, []string{"agent", "--coordinator", coord.URL()}) || job.Labels[k8s.LabelSweep] != k8s.SweepLabel(sweepID) {
+		t.Fatalf("agents job: parallelism %d, args %v, labels %v", *job.Spec.Parallelism, args, job.Labels)
+	}
+	actx, stop := context.WithCancel(ctx)
+	defer stop()
+	go agent.RunAgent(actx, coord.URL(), "local-stand-in", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sum, err := sweep.Run(ctx, sweep.Options{Scenario: s, ResultsPath: filepath.Join(t.TempDir(), "r.jsonl"), Target: kt,
+		Measure: sweep.MeasureWithAgents(coord, 2, nil), Attempts: 1, SweepID: sweepID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec *results.Record
+	for i, r := range sum.Records {
+		if r.Kind == "point" {
+			rec = &sum.Records[i]
+		}
+	}
+	if rec == nil || rec.Status != results.StatusIncomplete || rec.Measurement == nil || rec.Measurement.Requests == 0 || !strings.Contains(rec.Reason, "no result") {
+		t.Fatalf("want an incomplete point holding the one agent's figures and naming the missing share, got %+v", rec)
+	}
+	if rec.SweepID != sweepID {
+		t.Errorf("record sweep id %q, want %q", rec.SweepID, sweepID)
+	}
+	if err := kt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cp.Client.BatchV1().Jobs(e.ns).Get(ctx, job.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("agents job still there after Close: %v", err)
 	}
 }

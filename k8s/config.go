@@ -89,6 +89,13 @@ type Config struct {
 	// AgentImage is the iaasbench image that runs load agents in the
 	// cluster (default DefaultAgentImage, built from the Dockerfile).
 	AgentImage string `yaml:"agent_image,omitempty" json:"agent_image,omitempty"`
+	// CoordinatorListen is where the sweep's coordinator listens for
+	// in-cluster agents (e.g. "0.0.0.0:7070": a deliberate choice to leave
+	// loopback), and CoordinatorURL is the address the agents' pods dial
+	// (e.g. "http://10.0.0.5:7070"). Both are needed when the scenario
+	// sets agents.
+	CoordinatorListen string `yaml:"coordinator_listen,omitempty" json:"coordinator_listen,omitempty"`
+	CoordinatorURL    string `yaml:"coordinator_url,omitempty" json:"coordinator_url,omitempty"`
 	// Keep leaves the objects in place when the sweep ends.
 	Keep bool `yaml:"keep,omitempty" json:"keep,omitempty"`
 }

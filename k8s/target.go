@@ -204,6 +204,42 @@ func (t *Target) owned(kind string, m metav1.ObjectMeta) error {
 		ErrNotOwned, kind, m.Namespace, m.Name, who, LabelSweep, want)
 }
 
+// StartAgents creates the Job of k load agents (`iaasbench agent
+// --coordinator URL`), replacing an earlier Job of this sweep; Close
+// removes it with the rest.
+func (t *Target) StartAgents(ctx context.Context, k int, coordinatorURL string) error {
+	want := AgentJob(t.cfg, t.sweepID, k, coordinatorURL)
+	jobs := t.kube.BatchV1().Jobs(t.cfg.Namespace)
+	cur, err := jobs.Get(ctx, want.Name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		if err := t.owned("job", cur.ObjectMeta); err != nil {
+			return err
+		}
+		bg := metav1.DeletePropagationBackground
+		if err := jobs.Delete(ctx, want.Name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("replace agents job %s: %w", want.Name, err)
+		}
+		for {
+			if _, err := jobs.Get(ctx, want.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("replace agents job %s: %w", want.Name, ctx.Err())
+			case <-time.After(pollInterval):
+			}
+		}
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("kubernetes target: %w", err)
+	}
+	if _, err := jobs.Create(ctx, want, metav1.CreateOptions{FieldManager: ManagedBy}); err != nil {
+		return fmt.Errorf("create agents job %s/%s: %w", want.Namespace, want.Name, err)
+	}
+	t.log.Info("created agents job", "agents", k, "coordinator", coordinatorURL)
+	return nil
+}
+
 // Prepare brings the Deployment to the point's servers and GPUs —
 // scaling when only the replica count changes — waits for the rollout
 // and for the model on every pod, then applies the point's model

@@ -46,5 +46,11 @@ func (t *Kubernetes) Prepare(ctx context.Context, p results.Point) (*Deployment,
 		Allocation: &results.Allocation{GPUProduct: a.GPUProduct, InstanceType: a.InstanceType, GPUs: a.GPUs, Nodes: a.Nodes, NodeNames: a.NodeNames}}, nil
 }
 
+// StartAgents runs k load agents in the cluster as a Job that dials
+// coordinatorURL.
+func (t *Kubernetes) StartAgents(ctx context.Context, k int, coordinatorURL string) error {
+	return t.kube.StartAgents(ctx, k, coordinatorURL)
+}
+
 // Close removes the sweep's objects unless target.kubernetes.keep.
 func (t *Kubernetes) Close() error { return t.kube.Close() }

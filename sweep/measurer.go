@@ -62,11 +62,11 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 	return o
 }
 
-// MeasureWithAgents spreads each point's clients over the pool's agents
-// and merges their results exactly (see package agent).
-func MeasureWithAgents(pool *agent.Pool, log *slog.Logger) Measurer {
+// MeasureWithAgents spreads each point's clients over the k agents of a
+// coordinator and merges their results exactly (see package agent).
+func MeasureWithAgents(c *agent.Coordinator, k int, log *slog.Logger) Measurer {
 	return func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
-		return pool.Measure(ctx, MeasureOptions(dep, s, p, log, nil), pool.K(), 0)
+		return c.Measure(ctx, MeasureOptions(dep, s, p, log, nil), k, 0)
 	}
 }
 

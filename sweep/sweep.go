@@ -44,6 +44,9 @@ type Options struct {
 	Version  string
 	// Strategy chooses the points; nil is the full grid.
 	Strategy Strategy
+	// SweepID names a new sweep (see SweepIDOf); empty picks one. A file
+	// that already has a header keeps its own.
+	SweepID string
 }
 
 // Summary says what a sweep did.
@@ -131,7 +134,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	env := Environment(opts.Version)
 	if sweepID == "" {
-		sweepID = newSweepID(s)
+		sweepID = opts.SweepID
+		if sweepID == "" {
+			sweepID = newSweepID(s)
+		}
 		hdr := results.Record{Kind: "header", SweepID: sweepID, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
 			Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: s.Target.Kind, Env: env}}
 		if err := w.Append(hdr); err != nil {
@@ -265,6 +271,20 @@ func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios
 	rec.Allocation = dep.Allocation
 	rec.Env = &results.Env{ServerName: dep.Server, Emulated: dep.Emulated}
 	return rec
+}
+
+// SweepIDOf is the ID a sweep writing to path will carry: the one in the
+// file's header when it is resumed, else a new one. Targets that label
+// what they create (Kubernetes) need it before the sweep starts.
+func SweepIDOf(path string, s *scenarios.Scenario) string {
+	if recs, err := results.ReadFile(path); err == nil {
+		for _, r := range recs {
+			if r.Kind == "header" && r.SweepID != "" {
+				return r.SweepID
+			}
+		}
+	}
+	return newSweepID(s)
 }
 
 func newSweepID(s *scenarios.Scenario) string {

@@ -63,18 +63,47 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 		// main's handler caught the same signal; nothing more to do here.
 	}()
 	measurer := sweep.MeasureWith(slog.Default(), progressWriter())
-	if s.Agents > 0 {
+	var target sweep.Target
+	sweepID := ""
+	switch {
+	case s.Agents > 0 && s.Target.Kind == scenarios.TargetKubernetes:
+		// Agents run in the cluster as a Job and dial a coordinator here.
+		kc := s.Target.Kubernetes
+		if kc.CoordinatorListen == "" || kc.CoordinatorURL == "" {
+			return fmt.Errorf("scenario %s: agents on Kubernetes need target.kubernetes.coordinator_listen and coordinator_url (where the agents' pods reach this machine)", s.Name)
+		}
+		path := *resultsFile
+		if path == "" {
+			path = sweep.DefaultPath(*resultsDir, s)
+		}
+		sweepID = sweep.SweepIDOf(path, s)
+		kt, err := sweep.NewKubernetes(ctx, s, sweepID, slog.Default())
+		if err != nil {
+			return err
+		}
+		defer kt.Close()
+		coord, err := agent.NewCoordinator(kc.CoordinatorListen, slog.Default())
+		if err != nil {
+			return err
+		}
+		defer coord.Close()
+		if err := kt.StartAgents(ctx, s.Agents, kc.CoordinatorURL); err != nil {
+			return err
+		}
+		target, measurer = kt, sweep.MeasureWithAgents(coord, s.Agents, slog.Default())
+	case s.Agents > 0:
 		pool, err := agent.StartPool(s.Agents, agent.SelfCommand)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		measurer = sweep.MeasureWithAgents(pool, slog.Default())
+		measurer = sweep.MeasureWithAgents(pool.Coordinator, pool.K(), slog.Default())
 	}
 	fmt.Fprintf(out, "sweep %s: %d points × %d trials, target %s, search %s\n", s.Name, strategy.Size(), max(s.Measure.Trials, 1), s.Target.Kind, strategy.Name())
 	sum, err := sweep.Run(soft, sweep.Options{
 		Scenario: s, ResultsPath: *resultsFile, ResultsDir: *resultsDir, Measure: measurer,
 		Attempts: *attempts, Stop: stop, Progress: progressWriter(), Logger: slog.Default(), Version: version, Strategy: strategy,
+		Target: target, SweepID: sweepID,
 	})
 	if sum != nil {
 		fmt.Fprintf(out, "results: %s (%d measured, %d failed attempts, %d already there)\n", sum.ResultsPath, sum.Measured, sum.Failed, sum.Skipped)
