@@ -100,7 +100,8 @@ func (in *calibratedInstance) Execute(ctx context.Context, b *Batch) error {
 // emulated GPUs promise their service times. Go's timers wake up to a
 // millisecond late (a 125 µs sleep takes ~1.1 ms on Linux), so the bulk of
 // a long wait uses a timer (which ctx can cut short) and the last stretch
-// uses preciseSleep, then a short cooperative spin.
+// uses preciseSleep, then a short cooperative spin that now and then
+// yields the core to other threads (see yieldCPU).
 func Busy(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
@@ -117,8 +118,12 @@ func Busy(ctx context.Context, d time.Duration) error {
 		}
 	}
 	preciseSleep(deadline)
-	for time.Now().Before(deadline) {
-		runtime.Gosched()
+	for spins := 0; time.Now().Before(deadline); spins++ {
+		if spins%16 == 15 {
+			yieldCPU()
+		} else {
+			runtime.Gosched()
+		}
 	}
 	return ctx.Err()
 }

@@ -2,7 +2,10 @@
 
 package backend
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // preciseSleep falls back to the Go timer where nanosleep is not used;
 // Busy's final spin makes up the rest.
@@ -11,3 +14,6 @@ func preciseSleep(deadline time.Time) {
 		time.Sleep(rem)
 	}
 }
+
+// yieldCPU lets other goroutines run during the final spin.
+func yieldCPU() { runtime.Gosched() }
