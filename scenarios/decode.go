@@ -244,6 +244,26 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	for i, f := range fields {
 		names[i] = f.name
 	}
+	d.entries(n, path, func(k, val *yaml.Node, fp string) {
+		idx := -1
+		for _, f := range fields {
+			if f.name == k.Value {
+				idx = f.index
+				break
+			}
+		}
+		if idx < 0 {
+			d.fail(k.Line, fp, "unknown field%s", suggest(k.Value, names))
+			return
+		}
+		d.lines[fp] = k.Line
+		d.decode(val, v.Field(idx), fp)
+	})
+}
+
+// entries calls fn for each key of a mapping with its value and field
+// path, after checking that the key is a plain name given once.
+func (d *decoder) entries(n *yaml.Node, path string, fn func(k, val *yaml.Node, fp string)) {
 	firstAt := map[string]int{}
 	for _, p := range d.pairs(n, path) {
 		k := d.visit(p[0], path)
@@ -260,19 +280,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		firstAt[k.Value] = k.Line
-		idx := -1
-		for _, f := range fields {
-			if f.name == k.Value {
-				idx = f.index
-				break
-			}
-		}
-		if idx < 0 {
-			d.fail(k.Line, fp, "unknown field%s", suggest(k.Value, names))
-			continue
-		}
-		d.lines[fp] = k.Line
-		d.decode(p[1], v.Field(idx), fp)
+		fn(k, p[1], fp)
 	}
 }
 
@@ -305,27 +313,12 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	out := reflect.MakeMap(v.Type())
-	firstAt := map[string]int{}
-	for _, p := range d.pairs(n, path) {
-		k := d.visit(p[0], path)
-		if k == nil {
-			return
-		}
-		if k.Kind != yaml.ScalarNode {
-			d.fail(k.Line, path, "keys must be plain names, got %s", describe(k))
-			continue
-		}
-		fp := joinPath(path, k.Value)
-		if l, dup := firstAt[k.Value]; dup {
-			d.fail(k.Line, fp, "given twice (first at line %d)", l)
-			continue
-		}
-		firstAt[k.Value] = k.Line
+	d.entries(n, path, func(k, val *yaml.Node, fp string) {
 		d.lines[fp] = k.Line
 		elem := reflect.New(v.Type().Elem()).Elem()
-		d.decode(p[1], elem, fp)
+		d.decode(val, elem, fp)
 		out.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
-	}
+	})
 	v.Set(out)
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,12 +170,3 @@ func (s *Server) sampleDevices(ctx context.Context, interval time.Duration) {
 }
 
 func deviceUUID(i int) string { return fmt.Sprintf("GPU-emulated-%d", i) }
-
-func profileNames(m map[string]*Profile) string {
-	var out []string
-	for k, p := range m {
-		out = append(out, k+"="+p.Device)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
-}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -69,8 +68,6 @@ type runtime struct {
 
 	srv *Server // for ensembles: steps are looked up per request
 }
-
-var errRuntimeClosed = errors.New("runtime closed")
 
 func (rt *runtime) acquire() bool {
 	rt.refs.Add(1)

@@ -11,7 +11,6 @@ import (
 	"github.com/iaasbench/iaasbench/cost"
 	"github.com/iaasbench/iaasbench/gate"
 	"github.com/iaasbench/iaasbench/results"
-	"github.com/iaasbench/iaasbench/scenarios"
 )
 
 func runGate(_ context.Context, args []string, out io.Writer) error {
@@ -99,7 +98,7 @@ func pricesOfHeader(hdr *results.Header) (cost.Prices, error) {
 	if hdr == nil {
 		return cost.DefaultPrices(), nil
 	}
-	s, err := scenarios.Parse([]byte(hdr.ScenarioYAML), "results header")
+	s, err := scenarioOfHeader(hdr, "results")
 	if err != nil {
 		return cost.Prices{}, err
 	}

@@ -57,9 +57,10 @@ func scenarioOfResults(recs []results.Record, path string) (*scenarios.Scenario,
 	if hdr == nil {
 		return nil, fmt.Errorf("%s has no header record: not written by iaasbench sweep", path)
 	}
-	s, err := scenarios.Parse([]byte(hdr.ScenarioYAML), path+" (header scenario)")
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return scenarioOfHeader(hdr, path)
+}
+
+// scenarioOfHeader parses the scenario stored in a results header.
+func scenarioOfHeader(hdr *results.Header, path string) (*scenarios.Scenario, error) {
+	return scenarios.Parse([]byte(hdr.ScenarioYAML), path+" (header scenario)")
 }

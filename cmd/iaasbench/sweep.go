@@ -58,10 +58,6 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 		case <-soft.Done():
 		}
 	}()
-	go func() {
-		<-ctx.Done()
-		// main's handler caught the same signal; nothing more to do here.
-	}()
 	measurer := sweep.MeasureWith(slog.Default(), progressWriter())
 	var target sweep.Target
 	sweepID := ""
