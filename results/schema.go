@@ -165,6 +165,10 @@ type Measurement struct {
 	Stable    bool           `json:"stable"`
 
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
+	// DeviceCalls are the durations of the emulated GPUs' calls over the
+	// point, warm-up included (embedded target only): what the simulator
+	// draws service times from when it validates against this sweep.
+	DeviceCalls *Histogram `json:"device_calls,omitempty"`
 
 	Incomplete bool   `json:"incomplete,omitempty"`
 	Error      string `json:"error,omitempty"`

@@ -23,6 +23,7 @@ func TestBuiltinsParseAndValidate(t *testing.T) {
 		"deepclean-offline": 6,  // servers 2 × clients 3
 		"ensemble":          6,  // instances 2 × clients 3
 		"ci-gate":           2,  // instances 2
+		"sim-validation":    24, // gpus 3 × instances 2 × clients 4
 	}
 	names := List()
 	if !slices.Equal(names, slices.Sorted(func(yield func(string) bool) {
@@ -32,7 +33,7 @@ func TestBuiltinsParseAndValidate(t *testing.T) {
 			}
 		}
 	})) {
-		t.Fatalf("List() = %v, want the five built-ins %v", names, wantPoints)
+		t.Fatalf("List() = %v, want the built-ins %v", names, wantPoints)
 	}
 	for _, name := range names {
 		s, err := Builtin(name)

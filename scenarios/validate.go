@@ -191,7 +191,9 @@ func (v *validator) dimensions() {
 	}
 	gpus, err := v.s.Dimensions.GPUs.Expand()
 	if err == nil && v.s.Target.Kind == TargetEmbedded && slices.ContainsFunc(gpus, func(x float64) bool { return x > 0 }) &&
-		v.s.Server.EmulatedGPUProfile == "" {
+		v.s.Server.EmulatedGPUProfile == "" && v.s.Workload.Model != "calibrated" {
+		// The calibrated model's configured time is its device time; any
+		// other model needs a profile to hold an emulated GPU.
 		v.add("dimensions.gpus", "the embedded server has only emulated GPUs: set server.emulated_gpu_profile (e.g. h200-mlp)")
 	}
 }

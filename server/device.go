@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iaasbench/iaasbench/hist"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/server/backend"
 )
@@ -96,6 +97,7 @@ type device struct {
 	profiles map[string]*Profile
 
 	mu     sync.Mutex
+	took   hist.Histogram // call durations since the last ResetDeviceCalls; guarded by mu
 	busyNS atomic.Int64
 	calls  atomic.Int64
 	util   atomic.Uint64 // float64 bits: utilization over the last interval, 0..1
@@ -113,9 +115,37 @@ func (d *device) run(ctx context.Context, model string, rows int, f func() error
 			}
 		}
 	}
-	d.busyNS.Add(int64(time.Since(start)))
+	took := time.Since(start)
+	d.took.Record(int64(took))
+	d.busyNS.Add(int64(took))
 	d.calls.Add(1)
 	return err
+}
+
+// DeviceCalls returns the durations of the emulated GPUs' calls since the
+// last ResetDeviceCalls (all devices together; nil without emulated
+// GPUs): how far the emulation strays from its profile on this host,
+// which the simulator draws from when it validates against a sweep.
+func (s *Server) DeviceCalls() *hist.Histogram {
+	if len(s.devices) == 0 {
+		return nil
+	}
+	out := hist.New()
+	for _, d := range s.devices {
+		d.mu.Lock()
+		out.Merge(&d.took)
+		d.mu.Unlock()
+	}
+	return out
+}
+
+// ResetDeviceCalls empties what DeviceCalls returns.
+func (s *Server) ResetDeviceCalls() {
+	for _, d := range s.devices {
+		d.mu.Lock()
+		d.took.Reset()
+		d.mu.Unlock()
+	}
 }
 
 // devicesFor places an instance group on the server's emulated GPUs, as

@@ -13,6 +13,7 @@ import (
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/server/backend"
 )
 
 // Comparison sets a point's measured figures beside its simulated ones.
@@ -27,6 +28,10 @@ type Comparison struct {
 	MeasuredP99US  float64
 	SimulatedP99US float64
 	P99ErrPct      float64
+	// IPSSpreadPct and P99SpreadPct are the measured trials' own spread,
+	// (max − min) / mean in percent (0 with one trial): the noise floor
+	// below which no prediction error can be judged.
+	IPSSpreadPct, P99SpreadPct float64
 }
 
 // Compare matches measured and simulated point records by point and
@@ -36,6 +41,8 @@ func Compare(measured, simulated []results.Record) []Comparison {
 	type acc struct {
 		ips, p99 float64
 		n        int
+		// Trial extremes, for the spread.
+		ipsMin, ipsMax, p99Min, p99Max float64
 	}
 	meas := map[string]*acc{}
 	var order []results.Point
@@ -45,14 +52,17 @@ func Compare(measured, simulated []results.Record) []Comparison {
 		}
 		k := r.Point.Key()
 		a := meas[k]
+		ips, p99 := r.Measurement.ThroughputIPS, r.Measurement.Latency.P99US
 		if a == nil {
-			a = &acc{}
+			a = &acc{ipsMin: ips, ipsMax: ips, p99Min: p99, p99Max: p99}
 			meas[k] = a
 			order = append(order, r.Point)
 		}
-		a.ips += r.Measurement.ThroughputIPS
-		a.p99 += r.Measurement.Latency.P99US
+		a.ips += ips
+		a.p99 += p99
 		a.n++
+		a.ipsMin, a.ipsMax = min(a.ipsMin, ips), max(a.ipsMax, ips)
+		a.p99Min, a.p99Max = min(a.p99Min, p99), max(a.p99Max, p99)
 	}
 	sim := map[string]*results.Measurement{}
 	for _, r := range simulated {
@@ -71,6 +81,12 @@ func Compare(measured, simulated []results.Record) []Comparison {
 			MeasuredP99US: a.p99 / float64(a.n), SimulatedP99US: s.Latency.P99US}
 		c.IPSErrPct = errPct(c.SimulatedIPS, c.MeasuredIPS)
 		c.P99ErrPct = errPct(c.SimulatedP99US, c.MeasuredP99US)
+		if c.MeasuredIPS > 0 {
+			c.IPSSpreadPct = 100 * (a.ipsMax - a.ipsMin) / c.MeasuredIPS
+		}
+		if c.MeasuredP99US > 0 {
+			c.P99SpreadPct = 100 * (a.p99Max - a.p99Min) / c.MeasuredP99US
+		}
 		out = append(out, c)
 	}
 	return out
@@ -87,18 +103,58 @@ func errPct(sim, meas float64) float64 {
 // point | measured thr | simulated thr | err% | measured p99 | simulated p99 | err%
 // followed by the largest absolute errors.
 func WriteComparison(w io.Writer, rows []Comparison) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "point\tmeasured thr (inf/s)\tsimulated thr (inf/s)\terr%\tmeasured p99 (ms)\tsimulated p99 (ms)\terr%\t")
+	trials := 1
 	for _, c := range rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%+.1f\t%.3f\t%.3f\t%+.1f\t\n", shortPoint(c.Point),
-			c.MeasuredIPS, c.SimulatedIPS, c.IPSErrPct, c.MeasuredP99US/1e3, c.SimulatedP99US/1e3, c.P99ErrPct)
+		trials = max(trials, c.Trials)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if trials > 1 {
+		// The trials' spread beside each error: the measurement's own noise.
+		fmt.Fprintln(tw, "point\tmeasured thr (inf/s)\tspread%\tsimulated thr (inf/s)\terr%\tmeasured p99 (ms)\tspread%\tsimulated p99 (ms)\terr%\t")
+		for _, c := range rows {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.0f\t%+.1f\t%.3f\t%.1f\t%.3f\t%+.1f\t\n", shortPoint(c.Point),
+				c.MeasuredIPS, c.IPSSpreadPct, c.SimulatedIPS, c.IPSErrPct, c.MeasuredP99US/1e3, c.P99SpreadPct, c.SimulatedP99US/1e3, c.P99ErrPct)
+		}
+	} else {
+		fmt.Fprintln(tw, "point\tmeasured thr (inf/s)\tsimulated thr (inf/s)\terr%\tmeasured p99 (ms)\tsimulated p99 (ms)\terr%\t")
+		for _, c := range rows {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%+.1f\t%.3f\t%.3f\t%+.1f\t\n", shortPoint(c.Point),
+				c.MeasuredIPS, c.SimulatedIPS, c.IPSErrPct, c.MeasuredP99US/1e3, c.SimulatedP99US/1e3, c.P99ErrPct)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	thr, p99 := MaxErrors(rows)
-	_, err := fmt.Fprintf(w, "%d points; largest |error|: throughput %.1f%%, p99 %.1f%%\n", len(rows), thr, p99)
-	return err
+	inThr, inP99 := countWithin(rows, 10)
+	if _, err := fmt.Fprintf(w, "%d points; largest |error|: throughput %.1f%%, p99 %.1f%%; within 10%%: throughput %d, p99 %d\n",
+		len(rows), thr, p99, inThr, inP99); err != nil {
+		return err
+	}
+	if trials > 1 {
+		var ts, ps []float64
+		for _, c := range rows {
+			ts, ps = append(ts, c.IPSSpreadPct), append(ps, c.P99SpreadPct)
+		}
+		_, err := fmt.Fprintf(w, "measured trials' own spread (max − min over mean), median over points: throughput %.1f%%, p99 %.1f%%\n",
+			median(ts), median(ps))
+		return err
+	}
+	return nil
+}
+
+// countWithin counts the rows whose throughput and p99 errors are within pct
+// percent.
+func countWithin(rows []Comparison, pct float64) (thr, p99 int) {
+	for _, c := range rows {
+		if math.Abs(c.IPSErrPct) <= pct {
+			thr++
+		}
+		if math.Abs(c.P99ErrPct) <= pct {
+			p99++
+		}
+	}
+	return thr, p99
 }
 
 // MaxErrors returns the largest absolute throughput and p99 errors, in
@@ -146,13 +202,32 @@ const overheadQuantiles = 200
 // the servers' own figure, the mean client_overhead_us (client latency
 // minus server time) of the points with the fewest requests in flight.
 func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) (Calibration, error) {
+	return calibrateOverhead(measured, s, service, false)
+}
+
+// calibrateOverhead is CalibrateOverhead; with deviceCalls, a point that
+// recorded its device calls has their quantile, not the profile's service
+// time, taken from each latency quantile (quantile by quantile), so that
+// a device's slow calls, drawn separately (ServiceExcess), are not
+// counted a second time in the overhead.
+func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration, deviceCalls bool) (Calibration, error) {
 	var single []float64
 	var cal Calibration
 	for _, r := range measured {
 		p := r.Point
 		if singleRequest(r, s) {
 			svc := service(max(p.BatchSize, 1))
-			single = append(single, r.Measurement.Latency.P50US-float64(svc)/1e3)
+			call := func(float64) time.Duration { return svc }
+			if dc := r.Measurement.DeviceCalls; deviceCalls && dc != nil {
+				h, err := hist.FromResults(*dc)
+				if err != nil {
+					return Calibration{}, fmt.Errorf("point %s: device calls: %w", p, err)
+				}
+				if h.Count() > 0 {
+					call = func(q float64) time.Duration { return time.Duration(h.Quantile(q)) }
+				}
+			}
+			single = append(single, r.Measurement.Latency.P50US-float64(call(0.5))/1e3)
 			cal.From = append(cal.From, p)
 			if r.Measurement.Histogram != nil {
 				h, err := hist.FromResults(*r.Measurement.Histogram)
@@ -160,7 +235,8 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 					return Calibration{}, fmt.Errorf("point %s: %w", p, err)
 				}
 				for i := 0; i < overheadQuantiles; i++ {
-					v := time.Duration(h.Quantile((float64(i)+0.5)/overheadQuantiles)) - svc
+					q := (float64(i) + 0.5) / overheadQuantiles
+					v := time.Duration(h.Quantile(q)) - call(q)
 					cal.Quantiles = append(cal.Quantiles, max(v, 0))
 				}
 			}
@@ -351,6 +427,43 @@ func CalibrateService(measured []results.Record, s *scenarios.Scenario, service 
 	return time.Duration(median(diffs) * 1e3), nil
 }
 
+// excessQuantiles is how many quantiles describe a device's excess.
+const excessQuantiles = 1000
+
+// CalibrateExcess returns the distribution of emulated device calls'
+// excess over the profile (call duration − service time of the point's
+// batch), as excessQuantiles equally likely values, from the device-call
+// histograms the sweep recorded at single-request points (where no
+// contention stretches a call; the host model adds that). Nil when no
+// such point carries device calls (older files, real servers).
+func CalibrateExcess(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) []time.Duration {
+	var pooled []time.Duration
+	points := 0
+	for _, r := range measured {
+		if !singleRequest(r, s) || r.Measurement.DeviceCalls == nil {
+			continue
+		}
+		h, err := hist.FromResults(*r.Measurement.DeviceCalls)
+		if err != nil || h.Count() == 0 {
+			continue
+		}
+		svc := service(max(r.Point.BatchSize, 1))
+		for i := 0; i < excessQuantiles; i++ {
+			pooled = append(pooled, time.Duration(h.Quantile((float64(i)+0.5)/excessQuantiles))-svc)
+		}
+		points++
+	}
+	if points == 0 {
+		return nil
+	}
+	slices.Sort(pooled)
+	out := make([]time.Duration, excessQuantiles)
+	for i := range out {
+		out[i] = pooled[(2*i+1)*len(pooled)/(2*excessQuantiles)]
+	}
+	return out
+}
+
 // singleRequest reports whether r is an ok closed-loop measurement with
 // one request in flight on one server and no dynamic-batching delay.
 func singleRequest(r results.Record, s *scenarios.Scenario) bool {
@@ -411,6 +524,13 @@ type Validation struct {
 	Host          *HostCalibration
 	Overhead      time.Duration
 	ServiceOffset time.Duration // added to the profile (fitted or given)
+	// Overshoot is the mean of the random per-call excess fitted with
+	// FitHost (Options.Overshoot), 0 when none.
+	Overshoot time.Duration
+	// ServiceExcess is the measured per-call excess over the profile
+	// fitted with FitHost (Options.ServiceExcess), nil when the sweep
+	// recorded no device calls.
+	ServiceExcess []time.Duration
 	Rows          []Comparison
 	Simulated     []results.Record
 	// Options are those the points were simulated with, fits included.
@@ -440,7 +560,11 @@ func fitHost(measured []results.Record, s *scenarios.Scenario, opts *Options, se
 		}
 		ovhCPU = sum / time.Duration(len(q))
 	}
-	host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, service, true)
+	// The embedded server's device sleeps through a long call and spins
+	// only its last stretch: that, not the whole call, is CPU work.
+	opts.DeviceCPU = backend.SpinMargin + backend.SpinSlack
+	devCPU := func(rows int) time.Duration { return min(service(rows), opts.DeviceCPU) }
+	host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, devCPU, true)
 	if err != nil {
 		return HostCalibration{}, err
 	}
@@ -576,8 +700,23 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 	}
 	v.ServiceOffset = opts.ServiceOffset
 	service := opts.serviceTime()
+	if fit&FitHost != 0 && fit&FitService == 0 {
+		// The embedded server's device wakes late by a random amount, so
+		// its excess over the profile is drawn per call, not added as a
+		// constant: one late call delays every request queued behind it.
+		base := service
+		if q := CalibrateExcess(measured, s, service); len(q) > 0 {
+			opts.ServiceExcess = q
+			mean := time.Duration(meanDur(q))
+			service = func(rows int) time.Duration { return max(base(rows)+mean, 0) }
+		} else if off, err := CalibrateService(measured, s, service); err == nil && off > 0 {
+			opts.Overshoot = off
+			service = func(rows int) time.Duration { return base(rows) + off }
+		}
+	}
+	v.Overshoot, v.ServiceExcess = opts.Overshoot, opts.ServiceExcess
 	if fit&FitOverhead != 0 {
-		cal, err := CalibrateOverhead(measured, s, service)
+		cal, err := calibrateOverhead(measured, s, service, len(opts.ServiceExcess) > 0)
 		if err != nil {
 			return nil, fmt.Errorf("validate: %w", err)
 		}

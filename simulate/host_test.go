@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -233,5 +234,71 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 	t.Logf("lone client, undiscounted tail: %.0f inf/s, measured %.0f", rec.Measurement.ThroughputIPS, want)
 	if got := rec.Measurement.ThroughputIPS; got > 0.97*want {
 		t.Errorf("undiscounted tail: lone client at %.0f inf/s, measured %.0f: the test does not exercise the discount", got, want)
+	}
+}
+
+// A device that sleeps through a long call holds a core only for its
+// final spin (DeviceCPU): four 1.4 ms devices on two cores serve nearly
+// what four devices do, not what two cores computing whole calls would.
+// (The four devices run in step here, so their 120 µs spins share the
+// two cores and take 240 µs.)
+func TestDeviceCPUIsOnlyTheSpin(t *testing.T) {
+	const d = 1400 * time.Microsecond
+	c := base(d)
+	c.GPUs, c.Clients, c.HostCores, c.DeviceOnHost = 4, 8, 2, true
+	within(t, "whole calls on two cores", throughput(run(t, c)), 2/d.Seconds(), 0.01)
+	c.DeviceCPU = 120 * time.Microsecond
+	r := run(t, c)
+	within(t, "only the spin on the cores", throughput(r), 4/(d.Seconds()+120e-6), 0.01)
+	within(t, "host CPU: four spins of 120 µs per call", r.HostCPUUtil, 4*120.0/1520/2, 0.01)
+}
+
+// A measured excess over the profile is drawn per call: with half the
+// calls 1 ms late, one device serves 1/(d + 0.5 ms) calls per second and
+// a request queued behind a late call waits for it.
+func TestServiceExcessDrawnPerCall(t *testing.T) {
+	const d = time.Millisecond
+	c := base(d)
+	c.Clients = 4
+	c.ServiceExcess = []time.Duration{0, time.Millisecond}
+	r := run(t, c)
+	within(t, "throughput with half the calls late", throughput(r), 1/1.5e-3, 0.02)
+	if max := float64(r.Latency.Max()) / 1e9; max < 4*d.Seconds()+2e-3 {
+		t.Errorf("slowest request %.2f ms: want at least 6 ms (queued behind late calls)", max*1e3)
+	}
+}
+
+// The excess is taken from the device calls the sweep recorded at
+// single-request points, relative to the point's service time.
+func TestCalibrateExcess(t *testing.T) {
+	s := &scenarios.Scenario{Workload: scenarios.Workload{Mode: scenarios.ModeClosed}}
+	calls := hist.New()
+	for i := 0; i < 1000; i++ {
+		calls.Record(int64(1400*time.Microsecond) + int64(i%10)*int64(10*time.Microsecond))
+	}
+	hc := calls.ToResults()
+	lone := results.Record{Kind: "point", Status: results.StatusOK,
+		Point:       results.Point{Servers: 1, GPUs: 1, Instances: 1, Clients: 1, Rate: 1, BatchSize: 8},
+		Measurement: &results.Measurement{Requests: 1000, DeviceCalls: &hc}}
+	busy := lone
+	busy.Point.Clients = 4
+	svc := func(int) time.Duration { return 1400 * time.Microsecond }
+	q := CalibrateExcess([]results.Record{busy}, s, svc)
+	if q != nil {
+		t.Fatalf("excess from a point with 4 clients: %v, want none (contention is the host model's)", q[:3])
+	}
+	q = CalibrateExcess([]results.Record{lone, busy}, s, svc)
+	if len(q) != excessQuantiles {
+		t.Fatalf("%d quantiles, want %d", len(q), excessQuantiles)
+	}
+	// Calls of 1400–1490 µs; the histogram resolves ~0.4% (6 µs).
+	if med := float64(q[len(q)/2]) / 1e3; med < 40-6 || med > 50+6 {
+		t.Errorf("median excess %.1f µs, want 40–50", med)
+	}
+	if top := float64(q[len(q)-1]) / 1e3; top < 90-6 || top > 90+6 {
+		t.Errorf("largest excess %.1f µs, want 90", top)
+	}
+	if q[0] < 0 {
+		t.Errorf("smallest excess %v, want >= 0", q[0])
 	}
 }

@@ -23,6 +23,7 @@ const (
 	evSample                  // telemetry sample
 	evEnd                     // the measured window ends
 	evRetry                   // closed loop: client a sends again after a rejection
+	evDeviceSpin              // device a's call stops waiting and spins on a core for its last b ns (DeviceOnHost)
 )
 
 // eventQueue orders events by (t, seq). Most events sit in a binary

@@ -112,6 +112,14 @@ type Options struct {
 	// device measured slower or faster than its profile; see
 	// CalibrateService). The sum is kept at zero or more.
 	ServiceOffset time.Duration
+	// Overshoot, when positive, adds to every call an exponentially
+	// distributed extra time of this mean (Config.Overshoot): an emulated
+	// device that wakes late by a random amount (see Validate).
+	Overshoot time.Duration
+	// ServiceExcess, when given, replaces Overshoot with the empirical
+	// distribution of a measured device's excess over the profile
+	// (Config.ServiceExcess; see Validate).
+	ServiceExcess []time.Duration
 	// OverheadQuantiles, when given, make the overhead a distribution
 	// (Config.OverheadQuantiles); Overhead is then its typical value, for
 	// the records.
@@ -123,6 +131,7 @@ type Options struct {
 	// model (see Config; CalibrateHost fits them from an embedded sweep).
 	CPUOverheadCap    time.Duration
 	DeviceOnHost      bool
+	DeviceCPU         time.Duration
 	BackgroundCPU     time.Duration
 	HandoffAfterReply bool
 	// Model overrides LookupModel (needed when the scenario's model is not
@@ -173,6 +182,9 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 
 		CPUOverheadCap:    opts.CPUOverheadCap,
 		DeviceOnHost:      opts.DeviceOnHost,
+		DeviceCPU:         opts.DeviceCPU,
+		Overshoot:         opts.Overshoot,
+		ServiceExcess:     opts.ServiceExcess,
 		BackgroundCPU:     opts.BackgroundCPU,
 		HandoffAfterReply: opts.HandoffAfterReply,
 
@@ -381,12 +393,21 @@ func (o Options) env() results.Env {
 	if o.ServiceOffset != 0 {
 		env.ServerVersion += fmt.Sprintf(", service time = profile %+gus", float64(o.ServiceOffset)/1e3)
 	}
+	switch {
+	case len(o.ServiceExcess) > 0:
+		env.ServerVersion += fmt.Sprintf(", calls exceed the profile as measured (%d quantiles)", len(o.ServiceExcess))
+	case o.Overshoot > 0:
+		env.ServerVersion += fmt.Sprintf(", calls overshoot by an exponential of mean %gus", float64(o.Overshoot)/1e3)
+	}
 	if o.HostCores > 0 {
 		if o.CPUOverheadCap > 0 {
 			env.ServerVersion += fmt.Sprintf(", overhead CPU capped at %gus", float64(o.CPUOverheadCap)/1e3)
 		}
 		if o.DeviceOnHost {
 			env.ServerVersion += ", device calls on host cores"
+			if o.DeviceCPU > 0 {
+				env.ServerVersion += fmt.Sprintf(" (at most their last %gus)", float64(o.DeviceCPU)/1e3)
+			}
 		}
 		if o.BackgroundCPU > 0 {
 			env.ServerVersion += fmt.Sprintf(", background CPU %gus per request", float64(o.BackgroundCPU)/1e3)
@@ -447,7 +468,7 @@ func sweepID(s *scenarios.Scenario, o Options) string {
 	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.ServiceOffset, o.HostCores, o.Seed)
 	if o.HostCores > 0 && (o.CPUOverheadCap > 0 || o.DeviceOnHost || o.BackgroundCPU > 0) {
 		// Only a host model changes the ID, so IDs of earlier sweeps hold.
-		fmt.Fprint(h, o.CPUOverheadCap, o.DeviceOnHost, o.BackgroundCPU)
+		fmt.Fprint(h, o.CPUOverheadCap, o.DeviceOnHost, o.DeviceCPU, o.BackgroundCPU, o.Overshoot, o.ServiceExcess)
 	}
 	if o.Profile != nil {
 		for _, p := range o.Profile.Points {

@@ -109,6 +109,15 @@ type Config struct {
 	// distribution with ServiceTime's mean instead of using it as is (a
 	// validation aid: it turns the device into an M/M/1 server).
 	ExponentialService bool
+	// Overshoot, when positive, adds to each call an exponentially
+	// distributed extra time of this mean: a device that wakes late by a
+	// random amount (an emulated GPU's sleeping thread), not by a
+	// constant.
+	Overshoot time.Duration
+	// ServiceExcess, when given, replaces Overshoot with an empirical
+	// distribution: each call adds one of these (equally likely) excesses
+	// over its service time, as an emulated device measured them.
+	ServiceExcess []time.Duration
 	// Jitter spreads each call's time uniformly by ±Jitter (a fraction).
 	Jitter float64
 
@@ -136,6 +145,12 @@ type Config struct {
 	// emulated GPU does (it runs the model on the CPU and spins to its
 	// deadline) and a CPU instance does.
 	DeviceOnHost bool
+	// DeviceCPU, with DeviceOnHost, is the most of a call that is CPU
+	// work: the embedded server's device sleeps through a long call
+	// (releasing the core) and spins only its last stretch
+	// (backend.SpinMargin, plus what the model computes). 0: the whole
+	// call is CPU work.
+	DeviceCPU time.Duration
 	// BackgroundCPU, with HostCores, is host CPU work per request that no
 	// request waits for (Go runtime and GC, transport goroutines, and on a
 	// shared machine other processes' share): queued on the cores when
@@ -517,6 +532,8 @@ func (m *sim) run(ctx context.Context) error {
 			m.frame(int64(e.b))
 		case evCPUDone:
 			m.cpuDone(e.a)
+		case evDeviceSpin:
+			m.cpuSubmit(e.a<<2|jobCall, float64(e.b)/1e9)
 		case evMeasure:
 			m.startMeasuring()
 		case evSample:
@@ -725,7 +742,13 @@ func (m *sim) startCall(d, i int32) {
 	dv := &m.devs[d]
 	dv.busy, dv.cur, dv.since = true, i, m.now
 	if m.cfg.DeviceOnHost {
-		m.cpuSubmit(d<<2|jobCall, m.serviceTime(m.insts[i].rows))
+		svc := m.serviceTime(m.insts[i].rows)
+		if cpu := m.cfg.DeviceCPU.Seconds(); cpu > 0 && svc > cpu {
+			// Sleep first (no core), then spin the rest on one.
+			m.q.push(m.now+svc-cpu, evDeviceSpin, d, int32(m.cfg.DeviceCPU))
+			return
+		}
+		m.cpuSubmit(d<<2|jobCall, svc)
 		return
 	}
 	m.q.push(m.now+m.serviceTime(m.insts[i].rows), evDeviceDone, d, 0)
@@ -733,6 +756,11 @@ func (m *sim) startCall(d, i int32) {
 
 func (m *sim) serviceTime(rows int) float64 {
 	s := m.cfg.ServiceTime(rows).Seconds()
+	if q := m.cfg.ServiceExcess; len(q) > 0 {
+		s = max(s+q[m.rng.IntN(len(q))].Seconds(), 0)
+	} else if o := m.cfg.Overshoot; o > 0 {
+		s += m.rng.ExpFloat64() * o.Seconds()
+	}
 	if m.cfg.ExponentialService {
 		s *= m.rng.ExpFloat64()
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -248,8 +249,21 @@ func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios
 		rec.Status, rec.Reason, rec.Finished = results.StatusFailed, "prepare: "+err.Error(), time.Now().UTC()
 		return rec
 	}
+	for _, d := range dep.DeviceCalls {
+		d.ResetDeviceCalls()
+	}
 	m, err := opts.Measure(pctx, dep, s, p)
 	rec.Finished = time.Now().UTC()
+	if m != nil && len(dep.DeviceCalls) > 0 {
+		calls := hist.New()
+		for _, d := range dep.DeviceCalls {
+			calls.Merge(d.DeviceCalls())
+		}
+		if calls.Count() > 0 {
+			h := calls.ToResults()
+			m.DeviceCalls = &h
+		}
+	}
 	rec.Measurement = m
 	switch {
 	case err != nil && m != nil && m.Requests > 0:

@@ -244,3 +244,48 @@ func TestStopEndsAfterThePointInFlight(t *testing.T) {
 		t.Fatalf("stop during the first point: stopped=%v measured=%d; want the first point finished and recorded, then a stop", sum.Stopped, sum.Measured)
 	}
 }
+
+// Points on emulated GPUs carry the devices' call durations (what the
+// simulator's validation draws from); CPU points carry none.
+func TestEmbeddedGPUPointsRecordDeviceCalls(t *testing.T) {
+	s := parse(t, `
+name: device-calls
+workload: {model: calibrated, mode: closed, rpc: unary}
+dimensions:
+  gpus: [0, 1]
+  clients: [2]
+server:
+  calibrated: {base_us: 2000, per_item_us: 0}
+measure: {warmup: 100ms, duration: 300ms}
+`)
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := results.ReadFile(path) // as written, not only as returned
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, r := range results.Points(recs) {
+		m := r.Measurement
+		if r.Status != results.StatusOK || m == nil {
+			t.Fatalf("point %s: %s %s", r.Point.Key(), r.Status, r.Reason)
+		}
+		seen++
+		if r.Point.GPUs == 0 {
+			if m.DeviceCalls != nil {
+				t.Fatalf("CPU point recorded %d device calls", m.DeviceCalls.Count)
+			}
+			continue
+		}
+		// Warm-up included: at least as many calls as measured requests.
+		if m.DeviceCalls == nil || m.DeviceCalls.Count < m.Requests {
+			t.Fatalf("GPU point: device calls %+v for %d requests", m.DeviceCalls, m.Requests)
+		}
+	}
+	if seen != 2 || sum.Measured != 2 {
+		t.Fatalf("%d points read, %d measured; want 2", seen, sum.Measured)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/hist"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
@@ -27,6 +28,17 @@ type Deployment struct {
 	Emulated    bool     // GPUs are emulated devices
 	// Allocation is what the target really allocated, where it knows.
 	Allocation *results.Allocation
+	// DeviceCalls, where the target runs emulated GPUs in this process
+	// (embedded), gives their call durations: the sweep records them with
+	// the point so that a simulation can be validated against it.
+	DeviceCalls []DeviceCallSource
+}
+
+// DeviceCallSource is a server whose emulated devices time their calls
+// (*server.Server).
+type DeviceCallSource interface {
+	ResetDeviceCalls()
+	DeviceCalls() *hist.Histogram
 }
 
 // Target brings servers into the configuration of a point.
@@ -132,6 +144,9 @@ func (e *Embedded) Prepare(ctx context.Context, p results.Point) (*Deployment, e
 		}
 		dep.Addrs = append(dep.Addrs, e.servers[i].Addr())
 		dep.MetricsURLs = append(dep.MetricsURLs, e.servers[i].MetricsURL())
+		if p.GPUs > 0 {
+			dep.DeviceCalls = append(dep.DeviceCalls, e.servers[i])
+		}
 	}
 	return dep, nil
 }

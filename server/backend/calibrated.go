@@ -96,6 +96,18 @@ func (in *calibratedInstance) Execute(ctx context.Context, b *Batch) error {
 	return nil
 }
 
+// SpinMargin is the last stretch of a wait that Busy spins rather than
+// sleeps (on Linux): a sleeping thread on this VM wakes tens of
+// microseconds late, a spinning one on time, as a CUDA host thread
+// spin-waits on its stream. Tried here: sleeping closer to the deadline
+// lowered p99 at 2+ clients but let the cores idle between calls, and
+// each wake-up then cost ~50 µs, cutting one-client throughput by a
+// third. A wait of at most SpinMargin + SpinSlack is spun whole.
+const (
+	SpinMargin = 100 * time.Microsecond
+	SpinSlack  = 20 * time.Microsecond
+)
+
 // Busy occupies the caller for d, precisely: the calibrated model and the
 // emulated GPUs promise their service times. Go's timers wake up to a
 // millisecond late (a 125 µs sleep takes ~1.1 ms on Linux), so the bulk of

@@ -1,29 +1,48 @@
 package backend
 
 import (
+	"os"
 	"runtime"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// preciseSleep sleeps until shortly before deadline with nanosleep, which
-// wakes within tens of microseconds (the thread's timer slack) rather than
-// the Go timer's millisecond; the runtime hands the thread's P to other
-// goroutines meanwhile. Busy then spins the last ~100 µs, as a CUDA host
-// thread spin-waits on its stream: tried here, sleeping closer to the
-// deadline (timer slack set to 1 ns) lowered p99 at 2+ clients but let the
-// cores idle between calls, and each wake-up on this VM then cost ~50 µs,
-// cutting one-client throughput by a third.
+// preciseSleep sleeps until shortly before deadline on a timerfd read
+// through Go's network poller: the goroutine parks and its P runs other
+// goroutines, and the poller wakes it within tens of microseconds rather
+// than the Go timer's millisecond. (A nanosleep system call would hold
+// the P: with every P of a 2-core machine in such sleeps, no goroutine
+// ran — not even the network — until the runtime's monitor took a P
+// back, and requests waited milliseconds outside the model's queue.)
 func preciseSleep(deadline time.Time) {
-	const margin = 100 * time.Microsecond
-	for {
-		rem := time.Until(deadline)
-		if rem <= margin+20*time.Microsecond {
-			return
-		}
-		ts := syscall.NsecToTimespec(int64(rem - margin))
-		_ = syscall.Nanosleep(&ts, nil)
+	rem := time.Until(deadline) - SpinMargin
+	if rem <= SpinSlack {
+		return
 	}
+	if timerfdSleep(rem) != nil {
+		ts := syscall.NsecToTimespec(int64(rem))
+		_ = syscall.Nanosleep(&ts, nil) // holds the P, but sleeps
+	}
+}
+
+// timerfdSleep parks the calling goroutine for d on a one-shot timerfd.
+func timerfdSleep(d time.Duration) error {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	// A non-blocking descriptor joins the runtime's poller.
+	f := os.NewFile(uintptr(fd), "timerfd")
+	defer f.Close()
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
+		return err
+	}
+	var expirations [8]byte
+	_, err = f.Read(expirations[:])
+	return err
 }
 
 // yieldCPU gives the core to any other runnable thread, goroutine first:
