@@ -66,7 +66,14 @@ and background work per request. The host CPU per request is fitted at
 the busiest points (most requests in flight) as cpu_util × cpus /
 requests per second (median), and background = that − overhead − device
 calls. On a machine shared with other processes their share is charged to
-the requests, as it was taken from them.
+the requests, as it was taken from them. A device call is CPU work only
+for its last 120 µs (the embedded device sleeps, then spins). Where the
+sweep recorded its emulated GPUs' call durations (device_calls, at points
+with one request in flight), each simulated call adds an excess over the
+profile drawn from them, and the overhead is fitted net of it; older
+files get an exponential excess of the servers' mean excess instead.
+With several trials per point the table shows their spread (max − min
+over mean) beside each error: the measurement's own noise.
 
 Flags:
 `
