@@ -201,8 +201,10 @@ func TestLoadModes(t *testing.T) {
 			}
 			// The server counts between statistics calls, the client
 			// between drains: they agree up to what completes in between.
+			// Inferences are counted when a batch executes, requests when
+			// they succeed: those in flight at a statistics call differ.
 			if s := m.Server; s == nil || !(within(float64(s.RequestCount), float64(m.Requests), 0.1) || raceEnabled) ||
-				s.InferenceCount != 8*s.RequestCount || s.ComputeInferUS <= 0 {
+				absInt(int64(s.InferenceCount)-8*int64(s.RequestCount)) > 8*16 || s.ComputeInferUS <= 0 {
 				t.Errorf("server breakdown %+v does not match %d requests", m.Server, m.Requests)
 			}
 			if o.Mode == ModeOpen && !within(m.ThroughputRPS, o.Rate*float64(o.Clients), 0.15) && !raceEnabled {
@@ -509,4 +511,11 @@ func TestCSV(t *testing.T) {
 	}
 	_ = io.Discard
 	_ = pb.ModelInferRequest{}
+}
+
+func absInt(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
