@@ -36,9 +36,16 @@ type ProfilePoint struct {
 	P50US float64 `json:"p50_us"`
 }
 
+// DefaultProfile is the built-in profile used when none is named: the
+// talk's MLP measured on an H200 with PyTorch 2.11 eager.
+const DefaultProfile = "h200-mlp"
+
 // LoadProfile reads a profile from a JSON file, or a built-in one by name
-// ("h200-mlp": the talk's MLP measured on an H200 with PyTorch 2.11 eager).
+// (DefaultProfile when nameOrPath is empty).
 func LoadProfile(nameOrPath string) (*Profile, error) {
+	if nameOrPath == "" {
+		nameOrPath = DefaultProfile
+	}
 	data, err := profileFS.ReadFile("profiles/" + nameOrPath + ".json")
 	if err != nil {
 		data, err = os.ReadFile(nameOrPath)

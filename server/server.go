@@ -118,7 +118,7 @@ func New(opts Options) (*Server, error) {
 	}
 	profiles := opts.Profiles
 	if profiles == nil && opts.EmulatedGPUs > 0 {
-		p, err := LoadProfile("h200-mlp")
+		p, err := LoadProfile(DefaultProfile)
 		if err != nil {
 			return nil, err
 		}

@@ -213,6 +213,7 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration, deviceCalls bool) (Calibration, error) {
 	var single []float64
 	var cal Calibration
+	callText := "profile service time"
 	for _, r := range measured {
 		p := r.Point
 		if singleRequest(r, s) {
@@ -225,6 +226,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 				}
 				if h.Count() > 0 {
 					call = func(q float64) time.Duration { return time.Duration(h.Quantile(q)) }
+					callText = "the point's device calls (quantile by quantile)"
 				}
 			}
 			single = append(single, r.Measurement.Latency.P50US-float64(call(0.5))/1e3)
@@ -244,7 +246,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 	}
 	if len(single) > 0 {
 		us := median(single)
-		cal.How = fmt.Sprintf("median over %d single-request points of measured p50 − profile service time", len(single))
+		cal.How = fmt.Sprintf("median over %d single-request points of measured p50 − %s", len(single), callText)
 		if us < 0 {
 			cal.How += fmt.Sprintf(" (was %.1fus: the profile is slower than the measurement; clamped to 0)", us)
 			us = 0
@@ -524,13 +526,6 @@ type Validation struct {
 	Host          *HostCalibration
 	Overhead      time.Duration
 	ServiceOffset time.Duration // added to the profile (fitted or given)
-	// Overshoot is the mean of the random per-call excess fitted with
-	// FitHost (Options.Overshoot), 0 when none.
-	Overshoot time.Duration
-	// ServiceExcess is the measured per-call excess over the profile
-	// fitted with FitHost (Options.ServiceExcess), nil when the sweep
-	// recorded no device calls.
-	ServiceExcess []time.Duration
 	Rows          []Comparison
 	Simulated     []results.Record
 	// Options are those the points were simulated with, fits included.
@@ -714,7 +709,6 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 			service = func(rows int) time.Duration { return base(rows) + off }
 		}
 	}
-	v.Overshoot, v.ServiceExcess = opts.Overshoot, opts.ServiceExcess
 	if fit&FitOverhead != 0 {
 		cal, err := calibrateOverhead(measured, s, service, len(opts.ServiceExcess) > 0)
 		if err != nil {
@@ -725,14 +719,9 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		opts.OverheadQuantiles = cal.Quantiles
 	}
 	v.Warnings = checkServiceTimes(measured, s, service)
-	m := Model{}
-	if opts.Model != nil {
-		m = *opts.Model
-	} else {
-		var err error
-		if m, err = LookupModel(s); err != nil {
-			return nil, fmt.Errorf("validate: %w", err)
-		}
+	m, err := opts.model(s)
+	if err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
 	}
 	if fit&FitHost != 0 {
 		host, err := fitHost(measured, s, &opts, service)

@@ -153,15 +153,7 @@ func TestValidateFitsTheHost(t *testing.T) {
 	env := results.Env{CPUs: 2}
 	truth := Options{Profile: h200(t), Overhead: 60 * time.Microsecond, HostCores: 2, DeviceOnHost: true,
 		HandoffAfterReply: true, BackgroundCPU: 150 * time.Microsecond, Env: &env, Seed: 3}
-	recs, err := Run(context.Background(), s, truth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	measured := []results.Record{{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: env}}}
-	for _, r := range recs {
-		r.Source = results.SourceMeasured
-		measured = append(measured, r)
-	}
+	measured := simulatedAsMeasured(t, s, truth)
 	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead|FitHost)
 	if err != nil {
 		t.Fatal(err)
@@ -200,15 +192,7 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 	tail := []time.Duration{40 * us, 45 * us, 50 * us, 50 * us, 55 * us, 60 * us, 60 * us, 70 * us, 300 * us, 600 * us}
 	truth := Options{Profile: h200(t), Overhead: 55 * us, OverheadQuantiles: tail, CPUOverheadCap: 55 * us,
 		HostCores: 2, DeviceOnHost: true, HandoffAfterReply: true, BackgroundCPU: 400 * us, Env: &env, Seed: 3}
-	recs, err := Run(context.Background(), s, truth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	measured := []results.Record{{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: env}}}
-	for _, r := range recs {
-		r.Source = results.SourceMeasured
-		measured = append(measured, r)
-	}
+	measured := simulatedAsMeasured(t, s, truth)
 	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead|FitHost)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +214,7 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := SimulatePoint(context.Background(), s, lone, m, o)
-	want := find(t, recs, lone).ThroughputIPS
+	want := find(t, measured, lone).ThroughputIPS
 	t.Logf("lone client, undiscounted tail: %.0f inf/s, measured %.0f", rec.Measurement.ThroughputIPS, want)
 	if got := rec.Measurement.ThroughputIPS; got > 0.97*want {
 		t.Errorf("undiscounted tail: lone client at %.0f inf/s, measured %.0f: the test does not exercise the discount", got, want)
@@ -301,4 +285,20 @@ func TestCalibrateExcess(t *testing.T) {
 	if q[0] < 0 {
 		t.Errorf("smallest excess %v, want >= 0", q[0])
 	}
+}
+
+// simulatedAsMeasured simulates s with the true options and labels the
+// records as an embedded sweep's measurements, header included.
+func simulatedAsMeasured(t *testing.T, s *scenarios.Scenario, truth Options) []results.Record {
+	t.Helper()
+	recs, err := Run(context.Background(), s, truth, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured := []results.Record{{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: *truth.Env}}}
+	for _, r := range recs {
+		r.Source = results.SourceMeasured
+		measured = append(measured, r)
+	}
+	return measured
 }

@@ -364,6 +364,14 @@ func stable(ws []results.Window, ms scenarios.MeasureSettings) bool {
 }
 
 // serviceTime is the profile's service time plus ServiceOffset.
+// model is Options.Model, else the scenario's model from its repository.
+func (o Options) model(s *scenarios.Scenario) (Model, error) {
+	if o.Model != nil {
+		return *o.Model, nil
+	}
+	return LookupModel(s)
+}
+
 func (o Options) serviceTime() func(rows int) time.Duration {
 	p, off := o.Profile, o.ServiceOffset
 	if off == 0 {
@@ -420,14 +428,9 @@ func (o Options) env() results.Env {
 // header and one record per point to w (nil writes nothing). It returns
 // the point records.
 func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Writer) ([]results.Record, error) {
-	m := Model{}
-	if opts.Model != nil {
-		m = *opts.Model
-	} else {
-		var err error
-		if m, err = LookupModel(s); err != nil {
-			return nil, err
-		}
+	m, err := opts.model(s)
+	if err != nil {
+		return nil, err
 	}
 	hdr := Header(s, opts)
 	if w != nil {

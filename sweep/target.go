@@ -90,11 +90,7 @@ func NewEmbedded(s *scenarios.Scenario, log *slog.Logger, version string) (*Embe
 		}
 		e.repo = &r
 	}
-	name := s.Server.EmulatedGPUProfile
-	if name == "" {
-		name = "h200-mlp"
-	}
-	p, err := server.LoadProfile(name)
+	p, err := server.LoadProfile(s.Server.EmulatedGPUProfile)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: server.emulated_gpu_profile: %w", s.Name, err)
 	}

@@ -194,6 +194,15 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "host: embedded target, so %d cores shared by clients, servers and device calls%s, fitted from %s: %s (for plain simulate: --host-cores %d --embedded-host --background-cpu-us %.0f)\n",
 				v.Host.Cores, capText, *compare, v.Host.How, v.Host.Cores, float64(v.Host.Background)/1e3)
+			switch o := v.Options; {
+			case len(o.ServiceExcess) > 0:
+				q := o.ServiceExcess
+				fmt.Fprintf(out, "device calls: each adds an excess over the profile drawn from the calls recorded at one request in flight (median %.1f µs, p99 %.1f µs)\n",
+					float64(q[len(q)/2])/1e3, float64(q[len(q)*99/100])/1e3)
+			case o.Overshoot > 0:
+				fmt.Fprintf(out, "device calls: no calls recorded in %s; each adds an exponential excess of mean %.1f µs (the servers' compute time over the profile)\n",
+					*compare, float64(o.Overshoot)/1e3)
+			}
 			fmt.Fprintf(out, "profile: %s\n\n", profile.Device)
 		} else {
 			fmt.Fprintf(out, "profile: %s; host cores: %s\n\n", profile.Device, coresText(*hostCores))
@@ -249,11 +258,7 @@ func simulationProfile(s *scenarios.Scenario, m simulate.Model, flag string) (*s
 	if m.Calibrated {
 		return simulate.CalibratedProfile(m, s.Server.Calibrated), nil
 	}
-	name := s.Server.EmulatedGPUProfile
-	if name == "" {
-		name = "h200-mlp"
-	}
-	p, err := server.LoadProfile(name)
+	p, err := server.LoadProfile(s.Server.EmulatedGPUProfile)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: server.emulated_gpu_profile: %w", s.Name, err)
 	}
