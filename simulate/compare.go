@@ -21,7 +21,7 @@ import (
 // / measured, in percent.
 type Comparison struct {
 	Point          results.Point
-	Trials         int // measured trials averaged
+	Trials         int // measured trials (their median is compared)
 	MeasuredIPS    float64
 	SimulatedIPS   float64
 	IPSErrPct      float64
@@ -29,21 +29,16 @@ type Comparison struct {
 	SimulatedP99US float64
 	P99ErrPct      float64
 	// IPSSpreadPct and P99SpreadPct are the measured trials' own spread,
-	// (max − min) / mean in percent (0 with one trial): the noise floor
+	// (max − min) / median in percent (0 with one trial): the noise floor
 	// below which no prediction error can be judged.
 	IPSSpreadPct, P99SpreadPct float64
 }
 
 // Compare matches measured and simulated point records by point and
 // returns one row per point present in both, in the measured order.
-// Measured trials with status ok are averaged.
+// Of several measured trials with status ok the median is taken (one trial that stalled does not move it).
 func Compare(measured, simulated []results.Record) []Comparison {
-	type acc struct {
-		ips, p99 float64
-		n        int
-		// Trial extremes, for the spread.
-		ipsMin, ipsMax, p99Min, p99Max float64
-	}
+	type acc struct{ ips, p99 []float64 } // one per trial
 	meas := map[string]*acc{}
 	var order []results.Point
 	for _, r := range measured {
@@ -52,17 +47,13 @@ func Compare(measured, simulated []results.Record) []Comparison {
 		}
 		k := r.Point.Key()
 		a := meas[k]
-		ips, p99 := r.Measurement.ThroughputIPS, r.Measurement.Latency.P99US
 		if a == nil {
-			a = &acc{ipsMin: ips, ipsMax: ips, p99Min: p99, p99Max: p99}
+			a = &acc{}
 			meas[k] = a
 			order = append(order, r.Point)
 		}
-		a.ips += ips
-		a.p99 += p99
-		a.n++
-		a.ipsMin, a.ipsMax = min(a.ipsMin, ips), max(a.ipsMax, ips)
-		a.p99Min, a.p99Max = min(a.p99Min, p99), max(a.p99Max, p99)
+		a.ips = append(a.ips, r.Measurement.ThroughputIPS)
+		a.p99 = append(a.p99, r.Measurement.Latency.P99US)
 	}
 	sim := map[string]*results.Measurement{}
 	for _, r := range simulated {
@@ -76,20 +67,25 @@ func Compare(measured, simulated []results.Record) []Comparison {
 		if s == nil {
 			continue
 		}
-		c := Comparison{Point: p, Trials: a.n,
-			MeasuredIPS: a.ips / float64(a.n), SimulatedIPS: s.ThroughputIPS,
-			MeasuredP99US: a.p99 / float64(a.n), SimulatedP99US: s.Latency.P99US}
+		c := Comparison{Point: p, Trials: len(a.ips),
+			MeasuredIPS: median(a.ips), SimulatedIPS: s.ThroughputIPS,
+			MeasuredP99US: median(a.p99), SimulatedP99US: s.Latency.P99US}
 		c.IPSErrPct = errPct(c.SimulatedIPS, c.MeasuredIPS)
 		c.P99ErrPct = errPct(c.SimulatedP99US, c.MeasuredP99US)
-		if c.MeasuredIPS > 0 {
-			c.IPSSpreadPct = 100 * (a.ipsMax - a.ipsMin) / c.MeasuredIPS
-		}
-		if c.MeasuredP99US > 0 {
-			c.P99SpreadPct = 100 * (a.p99Max - a.p99Min) / c.MeasuredP99US
-		}
+		c.IPSSpreadPct, c.P99SpreadPct = spreadPct(a.ips), spreadPct(a.p99)
 		out = append(out, c)
 	}
 	return out
+}
+
+// spreadPct is (max − min) / median of xs, in percent (0 for a single
+// value or a zero median).
+func spreadPct(xs []float64) float64 {
+	m := median(xs)
+	if len(xs) < 2 || m == 0 {
+		return 0
+	}
+	return 100 * (slices.Max(xs) - slices.Min(xs)) / m
 }
 
 func errPct(sim, meas float64) float64 {
@@ -136,7 +132,7 @@ func WriteComparison(w io.Writer, rows []Comparison) error {
 		for _, c := range rows {
 			ts, ps = append(ts, c.IPSSpreadPct), append(ps, c.P99SpreadPct)
 		}
-		_, err := fmt.Fprintf(w, "measured trials' own spread (max − min over mean), median over points: throughput %.1f%%, p99 %.1f%%\n",
+		_, err := fmt.Fprintf(w, "measured trials' own spread (max − min over median), median over points: throughput %.1f%%, p99 %.1f%%\n",
 			median(ts), median(ps))
 		return err
 	}
@@ -213,6 +209,7 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration, deviceCalls bool) (Calibration, error) {
 	var single []float64
 	var cal Calibration
+	var dists [][]time.Duration // each point's overhead quantiles
 	callText := "profile service time"
 	for _, r := range measured {
 		p := r.Point
@@ -236,11 +233,12 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 				if err != nil {
 					return Calibration{}, fmt.Errorf("point %s: %w", p, err)
 				}
-				for i := 0; i < overheadQuantiles; i++ {
+				d := make([]time.Duration, overheadQuantiles)
+				for i := range d {
 					q := (float64(i) + 0.5) / overheadQuantiles
-					v := time.Duration(h.Quantile(q)) - call(q)
-					cal.Quantiles = append(cal.Quantiles, max(v, 0))
+					d[i] = max(time.Duration(h.Quantile(q))-call(q), 0)
 				}
+				dists = append(dists, d)
 			}
 		}
 	}
@@ -252,9 +250,9 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 			us = 0
 		}
 		cal.Overhead = time.Duration(us * 1e3)
-		slices.Sort(cal.Quantiles)
+		cal.Quantiles = medianByQuantile(dists)
 		if len(cal.Quantiles) > 0 {
-			cal.How += fmt.Sprintf("; its distribution from their latency histograms (mean %.1fus, p99 %.1fus)",
+			cal.How += fmt.Sprintf("; its distribution from their latency histograms, quantile by quantile the median over them (mean %.1fus, p99 %.1fus)",
 				meanDur(cal.Quantiles)/1e3, float64(cal.Quantiles[len(cal.Quantiles)*99/100])/1e3)
 		}
 		return cal, nil
@@ -434,13 +432,13 @@ const excessQuantiles = 1000
 
 // CalibrateExcess returns the distribution of emulated device calls'
 // excess over the profile (call duration − service time of the point's
-// batch), as excessQuantiles equally likely values, from the device-call
-// histograms the sweep recorded at single-request points (where no
+// batch), as excessQuantiles equally likely values — quantile by
+// quantile the median over the device-call histograms the sweep recorded
+// at single-request points (where no
 // contention stretches a call; the host model adds that). Nil when no
 // such point carries device calls (older files, real servers).
 func CalibrateExcess(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) []time.Duration {
-	var pooled []time.Duration
-	points := 0
+	var dists [][]time.Duration
 	for _, r := range measured {
 		if !singleRequest(r, s) || r.Measurement.DeviceCalls == nil {
 			continue
@@ -450,18 +448,30 @@ func CalibrateExcess(measured []results.Record, s *scenarios.Scenario, service f
 			continue
 		}
 		svc := service(max(r.Point.BatchSize, 1))
-		for i := 0; i < excessQuantiles; i++ {
-			pooled = append(pooled, time.Duration(h.Quantile((float64(i)+0.5)/excessQuantiles))-svc)
+		d := make([]time.Duration, excessQuantiles)
+		for i := range d {
+			d[i] = time.Duration(h.Quantile((float64(i)+0.5)/excessQuantiles)) - svc
 		}
-		points++
+		dists = append(dists, d)
 	}
-	if points == 0 {
+	return medianByQuantile(dists)
+}
+
+// medianByQuantile combines distributions given as equally many sorted
+// quantiles into one: each quantile is the median of theirs. Unlike
+// pooling, one trial that stalled does not fatten the combined tail.
+// Nil for none.
+func medianByQuantile(dists [][]time.Duration) []time.Duration {
+	if len(dists) == 0 {
 		return nil
 	}
-	slices.Sort(pooled)
-	out := make([]time.Duration, excessQuantiles)
+	out := make([]time.Duration, len(dists[0]))
+	col := make([]float64, len(dists))
 	for i := range out {
-		out[i] = pooled[(2*i+1)*len(pooled)/(2*excessQuantiles)]
+		for j, d := range dists {
+			col[j] = float64(d[i])
+		}
+		out[i] = time.Duration(median(col))
 	}
 	return out
 }

@@ -72,8 +72,11 @@ sweep recorded its emulated GPUs' call durations (device_calls, at points
 with one request in flight), each simulated call adds an excess over the
 profile drawn from them, and the overhead is fitted net of it; older
 files get an exponential excess of the servers' mean excess instead.
-With several trials per point the table shows their spread (max − min
-over mean) beside each error: the measurement's own noise.
+With several trials per point the measured figure is their median, and
+the table shows their spread (max − min over median) beside each error:
+the measurement's own noise. Distributions fitted from several points
+(overhead, device excess) are combined quantile by quantile by the
+median, so one trial that stalled does not fatten the simulated tail.
 
 Flags:
 `
