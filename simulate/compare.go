@@ -187,7 +187,7 @@ type Calibration struct {
 
 // overheadQuantiles is how many quantiles of each single-request point's
 // latency histogram describe the overhead's distribution.
-const overheadQuantiles = 200
+const overheadQuantiles = 1000
 
 // CalibrateOverhead fits the per-request client/network overhead from a
 // measured sweep of scenario s: at points where a single request is in
@@ -201,46 +201,77 @@ func CalibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 	return calibrateOverhead(measured, s, service, false)
 }
 
-// calibrateOverhead is CalibrateOverhead; with deviceCalls, a point that
-// recorded its device calls has their quantile, not the profile's service
-// time, taken from each latency quantile (quantile by quantile), so that
+// calibrateOverhead is CalibrateOverhead; with deviceCalls and every
+// single-request point's device calls recorded, the overhead's
+// distribution is the one that, added to an independent draw of those
+// calls, gives the points' latency (deconvolve; latency and calls each
+// combined over the points quantile by quantile by the median), so that
 // a device's slow calls, drawn separately (ServiceExcess), are not
-// counted a second time in the overhead.
+// counted a second time in the overhead, nor the sum's tail thinned.
 func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration, deviceCalls bool) (Calibration, error) {
 	var single []float64
 	var cal Calibration
-	var dists [][]time.Duration // each point's overhead quantiles
+	// Each single-request point's latency quantiles and its calls'
+	// quantiles (the profile's constant where no calls were recorded).
+	var lats, calls [][]time.Duration
+	recorded := 0 // points whose device calls were recorded
 	callText := "profile service time"
 	for _, r := range measured {
 		p := r.Point
-		if singleRequest(r, s) {
-			svc := service(max(p.BatchSize, 1))
-			call := func(float64) time.Duration { return svc }
-			if dc := r.Measurement.DeviceCalls; deviceCalls && dc != nil {
-				h, err := hist.FromResults(*dc)
-				if err != nil {
-					return Calibration{}, fmt.Errorf("point %s: device calls: %w", p, err)
-				}
-				if h.Count() > 0 {
-					call = func(q float64) time.Duration { return time.Duration(h.Quantile(q)) }
-					callText = "the point's device calls (quantile by quantile)"
-				}
+		if !singleRequest(r, s) {
+			continue
+		}
+		svc := service(max(p.BatchSize, 1))
+		call := func(float64) time.Duration { return svc }
+		if dc := r.Measurement.DeviceCalls; deviceCalls && dc != nil {
+			h, err := hist.FromResults(*dc)
+			if err != nil {
+				return Calibration{}, fmt.Errorf("point %s: device calls: %w", p, err)
 			}
-			single = append(single, r.Measurement.Latency.P50US-float64(call(0.5))/1e3)
-			cal.From = append(cal.From, p)
-			if r.Measurement.Histogram != nil {
-				h, err := hist.FromResults(*r.Measurement.Histogram)
-				if err != nil {
-					return Calibration{}, fmt.Errorf("point %s: %w", p, err)
-				}
-				d := make([]time.Duration, overheadQuantiles)
-				for i := range d {
-					q := (float64(i) + 0.5) / overheadQuantiles
-					d[i] = max(time.Duration(h.Quantile(q))-call(q), 0)
-				}
-				dists = append(dists, d)
+			if h.Count() > 0 {
+				call = func(q float64) time.Duration { return time.Duration(h.Quantile(q)) }
+				callText = "the point's device calls"
+				recorded++
 			}
 		}
+		single = append(single, r.Measurement.Latency.P50US-float64(call(0.5))/1e3)
+		cal.From = append(cal.From, p)
+		if r.Measurement.Histogram != nil {
+			h, err := hist.FromResults(*r.Measurement.Histogram)
+			if err != nil {
+				return Calibration{}, fmt.Errorf("point %s: %w", p, err)
+			}
+			lat, c := make([]time.Duration, overheadQuantiles), make([]time.Duration, overheadQuantiles)
+			for i := range lat {
+				q := (float64(i) + 0.5) / overheadQuantiles
+				lat[i], c[i] = time.Duration(h.Quantile(q)), call(q)
+			}
+			lats, calls = append(lats, lat), append(calls, c)
+		}
+	}
+	var dist []time.Duration
+	switch {
+	case len(lats) > 0 && recorded == len(lats):
+		// Calls that vary: the simulator draws overhead and call
+		// independently, so the overhead is what, added to an
+		// independent call, gives the latency; subtracting quantiles
+		// would thin the sum's tail.
+		lat, c := medianByQuantile(lats), medianByQuantile(calls)
+		guess := make([]time.Duration, len(lat))
+		for i := range guess {
+			guess[i] = max(lat[i]-c[i], 0)
+		}
+		dist = deconvolve(lat, c, guess)
+		callText += " (deconvolved: overhead and call independent)"
+	case len(lats) > 0:
+		ds := make([][]time.Duration, len(lats))
+		for k := range lats {
+			ds[k] = make([]time.Duration, len(lats[k]))
+			for i := range ds[k] {
+				ds[k][i] = max(lats[k][i]-calls[k][i], 0)
+			}
+		}
+		dist = medianByQuantile(ds)
 	}
 	if len(single) > 0 {
 		us := median(single)
@@ -250,7 +281,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 			us = 0
 		}
 		cal.Overhead = time.Duration(us * 1e3)
-		cal.Quantiles = medianByQuantile(dists)
+		cal.Quantiles = dist
 		if len(cal.Quantiles) > 0 {
 			cal.How += fmt.Sprintf("; its distribution from their latency histograms, quantile by quantile the median over them (mean %.1fus, p99 %.1fus)",
 				meanDur(cal.Quantiles)/1e3, float64(cal.Quantiles[len(cal.Quantiles)*99/100])/1e3)
@@ -427,6 +458,58 @@ func CalibrateService(measured []results.Record, s *scenarios.Scenario, service 
 	return time.Duration(median(diffs) * 1e3), nil
 }
 
+// deconvolve returns the distribution o (sorted, non-negative, as many
+// equally likely values as total) such that o plus an independent draw
+// from part has the quantiles total, starting from guess. It corrects
+// each quantile of o by how far the sum's quantile misses total's, a
+// fixed-point iteration that widens the comonotone guess (total's
+// quantiles minus part's) until independent sums reproduce the tail.
+func deconvolve(total, part, guess []time.Duration) []time.Duration {
+	o := slices.Clone(guess)
+	slices.Sort(o)
+	for range deconvolveIterations {
+		got := sumQuantiles(o, part, len(o))
+		for i := range o {
+			o[i] = max(o[i]+total[i]-got[i], 0)
+		}
+		slices.Sort(o)
+	}
+	return o
+}
+
+// sumQuantiles returns n quantiles (at (k+½)/n) of x + y, x and y
+// independent and each uniform over its values, from a histogram of all
+// len(a)·len(b) sums in at most sumBins bins (1 µs or finer).
+func sumQuantiles(a, b []time.Duration, n int) []time.Duration {
+	lo, hi := slices.Min(a)+slices.Min(b), slices.Max(a)+slices.Max(b)
+	width := max((hi-lo)/sumBins, time.Microsecond)
+	counts := make([]int, (hi-lo)/width+1)
+	for _, x := range a {
+		for _, y := range b {
+			counts[(x+y-lo)/width]++
+		}
+	}
+	out := make([]time.Duration, n)
+	total, seen, bin := len(a)*len(b), 0, 0
+	for k := range out {
+		rank := (2*k + 1) * total / (2 * n) // 0-based rank of the quantile
+		for seen+counts[bin] <= rank {
+			seen += counts[bin]
+			bin++
+		}
+		// Within the bin, spread its sums evenly.
+		frac := (float64(rank-seen) + 0.5) / float64(counts[bin])
+		out[k] = lo + time.Duration(bin)*width + time.Duration(frac*float64(width))
+	}
+	return out
+}
+
+// sumBins bounds sumQuantiles' histogram.
+const sumBins = 100_000
+
+// deconvolveIterations bounds deconvolve's fixed-point iteration.
+const deconvolveIterations = 30
+
 // excessQuantiles is how many quantiles describe a device's excess.
 const excessQuantiles = 1000
 
@@ -455,6 +538,73 @@ func CalibrateExcess(measured []results.Record, s *scenarios.Scenario, service f
 		dists = append(dists, d)
 	}
 	return medianByQuantile(dists)
+}
+
+// CalibrateExcessPerBusyDevice fits how a device call's excess grows with
+// the GPUs busy on the host, from the device calls recorded at every
+// point: each point's excess quantiles (median over its trials) against
+// its mean busy GPUs (Little's law: calls per second × mean call), a line
+// through base (the excess at one request in flight, CalibrateExcess) per
+// quantile, by least squares. It reads the emulated devices' own timing
+// under load, not the latency the simulator predicts. Nil when fewer than
+// two points with more than one GPU busy on average carry device calls.
+func CalibrateExcessPerBusyDevice(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration, base []time.Duration) []time.Duration {
+	if len(base) == 0 || s.Server.DynamicBatching {
+		return nil
+	}
+	type point struct {
+		busy  []float64
+		dists [][]time.Duration
+	}
+	byKey := map[string]*point{}
+	var keys []string
+	for _, r := range measured {
+		m := r.Measurement
+		if r.Kind == "header" || r.Status != results.StatusOK || m == nil || m.DeviceCalls == nil || m.ThroughputRPS <= 0 {
+			continue
+		}
+		h, err := hist.FromResults(*m.DeviceCalls)
+		if err != nil || h.Count() == 0 {
+			continue
+		}
+		pt := byKey[r.Point.Key()]
+		if pt == nil {
+			pt = &point{}
+			byKey[r.Point.Key()] = pt
+			keys = append(keys, r.Point.Key())
+		}
+		pt.busy = append(pt.busy, m.ThroughputRPS*h.Mean()/1e9)
+		svc := service(max(r.Point.BatchSize, 1))
+		d := make([]time.Duration, len(base))
+		for i := range d {
+			d[i] = time.Duration(h.Quantile((float64(i)+0.5)/float64(len(d)))) - svc
+		}
+		pt.dists = append(pt.dists, d)
+	}
+	var xs []float64
+	var ds [][]time.Duration
+	for _, k := range keys {
+		pt := byKey[k]
+		if x := median(pt.busy) - 1; x > 0.5 {
+			xs, ds = append(xs, x), append(ds, medianByQuantile(pt.dists))
+		}
+	}
+	if len(xs) < 2 {
+		return nil
+	}
+	sxx := 0.0
+	for _, x := range xs {
+		sxx += x * x
+	}
+	out := make([]time.Duration, len(base))
+	for i := range out {
+		sxy := 0.0
+		for j, x := range xs {
+			sxy += x * float64(ds[j][i]-base[i])
+		}
+		out[i] = time.Duration(sxy / sxx)
+	}
+	return out
 }
 
 // medianByQuantile combines distributions given as equally many sorted
@@ -664,6 +814,10 @@ func discountTail(ctx context.Context, measured []results.Record, s *scenarios.S
 	return factor, leftUS, nil
 }
 
+// validateLengthen is how many times longer than the scenario's window
+// Validate simulates each point.
+const validateLengthen = 10
+
 // serviceDrift is how far a measured server's compute time at a lone
 // request may stray from the profile before Validate warns.
 const serviceDrift = 0.2
@@ -712,6 +866,7 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		base := service
 		if q := CalibrateExcess(measured, s, service); len(q) > 0 {
 			opts.ServiceExcess = q
+			opts.ExcessPerBusyDevice = CalibrateExcessPerBusyDevice(measured, s, service, q)
 			mean := time.Duration(meanDur(q))
 			service = func(rows int) time.Duration { return max(base(rows)+mean, 0) }
 		} else if off, err := CalibrateService(measured, s, service); err == nil && off > 0 {
@@ -756,6 +911,11 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		}
 	}
 	v.Overhead = opts.Overhead
+	if opts.Lengthen == 0 {
+		// The measured figure is a median over trials; the simulated one
+		// should be the model's own, not one short window's noisy tail.
+		opts.Lengthen = validateLengthen
+	}
 	seen := map[string]bool{}
 	for _, r := range measured {
 		if r.Kind == "header" || r.Status != results.StatusOK || seen[r.Point.Key()] {

@@ -120,6 +120,9 @@ type Options struct {
 	// distribution of a measured device's excess over the profile
 	// (Config.ServiceExcess; see Validate).
 	ServiceExcess []time.Duration
+	// ExcessPerBusyDevice grows that excess with the GPUs busy on the host
+	// (Config.ExcessPerBusyDevice; see Validate).
+	ExcessPerBusyDevice []time.Duration
 	// OverheadQuantiles, when given, make the overhead a distribution
 	// (Config.OverheadQuantiles); Overhead is then its typical value, for
 	// the records.
@@ -134,6 +137,11 @@ type Options struct {
 	DeviceCPU         time.Duration
 	BackgroundCPU     time.Duration
 	HandoffAfterReply bool
+	// Lengthen, when above 1, simulates each point this many times longer
+	// (and this many times the requests) than the scenario measures it:
+	// the figures of a long run, whose tail quantiles are not the noise
+	// of one short window. Data-budget scenarios keep their length.
+	Lengthen int
 	// Model overrides LookupModel (needed when the scenario's model is not
 	// in a repository this process can read).
 	Model *Model
@@ -180,13 +188,14 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		Overhead:     opts.Overhead,
 		HostCores:    opts.HostCores,
 
-		CPUOverheadCap:    opts.CPUOverheadCap,
-		DeviceOnHost:      opts.DeviceOnHost,
-		DeviceCPU:         opts.DeviceCPU,
-		Overshoot:         opts.Overshoot,
-		ServiceExcess:     opts.ServiceExcess,
-		BackgroundCPU:     opts.BackgroundCPU,
-		HandoffAfterReply: opts.HandoffAfterReply,
+		CPUOverheadCap:      opts.CPUOverheadCap,
+		DeviceOnHost:        opts.DeviceOnHost,
+		DeviceCPU:           opts.DeviceCPU,
+		Overshoot:           opts.Overshoot,
+		ServiceExcess:       opts.ServiceExcess,
+		ExcessPerBusyDevice: opts.ExcessPerBusyDevice,
+		BackgroundCPU:       opts.BackgroundCPU,
+		HandoffAfterReply:   opts.HandoffAfterReply,
 
 		OverheadQuantiles: opts.OverheadQuantiles,
 		KeepSeries:        opts.KeepSeries,
@@ -234,6 +243,9 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 	}
 	if c.DataSeconds > 0 {
 		c.Warmup, c.Duration, c.Window, c.Requests = 0, 0, 0, 0
+	} else if n := opts.Lengthen; n > 1 {
+		c.Duration *= time.Duration(n)
+		c.Requests *= n
 	}
 	return c, c.Validate()
 }
@@ -404,6 +416,9 @@ func (o Options) env() results.Env {
 	switch {
 	case len(o.ServiceExcess) > 0:
 		env.ServerVersion += fmt.Sprintf(", calls exceed the profile as measured (%d quantiles)", len(o.ServiceExcess))
+		if len(o.ExcessPerBusyDevice) > 0 {
+			env.ServerVersion += ", more so with more GPUs busy on the host"
+		}
 	case o.Overshoot > 0:
 		env.ServerVersion += fmt.Sprintf(", calls overshoot by an exponential of mean %gus", float64(o.Overshoot)/1e3)
 	}
@@ -469,9 +484,15 @@ func Header(s *scenarios.Scenario, opts Options) results.Record {
 func sweepID(s *scenarios.Scenario, o Options) string {
 	h := sha256.New()
 	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.ServiceOffset, o.HostCores, o.Seed)
+	if o.Lengthen > 1 {
+		fmt.Fprint(h, "lengthen", o.Lengthen)
+	}
 	if o.HostCores > 0 && (o.CPUOverheadCap > 0 || o.DeviceOnHost || o.BackgroundCPU > 0) {
 		// Only a host model changes the ID, so IDs of earlier sweeps hold.
 		fmt.Fprint(h, o.CPUOverheadCap, o.DeviceOnHost, o.DeviceCPU, o.BackgroundCPU, o.Overshoot, o.ServiceExcess)
+		if len(o.ExcessPerBusyDevice) > 0 {
+			fmt.Fprint(h, "per busy device", o.ExcessPerBusyDevice)
+		}
 	}
 	if o.Profile != nil {
 		for _, p := range o.Profile.Points {

@@ -49,6 +49,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,6 +119,11 @@ type Config struct {
 	// distribution: each call adds one of these (equally likely) excesses
 	// over its service time, as an emulated device measured them.
 	ServiceExcess []time.Duration
+	// ExcessPerBusyDevice, when given (as long as ServiceExcess), adds to
+	// the call's drawn excess, quantile for quantile, this much for every
+	// other GPU on the host busy when the call starts: emulated devices
+	// that share a host's cores wake later the more of them run.
+	ExcessPerBusyDevice []time.Duration
 	// Jitter spreads each call's time uniformly by ±Jitter (a fraction).
 	Jitter float64
 
@@ -268,38 +274,42 @@ type devState struct {
 }
 
 type sim struct {
-	cfg       Config
-	q         eventQueue
-	rng       *rand.Rand
-	now       float64
-	half      float64   // overhead/2 in seconds (constant overhead)
-	ovhQ      []float64 // empirical overhead/2 values in seconds, if any
-	maxRows   int
-	target    int
-	delay     float64
-	maxQueue  int
-	reqs      []request
-	freeReqs  []int32
-	clients   []clientState
-	servers   []serverState
-	insts     []instState
-	devs      []devState
-	host      host
-	cpuHalf   float64 // CPUOverheadCap/2 in seconds; +Inf when uncapped
-	bgCPU     float64 // BackgroundCPU in seconds
-	measuring bool
-	done      bool
-	wStart    float64
-	wEnd      float64
-	inflight  int64
-	sent      int64 // open loop, constant: sends so far
-	res       *Result
-	winHist   []*hist.Histogram
-	winCount  []int64
-	winRows   []int64
-	series    [][]float64 // per kept GPU
-	seriesT   []float64
-	gpuIdx    []int32 // device ids of GPUs
+	cfg     Config
+	q       eventQueue
+	rng     *rand.Rand
+	now     float64
+	half    float64   // overhead/2 in seconds (constant overhead)
+	ovhQ    []float64 // empirical overhead/2 values in seconds, sorted, if any
+	excessQ []float64 // empirical service excess in seconds, sorted, if any
+	// excessPerBusy pairs with excessQ (Config.ExcessPerBusyDevice).
+	excessPerBusy []float64
+	busyGPUs      int // GPUs with a call on them
+	maxRows       int
+	target        int
+	delay         float64
+	maxQueue      int
+	reqs          []request
+	freeReqs      []int32
+	clients       []clientState
+	servers       []serverState
+	insts         []instState
+	devs          []devState
+	host          host
+	cpuHalf       float64 // CPUOverheadCap/2 in seconds; +Inf when uncapped
+	bgCPU         float64 // BackgroundCPU in seconds
+	measuring     bool
+	done          bool
+	wStart        float64
+	wEnd          float64
+	inflight      int64
+	sent          int64 // open loop, constant: sends so far
+	res           *Result
+	winHist       []*hist.Histogram
+	winCount      []int64
+	winRows       []int64
+	series        [][]float64 // per kept GPU
+	seriesT       []float64
+	gpuIdx        []int32 // device ids of GPUs
 }
 
 // Validate checks a Config and names the first bad field.
@@ -327,6 +337,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("background CPU must not be negative, got %v", c.BackgroundCPU)
 	case c.HostCores == 0 && (c.DeviceOnHost || c.HandoffAfterReply || c.BackgroundCPU > 0 || c.CPUOverheadCap > 0):
 		return errors.New("DeviceOnHost, HandoffAfterReply, BackgroundCPU and CPUOverheadCap need host cores (HostCores > 0)")
+	case len(c.ExcessPerBusyDevice) > 0 && len(c.ExcessPerBusyDevice) != len(c.ServiceExcess):
+		return fmt.Errorf("excess per busy device: %d values for %d service excesses", len(c.ExcessPerBusyDevice), len(c.ServiceExcess))
 	case slices.ContainsFunc(c.OverheadQuantiles, func(d time.Duration) bool { return d < 0 }):
 		return errors.New("overhead quantiles must not be negative")
 	case c.MaxBatchSize > 0 && c.BatchSize > c.MaxBatchSize:
@@ -414,6 +426,19 @@ func newSim(cfg Config) *sim {
 	}
 	for _, o := range cfg.OverheadQuantiles {
 		m.ovhQ = append(m.ovhQ, max(o.Seconds(), 0)/2)
+	}
+	slices.Sort(m.ovhQ)
+	// Sorted by excess, each with its increment per busy device.
+	idx := make([]int, len(cfg.ServiceExcess))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(cfg.ServiceExcess[a], cfg.ServiceExcess[b]) })
+	for _, i := range idx {
+		m.excessQ = append(m.excessQ, cfg.ServiceExcess[i].Seconds())
+		if len(cfg.ExcessPerBusyDevice) > 0 {
+			m.excessPerBusy = append(m.excessPerBusy, cfg.ExcessPerBusyDevice[i].Seconds())
+		}
 	}
 	if m.maxQueue <= 0 {
 		m.maxQueue = DefaultMaxQueue
@@ -603,7 +628,7 @@ func (m *sim) newRequest(client int32, t float64) int32 {
 	}
 	h := m.half
 	if len(m.ovhQ) > 0 {
-		h = m.ovhQ[m.rng.IntN(len(m.ovhQ))]
+		h = drawQuantile(m.ovhQ, m.rng.Float64())
 	}
 	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), half: h, cpu: min(h, m.cpuHalf), sent: t}
 	return id
@@ -740,6 +765,9 @@ func (m *sim) dispatch(i int32) {
 // waits for a core.
 func (m *sim) startCall(d, i int32) {
 	dv := &m.devs[d]
+	if !dv.busy && dv.gpu {
+		m.busyGPUs++
+	}
 	dv.busy, dv.cur, dv.since = true, i, m.now
 	if m.cfg.DeviceOnHost {
 		svc := m.serviceTime(m.insts[i].rows)
@@ -756,8 +784,13 @@ func (m *sim) startCall(d, i int32) {
 
 func (m *sim) serviceTime(rows int) float64 {
 	s := m.cfg.ServiceTime(rows).Seconds()
-	if q := m.cfg.ServiceExcess; len(q) > 0 {
-		s = max(s+q[m.rng.IntN(len(q))].Seconds(), 0)
+	if q := m.excessQ; len(q) > 0 {
+		u := m.rng.Float64()
+		e := drawQuantile(q, u)
+		if k := m.busyGPUs - 1; k > 0 && len(m.excessPerBusy) > 0 {
+			e += float64(k) * drawQuantile(m.excessPerBusy, u)
+		}
+		s = max(s+e, 0)
 	} else if o := m.cfg.Overshoot; o > 0 {
 		s += m.rng.ExpFloat64() * o.Seconds()
 	}
@@ -768,6 +801,24 @@ func (m *sim) serviceTime(rows int) float64 {
 		s *= 1 + j*(2*m.rng.Float64()-1)
 	}
 	return s
+}
+
+// drawQuantile turns u in [0, 1) into a draw from the distribution whose
+// equally likely values, sorted, are q (value k at quantile (k+½)/n): it
+// interpolates linearly between neighbours, so a tail quantile such as
+// p99 falls between fitted values rather than jumping from one to the
+// next.
+func drawQuantile(q []float64, u float64) float64 {
+	x := u*float64(len(q)) - 0.5
+	if x <= 0 {
+		return q[0]
+	}
+	k := int(x)
+	if k >= len(q)-1 {
+		return q[len(q)-1]
+	}
+	f := x - float64(k)
+	return q[k] + f*(q[k+1]-q[k])
 }
 
 func (m *sim) deviceDone(d int32) {
@@ -806,6 +857,9 @@ func (m *sim) deviceRelease(d int32) {
 	if dv.wait.len() > 0 {
 		m.startCall(d, dv.wait.pop())
 	} else {
+		if dv.gpu {
+			m.busyGPUs--
+		}
 		dv.busy, dv.cur = false, -1
 	}
 	m.instanceFree(i)

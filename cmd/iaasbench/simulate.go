@@ -70,8 +70,16 @@ the requests, as it was taken from them. A device call is CPU work only
 for its last 120 µs (the embedded device sleeps, then spins). Where the
 sweep recorded its emulated GPUs' call durations (device_calls, at points
 with one request in flight), each simulated call adds an excess over the
-profile drawn from them, and the overhead is fitted net of it; older
-files get an exponential excess of the servers' mean excess instead.
+profile drawn from them, and the overhead's distribution is the one
+that, added to an independent call, reproduces the latency at those
+points (a deconvolution: subtracting quantiles would thin the tail);
+the excess grows, quantile by quantile, by a fitted amount per further
+GPU busy on the host (a least-squares line through every point's
+recorded calls against its busy GPUs: emulated devices sharing two cores
+wake later the more of them run);
+older files get an exponential excess of the servers' mean excess
+instead. Each point is simulated 10 times as long as it was measured, so
+that a simulated p99 is the model's, not one short window's noise.
 With several trials per point the measured figure is their median, and
 the table shows their spread (max − min over median) beside each error:
 the measurement's own noise. Distributions fitted from several points
@@ -200,8 +208,13 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 			switch o := v.Options; {
 			case len(o.ServiceExcess) > 0:
 				q := o.ServiceExcess
-				fmt.Fprintf(out, "device calls: each adds an excess over the profile drawn from the calls recorded at one request in flight (median %.1f µs, p99 %.1f µs)\n",
+				fmt.Fprintf(out, "device calls: each adds an excess over the profile drawn from the calls recorded at one request in flight (median %.1f µs, p99 %.1f µs)",
 					float64(q[len(q)/2])/1e3, float64(q[len(q)*99/100])/1e3)
+				if p := o.ExcessPerBusyDevice; len(p) > 0 {
+					fmt.Fprintf(out, ", plus per further GPU busy on the host %+.1f µs at the median, %+.1f µs at p99 (fitted from every point's recorded calls)",
+						float64(p[len(p)/2])/1e3, float64(p[len(p)*99/100])/1e3)
+				}
+				fmt.Fprintln(out)
 			case o.Overshoot > 0:
 				fmt.Fprintf(out, "device calls: no calls recorded in %s; each adds an exponential excess of mean %.1f µs (the servers' compute time over the profile)\n",
 					*compare, float64(o.Overshoot)/1e3)
