@@ -28,6 +28,9 @@ type Comparison struct {
 	MeasuredP99US  float64
 	SimulatedP99US float64
 	P99ErrPct      float64
+	// MeasuredP50US, SimulatedP50US and P50ErrPct are the same for the
+	// median latency: the body of the distribution beside its tail.
+	MeasuredP50US, SimulatedP50US, P50ErrPct float64
 	// IPSSpreadPct and P99SpreadPct are the measured trials' own spread,
 	// (max − min) / median in percent (0 with one trial): the noise floor
 	// below which no prediction error can be judged.
@@ -38,7 +41,7 @@ type Comparison struct {
 // returns one row per point present in both, in the measured order.
 // Of several measured trials with status ok the median is taken (one trial that stalled does not move it).
 func Compare(measured, simulated []results.Record) []Comparison {
-	type acc struct{ ips, p99 []float64 } // one per trial
+	type acc struct{ ips, p50, p99 []float64 } // one per trial
 	meas := map[string]*acc{}
 	var order []results.Point
 	for _, r := range measured {
@@ -53,6 +56,7 @@ func Compare(measured, simulated []results.Record) []Comparison {
 			order = append(order, r.Point)
 		}
 		a.ips = append(a.ips, r.Measurement.ThroughputIPS)
+		a.p50 = append(a.p50, r.Measurement.Latency.P50US)
 		a.p99 = append(a.p99, r.Measurement.Latency.P99US)
 	}
 	sim := map[string]*results.Measurement{}
@@ -72,6 +76,8 @@ func Compare(measured, simulated []results.Record) []Comparison {
 			MeasuredP99US: median(a.p99), SimulatedP99US: s.Latency.P99US}
 		c.IPSErrPct = errPct(c.SimulatedIPS, c.MeasuredIPS)
 		c.P99ErrPct = errPct(c.SimulatedP99US, c.MeasuredP99US)
+		c.MeasuredP50US, c.SimulatedP50US = median(a.p50), s.Latency.P50US
+		c.P50ErrPct = errPct(c.SimulatedP50US, c.MeasuredP50US)
 		c.IPSSpreadPct, c.P99SpreadPct = spreadPct(a.ips), spreadPct(a.p99)
 		out = append(out, c)
 	}
@@ -122,9 +128,9 @@ func WriteComparison(w io.Writer, rows []Comparison) error {
 		return err
 	}
 	thr, p99 := MaxErrors(rows)
-	inThr, inP99 := countWithin(rows, 10)
-	if _, err := fmt.Fprintf(w, "%d points; largest |error|: throughput %.1f%%, p99 %.1f%%; within 10%%: throughput %d, p99 %d\n",
-		len(rows), thr, p99, inThr, inP99); err != nil {
+	inThr, inP50, inP99 := countWithin(rows, 10)
+	if _, err := fmt.Fprintf(w, "%d points; largest |error|: throughput %.1f%%, p99 %.1f%%; within 10%%: throughput %d, p50 %d, p99 %d\n",
+		len(rows), thr, p99, inThr, inP50, inP99); err != nil {
 		return err
 	}
 	if trials > 1 {
@@ -139,18 +145,21 @@ func WriteComparison(w io.Writer, rows []Comparison) error {
 	return nil
 }
 
-// countWithin counts the rows whose throughput and p99 errors are within pct
-// percent.
-func countWithin(rows []Comparison, pct float64) (thr, p99 int) {
+// countWithin counts the rows whose throughput, p50 and p99 errors are
+// within pct percent.
+func countWithin(rows []Comparison, pct float64) (thr, p50, p99 int) {
 	for _, c := range rows {
 		if math.Abs(c.IPSErrPct) <= pct {
 			thr++
+		}
+		if math.Abs(c.P50ErrPct) <= pct {
+			p50++
 		}
 		if math.Abs(c.P99ErrPct) <= pct {
 			p99++
 		}
 	}
-	return thr, p99
+	return thr, p50, p99
 }
 
 // MaxErrors returns the largest absolute throughput and p99 errors, in

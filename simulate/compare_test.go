@@ -87,12 +87,13 @@ func TestCompareAveragesTrials(t *testing.T) {
 	p := results.Point{GPUs: 1, Instances: 1, Clients: 1, Rate: 1, BatchSize: 8, Servers: 1}
 	rec := func(trial int, ips, p99 float64, src results.Source) results.Record {
 		return results.Record{Kind: "point", Point: p, Trial: trial, Status: results.StatusOK, Source: src,
-			Measurement: &results.Measurement{ThroughputIPS: ips, Latency: results.LatencySummary{P99US: p99}}}
+			Measurement: &results.Measurement{ThroughputIPS: ips, Latency: results.LatencySummary{P50US: p99 / 2, P99US: p99}}}
 	}
 	rows := Compare([]results.Record{rec(0, 900, 200, "measured"), rec(1, 1100, 400, "measured")},
 		[]results.Record{rec(0, 1100, 330, "simulated")})
 	if len(rows) != 1 || rows[0].Trials != 2 || rows[0].MeasuredIPS != 1000 || rows[0].MeasuredP99US != 300 ||
-		math.Abs(rows[0].IPSErrPct-10) > 1e-9 || math.Abs(rows[0].P99ErrPct-10) > 1e-9 {
+		math.Abs(rows[0].IPSErrPct-10) > 1e-9 || math.Abs(rows[0].P99ErrPct-10) > 1e-9 ||
+		rows[0].MeasuredP50US != 150 || math.Abs(rows[0].P50ErrPct-10) > 1e-9 {
 		t.Fatalf("rows %+v", rows)
 	}
 }
