@@ -23,30 +23,41 @@ func TestProfileRecoversAKnownServiceTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Stop()
-	var out bytes.Buffer
-	if err := runProfile(context.Background(), []string{"--url", srv.Addr(), "--model", "calibrated", "--batches", "1,8,32", "--duration", "300ms"}, &out); err != nil {
-		t.Fatal(err)
-	}
-	var p server.Profile
-	if err := json.Unmarshal(out.Bytes(), &p); err != nil {
-		t.Fatalf("profile output is not JSON: %v\n%s", err, out.String())
-	}
-	if len(p.Points) != 3 {
-		t.Fatalf("points: %+v", p.Points)
-	}
-	// A busy machine wakes instances a little late, so the measured time
-	// can exceed the model's; it can never undercut it, it must grow with
-	// the batch, and its slope (where the lateness cancels) is 50 us/item.
-	for i, pt := range p.Points {
-		want := 1000 + 50*float64(pt.Batch)
-		if pt.P50US < 0.97*want || pt.P50US > 1.5*want {
-			t.Errorf("batch %d: profiled %.0f us, the model takes %.0f us", pt.Batch, pt.P50US, want)
+	// The profile is the servers' mean compute time per call, which a
+	// loaded machine stretches (go test runs packages in parallel, and a
+	// late wake-up lengthens a long call more): a correct profiler finds
+	// the model's slope on at least one of three tries, a wrong one on none.
+	var slope float64
+	for try := 0; try < 3; try++ {
+		var out bytes.Buffer
+		if err := runProfile(context.Background(), []string{"--url", srv.Addr(), "--model", "calibrated", "--batches", "1,8,32", "--duration", "300ms"}, &out); err != nil {
+			t.Fatal(err)
 		}
-		if i > 0 && pt.P50US <= p.Points[i-1].P50US {
-			t.Errorf("profile does not grow with the batch: %+v", p.Points)
+		var p server.Profile
+		if err := json.Unmarshal(out.Bytes(), &p); err != nil {
+			t.Fatalf("profile output is not JSON: %v\n%s", err, out.String())
 		}
+		if len(p.Points) != 3 {
+			t.Fatalf("points: %+v", p.Points)
+		}
+		// A busy machine wakes instances a little late, so the measured
+		// time can exceed the model's; it can never undercut it, and it
+		// must grow with the batch.
+		late := false // beyond what lateness explains: try again
+		for i, pt := range p.Points {
+			want := 1000 + 50*float64(pt.Batch)
+			late = late || pt.P50US > 1.5*want
+			if pt.P50US < 0.97*want {
+				t.Errorf("batch %d: profiled %.0f us, the model takes %.0f us", pt.Batch, pt.P50US, want)
+			}
+			if i > 0 && pt.P50US <= p.Points[i-1].P50US {
+				t.Errorf("profile does not grow with the batch: %+v", p.Points)
+			}
+		}
+		if slope = (p.Points[2].P50US - p.Points[0].P50US) / 31; math.Abs(slope-50) <= 15 && !late {
+			return
+		}
+		t.Logf("try %d: %.1f us per item (%+v)", try+1, slope, p.Points)
 	}
-	if slope := (p.Points[2].P50US - p.Points[0].P50US) / 31; math.Abs(slope-50) > 15 {
-		t.Errorf("profiled %.1f us per item, the model takes 50", slope)
-	}
+	t.Errorf("profiled %.1f us per item (the model takes 50), or a call took over 1.5 times the model's time, on every try", slope)
 }
