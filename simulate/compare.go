@@ -231,31 +231,38 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 			continue
 		}
 		svc := service(max(p.BatchSize, 1))
-		call := func(float64) time.Duration { return svc }
+		var callHist *hist.Histogram
 		if dc := r.Measurement.DeviceCalls; deviceCalls && dc != nil {
 			h, err := hist.FromResults(*dc)
 			if err != nil {
 				return Calibration{}, fmt.Errorf("point %s: device calls: %w", p, err)
 			}
 			if h.Count() > 0 {
-				call = func(q float64) time.Duration { return time.Duration(h.Quantile(q)) }
+				callHist = h
 				callText = "the point's device calls"
 				recorded++
 			}
 		}
-		single = append(single, r.Measurement.Latency.P50US-float64(call(0.5))/1e3)
+		callP50 := svc
+		if callHist != nil {
+			callP50 = time.Duration(callHist.Quantile(0.5))
+		}
+		single = append(single, r.Measurement.Latency.P50US-float64(callP50)/1e3)
 		cal.From = append(cal.From, p)
 		if r.Measurement.Histogram != nil {
 			h, err := hist.FromResults(*r.Measurement.Histogram)
 			if err != nil {
 				return Calibration{}, fmt.Errorf("point %s: %w", p, err)
 			}
-			lat, c := make([]time.Duration, overheadQuantiles), make([]time.Duration, overheadQuantiles)
-			for i := range lat {
-				q := (float64(i) + 0.5) / overheadQuantiles
-				lat[i], c[i] = time.Duration(h.Quantile(q)), call(q)
+			c := make([]time.Duration, overheadQuantiles)
+			if callHist != nil {
+				c = quantilesOf(callHist, overheadQuantiles, 0)
+			} else {
+				for i := range c {
+					c[i] = svc
+				}
 			}
-			lats, calls = append(lats, lat), append(calls, c)
+			lats, calls = append(lats, quantilesOf(h, overheadQuantiles, 0)), append(calls, c)
 		}
 	}
 	var dist []time.Duration
@@ -539,12 +546,7 @@ func CalibrateExcess(measured []results.Record, s *scenarios.Scenario, service f
 		if err != nil || h.Count() == 0 {
 			continue
 		}
-		svc := service(max(r.Point.BatchSize, 1))
-		d := make([]time.Duration, excessQuantiles)
-		for i := range d {
-			d[i] = time.Duration(h.Quantile((float64(i)+0.5)/excessQuantiles)) - svc
-		}
-		dists = append(dists, d)
+		dists = append(dists, quantilesOf(h, excessQuantiles, service(max(r.Point.BatchSize, 1))))
 	}
 	return medianByQuantile(dists)
 }
@@ -583,12 +585,7 @@ func CalibrateExcessPerBusyDevice(measured []results.Record, s *scenarios.Scenar
 			keys = append(keys, r.Point.Key())
 		}
 		pt.busy = append(pt.busy, m.ThroughputRPS*h.Mean()/1e9)
-		svc := service(max(r.Point.BatchSize, 1))
-		d := make([]time.Duration, len(base))
-		for i := range d {
-			d[i] = time.Duration(h.Quantile((float64(i)+0.5)/float64(len(d)))) - svc
-		}
-		pt.dists = append(pt.dists, d)
+		pt.dists = append(pt.dists, quantilesOf(h, len(base), service(max(r.Point.BatchSize, 1))))
 	}
 	var xs []float64
 	var ds [][]time.Duration
@@ -612,6 +609,16 @@ func CalibrateExcessPerBusyDevice(measured []results.Record, s *scenarios.Scenar
 			sxy += x * float64(ds[j][i]-base[i])
 		}
 		out[i] = time.Duration(sxy / sxx)
+	}
+	return out
+}
+
+// quantilesOf returns n equally likely values of h (its quantiles at
+// (k+½)/n), each less minus.
+func quantilesOf(h *hist.Histogram, n int, minus time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for k := range out {
+		out[k] = time.Duration(h.Quantile((float64(k)+0.5)/float64(n))) - minus
 	}
 	return out
 }

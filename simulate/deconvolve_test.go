@@ -13,9 +13,9 @@ import (
 	"github.com/iaasbench/iaasbench/scenarios"
 )
 
-// quantilesOf returns n equally likely values (at (k+½)/n) of the sorted
+// sampleQuantiles returns n equally likely values (at (k+½)/n) of the sorted
 // sample xs.
-func quantilesOf(xs []time.Duration, n int) []time.Duration {
+func sampleQuantiles(xs []time.Duration, n int) []time.Duration {
 	out := make([]time.Duration, n)
 	for k := range out {
 		out[k] = xs[(2*k+1)*len(xs)/(2*n)]
@@ -47,7 +47,7 @@ func TestSumQuantilesMatchesSortedSums(t *testing.T) {
 		}
 	}
 	slices.Sort(sums)
-	want := quantilesOf(sums, 100)
+	want := sampleQuantiles(sums, 100)
 	got := sumQuantiles(a, b, 100)
 	for k := range want {
 		if d := got[k] - want[k]; d < -time.Microsecond || d > time.Microsecond {
@@ -62,8 +62,8 @@ func TestSumQuantilesMatchesSortedSums(t *testing.T) {
 func TestDeconvolveRecoversTheSumsTail(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n = 1000
-	overhead := quantilesOf(heavy(r, 100*n, 170*time.Microsecond, 700*time.Microsecond, 0.03), n)
-	call := quantilesOf(heavy(r, 100*n, 1400*time.Microsecond, 500*time.Microsecond, 0.03), n)
+	overhead := sampleQuantiles(heavy(r, 100*n, 170*time.Microsecond, 700*time.Microsecond, 0.03), n)
+	call := sampleQuantiles(heavy(r, 100*n, 1400*time.Microsecond, 500*time.Microsecond, 0.03), n)
 	latency := sumQuantiles(overhead, call, n)
 
 	guess := make([]time.Duration, n)
