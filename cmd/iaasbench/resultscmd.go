@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -75,7 +76,10 @@ func runResults(_ context.Context, args []string, out io.Writer) error {
 }
 
 var resultColumns = []string{"gpus", "instances", "clients", "rate", "batch_size", "servers", "trial", "status",
-	"throughput_ips", "p50_ms", "p90_ms", "p99_ms", "max_ms", "queue_us", "compute_infer_us", "gpu_util_pct", "cpu_util_pct", "data_rate", "source", "reason"}
+	"throughput_ips", "p50_ms", "p90_ms", "p99_ms", "max_ms", "queue_us", "compute_infer_us", "gpu_util_pct", "cpu_util_pct", "data_rate", "source", "reason",
+	// The emulated GPUs' own call durations (embedded target; empty
+	// elsewhere): how far the emulation strayed from its profile.
+	"device_call_p50_us", "device_call_p90_us", "device_call_p99_us"}
 
 func resultRow(r results.Record) []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
@@ -96,7 +100,15 @@ func resultRow(r results.Record) []string {
 	}
 	row = append(row, f(m.ThroughputIPS), f(m.Latency.P50US/1e3), f(m.Latency.P90US/1e3), f(m.Latency.P99US/1e3), f(m.Latency.MaxUS/1e3),
 		f(q), f(ci), f(gu), f(cu), f(m.DataRate), string(r.Source), r.Reason)
-	return row
+	dc := []string{"", "", ""}
+	if m.DeviceCalls != nil {
+		if h, err := hist.FromResults(*m.DeviceCalls); err == nil && h.Count() > 0 {
+			for i, q := range []float64{0.5, 0.9, 0.99} {
+				dc[i] = f(float64(h.Quantile(q)) / 1e3)
+			}
+		}
+	}
+	return append(row, dc...)
 }
 
 func writeResultsCSV(out io.Writer, recs []results.Record) error {
