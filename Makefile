@@ -36,7 +36,7 @@ lint:
 bench:
 	sh bench/run.sh
 	$(GO) test -run '^$$' -bench MLPInstancesBatching -benchtime 1x ./server/
-	$(GO) test -run '^$$' -bench DenseBatch8 -benchtime 2000x ./server/backend/
+	$(GO) test -run '^$$' -bench DenseBatch8 -benchtime 2000x ./internal/backend/
 	$(GO) test -run '^$$' -bench AgentsVsOneProcess -benchtime 1x ./agent/
 	$(GO) test -run '^$$' -bench GateRates -benchtime 20x -timeout 30m ./gate/
 	$(GO) test -run '^$$' -bench 'AdaptiveVsGrid|AdaptiveRandomSystems|AdaptiveVsGridEmbedded' -benchtime 1x ./sweep/

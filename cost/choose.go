@@ -28,12 +28,12 @@ type OperatingPoint struct {
 	Frontier []Evaluated `json:"frontier,omitempty"`
 	// Dims are the dimensions the cost surface was fitted over.
 	Dims []string `json:"dims,omitempty"`
-	// Fit is the leave-one-out error of each fitted figure (Surface.LOO).
+	// Fit is the leave-one-out error of each fitted figure (FigureSurface.LOO).
 	Fit map[string]float64 `json:"fit,omitempty"`
 }
 
 // Choose picks the operating point: the best feasible measured point, the
-// best feasible unmeasured point of grid predicted by a CostSurface over
+// best feasible unmeasured point of grid predicted by a Surface over
 // the varied dimensions, and the latency/expense frontier. It is an error
 // only when spec is invalid.
 func Choose(evals []Evaluated, grid []results.Point, spec Spec) (OperatingPoint, error) {
@@ -82,7 +82,7 @@ func Choose(evals []Evaluated, grid []results.Point, spec Spec) (OperatingPoint,
 	if usable == 0 {
 		return op, nil
 	}
-	cs, err := NewCostSurface(evals, nil, spec)
+	cs, err := NewSurface(evals, nil, spec)
 	if err != nil {
 		return op, err
 	}

@@ -167,7 +167,7 @@ func TestCostSurfaceAt(t *testing.T) {
 	measured := gridGI([]int{1, 2, 4}, []int{1, 2, 4})
 	spec := Spec{Prices: examplePrices(), Constraints: []string{"p99 <= 10ms"}}
 	evs := mustEvaluate(t, m.records(measured), spec)
-	cs, err := NewCostSurface(evs, nil, spec)
+	cs, err := NewSurface(evs, nil, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestCostSurfaceAt(t *testing.T) {
 	if !pp.Extrapolated || !strings.Contains(pp.Why, "servers=2 was not measured (measured: 0)") {
 		t.Errorf("Why = %q", pp.Why)
 	}
-	if _, err := NewCostSurface([]Evaluated{{Status: results.StatusFailed}}, nil, spec); err == nil {
+	if _, err := NewSurface([]Evaluated{{Status: results.StatusFailed}}, nil, spec); err == nil {
 		t.Error("cost surface from failed points only: no error")
 	}
 }

@@ -62,9 +62,9 @@ func Evaluate(recs []results.Record, spec Spec) ([]Evaluated, error) {
 	groups := map[string]*group{}
 	for i, r := range recs {
 		switch r.Kind {
-		case "header":
+		case results.KindHeader:
 			continue
-		case "point":
+		case results.KindPoint:
 		default:
 			return nil, fmt.Errorf("record %d (point %s): unknown kind %q (want point or header)", i+1, r.Point, r.Kind)
 		}

@@ -13,9 +13,9 @@ func TestEvaluateKeepsInfeasibleAndFailedPoints(t *testing.T) {
 	a := results.Point{GPUs: 1, Instances: 1}
 	b := results.Point{GPUs: 1, Instances: 2}
 	c := results.Point{GPUs: 1, Instances: 4}
-	failed := results.Record{Kind: "point", Point: c, Status: results.StatusFailed, Reason: "server did not start"}
+	failed := results.Record{Kind: results.KindPoint, Point: c, Status: results.StatusFailed, Reason: "server did not start"}
 	recs := []results.Record{
-		{Kind: "header", Header: &results.Header{}},
+		{Kind: results.KindHeader, Header: &results.Header{}},
 		rec(a, 1000, 10),
 		rec(b, 1800, 41.2),
 		failed,
@@ -51,7 +51,7 @@ func TestEvaluateAggregatesTrials(t *testing.T) {
 		recs = append(recs, r)
 	}
 	// A failed attempt that was retried does not make the point fail.
-	retry := results.Record{Kind: "point", Point: p, Trial: 1, Attempt: 1, Status: results.StatusFailed, Reason: "timeout"}
+	retry := results.Record{Kind: results.KindPoint, Point: p, Trial: 1, Attempt: 1, Status: results.StatusFailed, Reason: "timeout"}
 	recs = append([]results.Record{retry}, recs...)
 	evs := mustEvaluate(t, recs, Spec{Prices: examplePrices()})
 	if len(evs) != 1 {

@@ -201,7 +201,7 @@ func index(name string, recs []results.Record) *side {
 	best := map[trialID]int{} // (point, sweep, trial) → index into sd.trials[id]
 	seen := map[pointID]bool{}
 	for _, rec := range recs {
-		if rec.Kind == "header" {
+		if rec.Kind == results.KindHeader {
 			if rec.Header != nil {
 				if _, ok := sd.headers[rec.SweepID]; !ok {
 					sd.headers[rec.SweepID] = rec.Header

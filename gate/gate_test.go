@@ -45,7 +45,7 @@ func sweep(seed uint64, trials int, noise float64, edit func(*figures)) []result
 		for tr := range trials {
 			n := func(v float64) float64 { return v * (1 + noise*rng.NormFloat64()) }
 			out = append(out, results.Record{
-				Schema: results.SchemaVersion, Kind: "point", SweepID: fmt.Sprintf("s%d", seed), Scenario: f.scenario,
+				Schema: results.SchemaVersion, Kind: results.KindPoint, SweepID: fmt.Sprintf("s%d", seed), Scenario: f.scenario,
 				Point: f.point, Trial: tr, Attempt: 1, Status: results.StatusOK, Source: results.SourceMeasured,
 				Measurement: &results.Measurement{Model: f.model, ThroughputIPS: n(f.thr),
 					Latency: results.LatencySummary{P50US: n(f.p50), P99US: n(f.p99)}},
@@ -301,7 +301,7 @@ func withReference(seed uint64, trials int, speed float64, edit func(*figures)) 
 	rng := rand.New(rand.NewPCG(seed, 7))
 	for tr := range trials {
 		n := func(v float64) float64 { return v * (1 + 0.02*rng.NormFloat64()) }
-		recs = append(recs, results.Record{Kind: "point", Scenario: "calibration", Trial: tr, Status: results.StatusOK,
+		recs = append(recs, results.Record{Kind: results.KindPoint, Scenario: "calibration", Trial: tr, Status: results.StatusOK,
 			Point: results.Point{GPUs: 1, Instances: 1, Clients: 1, BatchSize: 1, Servers: 1},
 			Measurement: &results.Measurement{Model: "calibrated", ThroughputIPS: n(2000 * speed),
 				Latency: results.LatencySummary{P50US: n(500 / speed), P99US: n(900 / speed)}}})
@@ -397,7 +397,7 @@ func TestUSDPerMillion(t *testing.T) {
 		return p / (rec.Measurement.ThroughputIPS * 3600) * 1e6, nil
 	}
 	withHeader := func(recs []results.Record, price float64) []results.Record {
-		h := results.Record{Kind: "header", SweepID: recs[0].SweepID,
+		h := results.Record{Kind: results.KindHeader, SweepID: recs[0].SweepID,
 			Header: &results.Header{ScenarioYAML: fmt.Sprintf("price: %g", price)}}
 		return append([]results.Record{h}, recs...)
 	}

@@ -1,6 +1,6 @@
 //go:build k8s
 
-// Tests against a real control plane (k8s/harness): run with
+// Tests against a real control plane (internal/k8sharness): run with
 // `make test-k8s` (go test -tags k8s ./k8s/...) after `make k8s-tools`.
 package k8s_test
 
@@ -29,8 +29,9 @@ import (
 
 	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/internal/k8sharness"
 	"github.com/iaasbench/iaasbench/k8s"
-	"github.com/iaasbench/iaasbench/k8s/harness"
+	"github.com/iaasbench/iaasbench/k8s/spec"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/sweep"
@@ -41,7 +42,7 @@ const product = "NVIDIA-H100-80GB-HBM3"
 // cluster is shared by the tests: starting it costs 5–10 s. Each test
 // uses its own namespace.
 type cluster struct {
-	cp *harness.ControlPlane
+	cp *k8sharness.ControlPlane
 }
 
 // testCluster is set once by TestMain before any test runs and only read
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
-	cp, err := harness.Start(ctx, harness.Options{Log: os.Stderr, Nodes: []harness.Node{
+	cp, err := k8sharness.Start(ctx, k8sharness.Options{Log: os.Stderr, Nodes: []k8sharness.Node{
 		{Name: "gpu-a", GPUs: 4, GPUProduct: product, InstanceType: "gpu-4x"},
 		{Name: "gpu-b", GPUs: 2, GPUProduct: product, InstanceType: "gpu-2x"},
 	}})
@@ -91,8 +92,8 @@ func TestMain(m *testing.M) {
 type env struct {
 	t    *testing.T
 	ns   string
-	cp   *harness.ControlPlane
-	fake *harness.FakeTriton
+	cp   *k8sharness.ControlPlane
+	fake *k8sharness.FakeTriton
 }
 
 func newEnv(t *testing.T) *env {
@@ -108,7 +109,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, ns: ns, cp: cp}
-	e.fake = cp.ServeFakeTriton(context.Background(), ns, k8s.LabelManagedBy+"="+k8s.ManagedBy, k8s.DefaultGPUResource)
+	e.fake = cp.ServeFakeTriton(context.Background(), ns, k8s.LabelManagedBy+"="+k8s.ManagedBy, spec.DefaultGPUResource)
 	t.Cleanup(func() {
 		e.fake.Stop()
 		for _, err := range e.fake.Errors() {
@@ -241,7 +242,7 @@ func TestScaleReplicasAndGPUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = e.deployment(ctx, name)
-	q := d.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceName(k8s.DefaultGPUResource)]
+	q := d.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceName(spec.DefaultGPUResource)]
 	if *d.Spec.Replicas != 2 || q.Value() != 2 {
 		t.Errorf("after 2×2: replicas %d, GPU limit %s", *d.Spec.Replicas, q.String())
 	}
@@ -469,7 +470,7 @@ measure: {warmup: 100ms, duration: 400ms}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := e.cp.Client.CoreV1().Services(e.ns).Get(context.Background(), k8s.ObjectName("k8s-e2e"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := e.cp.Client.CoreV1().Services(e.ns).Get(context.Background(), spec.ObjectName("k8s-e2e"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("service still there: %v", err)
 	}
 }
@@ -484,7 +485,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 	for _, v := range []struct {
 		repo, svc   string
 		servers, gp int
-	}{{"s3://b/m", k8s.ServiceHeadless, 2, 1}, {"pvc:models/triton", k8s.ServiceNodePort, 1, 0}, {"/models", k8s.ServiceLoadBalancer, 3, 4}} {
+	}{{"s3://b/m", spec.ServiceHeadless, 2, 1}, {"pvc:models/triton", spec.ServiceNodePort, 1, 0}, {"/models", spec.ServiceLoadBalancer, 3, 4}} {
 		cfg := e.config()
 		cfg.ModelRepository, cfg.ServiceType = v.repo, v.svc
 		cfg.CPU, cfg.Memory = "2", "8Gi"

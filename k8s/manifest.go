@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/iaasbench/iaasbench/k8s/spec"
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -37,9 +38,6 @@ const (
 	componentServer = "server"
 	componentAgent  = "agent"
 	containerName   = "tritonserver"
-	modelsMount     = "/models"
-	// DefaultAgentImage runs `iaasbench agent` (built from the Dockerfile).
-	DefaultAgentImage = "iaasbench:latest"
 )
 
 // Objects are what Target applies for one (servers, gpus) pair.
@@ -98,9 +96,9 @@ func service(cfg Config, sweepID string) *corev1.Service {
 		},
 	}
 	switch cfg.ServiceType {
-	case ServiceNodePort:
+	case spec.ServiceNodePort:
 		svc.Spec.Type = corev1.ServiceTypeNodePort
-	case ServiceLoadBalancer:
+	case spec.ServiceLoadBalancer:
 		svc.Spec.Type = corev1.ServiceTypeLoadBalancer
 	default:
 		// Headless: DNS answers every ready pod's IP, so agents in the
@@ -122,11 +120,11 @@ func deployment(cfg Config, sweepID, model string, servers, gpus int) *appsv1.De
 	repo := cfg.ModelRepository
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
-	if claim, path, ok := pvcRepository(repo); ok {
+	if claim, path, ok := spec.PVCRepository(repo); ok {
 		repo = path
 		volumes = append(volumes, corev1.Volume{Name: "models", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: true}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "models", MountPath: modelsMount, ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: "models", MountPath: spec.ModelsMount, ReadOnly: true})
 	}
 	// Triton's shared-memory transfers and Python backend need more than
 	// the container runtime's 64 MiB /dev/shm.
@@ -173,12 +171,12 @@ func deployment(cfg Config, sweepID, model string, servers, gpus int) *appsv1.De
 			"--model-control-mode=explicit",
 			"--load-model=" + model,
 			"--grpc-port=" + strconv.Itoa(cfg.GRPCPort),
-			"--http-port=" + strconv.Itoa(DefaultHTTPPort),
+			"--http-port=" + strconv.Itoa(spec.DefaultHTTPPort),
 			"--metrics-port=" + strconv.Itoa(cfg.MetricsPort),
 		},
 		Ports: []corev1.ContainerPort{
 			{Name: "grpc", ContainerPort: int32(cfg.GRPCPort), Protocol: corev1.ProtocolTCP},
-			{Name: "http", ContainerPort: DefaultHTTPPort, Protocol: corev1.ProtocolTCP},
+			{Name: "http", ContainerPort: spec.DefaultHTTPPort, Protocol: corev1.ProtocolTCP},
 			{Name: "metrics", ContainerPort: int32(cfg.MetricsPort), Protocol: corev1.ProtocolTCP},
 		},
 		Env:          env,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iaasbench/iaasbench/k8s/spec"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -79,7 +80,7 @@ func (l labelSet) Lookup(k string) (string, bool) {
 func TestManifestsPVCRepositoryAndServiceTypes(t *testing.T) {
 	cfg := testConfig()
 	cfg.ModelRepository = "pvc:models/triton"
-	cfg.ServiceType = ServiceNodePort
+	cfg.ServiceType = spec.ServiceNodePort
 	o := Manifests(cfg, "s", "m", 1, 1)
 	spec := o.Deployment.Spec.Template.Spec
 	if !slices.Contains(spec.Containers[0].Args, "--model-repository=/models/triton") {
@@ -146,7 +147,7 @@ func TestAgentJob(t *testing.T) {
 	if want := []string{"agent", "--coordinator", "10.0.0.5:7000"}; !slices.Equal(c.Args, want) {
 		t.Errorf("args %v, want %v", c.Args, want)
 	}
-	if c.Image != DefaultAgentImage || j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+	if c.Image != spec.DefaultAgentImage || j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("image %s restart %s", c.Image, j.Spec.Template.Spec.RestartPolicy)
 	}
 	if j.Labels[LabelSweep] != "sweep-1" || j.Spec.Template.Labels[LabelSweep] != "sweep-1" {
@@ -186,8 +187,8 @@ func TestSweepLabelAndObjectName(t *testing.T) {
 	if SweepLabel("a b/c") != "a-b-c" {
 		t.Errorf("SweepLabel(a b/c) = %q", SweepLabel("a b/c"))
 	}
-	n := ObjectName("My_Scenario " + strings.Repeat("x", 80))
-	if len(n) > maxNameLen || !strings.HasPrefix(n, "iaasbench-my-scenario-") {
+	n := spec.ObjectName("My_Scenario " + strings.Repeat("x", 80))
+	if len(n) > spec.MaxNameLen || !strings.HasPrefix(n, "iaasbench-my-scenario-") {
 		t.Errorf("ObjectName = %q", n)
 	}
 	cfg := Config{ModelRepository: "/models"}.WithDefaults(strings.Repeat("x", 80))

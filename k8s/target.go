@@ -252,7 +252,7 @@ func (t *Target) Prepare(ctx context.Context, p results.Point) (*Servers, error)
 	if closed {
 		return nil, errors.New("kubernetes target is closed")
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.readyTimeout())
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.ReadyTimeoutOrDefault())
 	defer cancel()
 	objs := t.Objects(p)
 	if err := t.applyService(ctx, objs.Service); err != nil {
@@ -482,7 +482,7 @@ func (t *Target) waitRollout(ctx context.Context, want int32) ([]corev1.Pod, err
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, fmt.Errorf("deployment %s/%s not ready within target.kubernetes.ready_timeout %v: %s",
-					t.cfg.Namespace, t.cfg.Name, t.cfg.readyTimeout(), state)
+					t.cfg.Namespace, t.cfg.Name, t.cfg.ReadyTimeoutOrDefault(), state)
 			}
 			return nil, fmt.Errorf("waiting for deployment %s/%s: %w (%s)", t.cfg.Namespace, t.cfg.Name, ctx.Err(), state)
 		case <-time.After(pollInterval):
@@ -526,7 +526,7 @@ func (t *Target) rolloutState(ctx context.Context, want int32, sel string, unsch
 			}
 			continue
 		}
-		if f := podFailure(&pod, unschedulableSince, t.cfg.scheduleTimeout()); f != nil {
+		if f := podFailure(&pod, unschedulableSince, t.cfg.ScheduleTimeoutOrDefault()); f != nil {
 			return nil, false, "", f
 		}
 		if podReady(&pod) && pod.Status.PodIP != "" {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/hist"
+	"github.com/iaasbench/iaasbench/internal/telemetry"
 	"github.com/iaasbench/iaasbench/results"
-	"github.com/iaasbench/iaasbench/telemetry"
 )
 
 // Run measures one configuration: it prepares the load (connections,

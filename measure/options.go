@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iaasbench/iaasbench/telemetry"
+	"github.com/iaasbench/iaasbench/internal/telemetry"
 )
 
 // Load modes, RPC kinds and arrival processes, as scenarios name them.

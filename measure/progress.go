@@ -7,7 +7,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/iaasbench/iaasbench/telemetry"
+	"github.com/iaasbench/iaasbench/internal/telemetry"
 )
 
 // showProgress draws a live bar of completed inferences with the current

@@ -116,7 +116,7 @@ func newSweep(recs []results.Record) *sweep {
 		if r.SweepID != "" && !slices.Contains(s.SweepIDs, r.SweepID) {
 			s.SweepIDs = append(s.SweepIDs, r.SweepID)
 		}
-		if r.Kind == "header" {
+		if r.Kind == results.KindHeader {
 			continue
 		}
 		if !r.Started.IsZero() && (s.Start.IsZero() || r.Started.Before(s.Start)) {

@@ -280,7 +280,7 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 		return r.placeholderFigure(path, title, "cost surface", r.allFailedWhy())
 	}
 	dims, notes := r.surfaceDims()
-	cs, err := cost.NewCostSurface(r.evals, nil, r.spec)
+	cs, err := cost.NewSurface(r.evals, nil, r.spec)
 	if err != nil {
 		return r.placeholderFigure(path, title, "cost surface", "the surface could not be fitted: "+err.Error())
 	}
@@ -554,7 +554,7 @@ func (thickCross) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 // drawCostCurve is the cost surface of a one-dimensional sweep: the
 // objective along the one varied dimension, fitted line and measured
 // points, infeasible stretches shaded.
-func (r *reportCtx) drawCostCurve(path string, cs *cost.CostSurface, dim string, notes []string) (Figure, error) {
+func (r *reportCtx) drawCostCurve(path string, cs *cost.Surface, dim string, notes []string) (Figure, error) {
 	base := r.slicePoint()
 	raw, xs, xlog := r.axisValues(dim, r.opts.GridSteps*2)
 	var fitted plotter.XYs

@@ -107,7 +107,7 @@ func synthSweep(o synthOptions) []results.Record {
 		target = "simulated"
 	}
 	recs := []results.Record{{
-		Schema: results.SchemaVersion, Kind: "header", SweepID: "sweep-20261127-0930", Scenario: "mlp-batch8",
+		Schema: results.SchemaVersion, Kind: results.KindHeader, SweepID: "sweep-20261127-0930", Scenario: "mlp-batch8",
 		ScenarioHash: "5f1c2a", Started: t0, Finished: t0,
 		Header: &results.Header{ScenarioYAML: "name: mlp-batch8\nmodel: mlp\n", Target: target, Env: env},
 	}}
@@ -132,7 +132,7 @@ func synthSweep(o synthOptions) []results.Record {
 					start := now
 					now = now.Add(15 * time.Second)
 					r := results.Record{
-						Schema: results.SchemaVersion, Kind: "point", SweepID: "sweep-20261127-0930",
+						Schema: results.SchemaVersion, Kind: results.KindPoint, SweepID: "sweep-20261127-0930",
 						Scenario: "mlp-batch8", ScenarioHash: "5f1c2a", Point: p, Attempt: a,
 						Source: o.source, Strategy: o.strategy, Order: order, Started: start, Finished: now, Env: &env,
 					}

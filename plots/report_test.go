@@ -413,7 +413,7 @@ func TestSearchPathAndSurfaceDims(t *testing.T) {
 		}
 	}
 	for _, r := range synthSweep(o) {
-		if r.Kind == "header" {
+		if r.Kind == results.KindHeader {
 			recs = append(recs, r)
 			continue
 		}

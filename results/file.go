@@ -143,7 +143,7 @@ func Read(r io.Reader, name string) ([]Record, error) {
 func Points(recs []Record) []Record {
 	var out []Record
 	for _, r := range recs {
-		if r.Kind != "header" {
+		if r.Kind != KindHeader {
 			out = append(out, r)
 		}
 	}
@@ -153,7 +153,7 @@ func Points(recs []Record) []Record {
 // HeaderOf returns the first header record of recs, or nil.
 func HeaderOf(recs []Record) *Header {
 	for _, r := range recs {
-		if r.Kind == "header" && r.Header != nil {
+		if r.Kind == KindHeader && r.Header != nil {
 			return r.Header
 		}
 	}

@@ -18,7 +18,7 @@ func TestPartialLastLineIsSkippedThenRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := w.Append(results.Record{Kind: "point", Point: results.Point{Clients: i + 1}, Status: results.StatusOK}); err != nil {
+		if err := w.Append(results.Record{Kind: results.KindPoint, Point: results.Point{Clients: i + 1}, Status: results.StatusOK}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,7 +35,7 @@ func TestPartialLastLineIsSkippedThenRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Append(results.Record{Kind: "point", Point: results.Point{Clients: 3}, Status: results.StatusOK}); err != nil {
+	if err := w.Append(results.Record{Kind: results.KindPoint, Point: results.Point{Clients: 3}, Status: results.StatusOK}); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()

@@ -76,10 +76,16 @@ func (p Point) Key() string {
 // String is Key.
 func (p Point) String() string { return p.Key() }
 
+// Kinds of Record.
+const (
+	KindHeader = "header" // the first line of a sweep: what was run, where
+	KindPoint  = "point"  // one trial of one point
+)
+
 // Record is one line of a results file.
 type Record struct {
 	Schema       int       `json:"schema"`
-	Kind         string    `json:"kind"` // "header" (first line of a sweep) or "point"
+	Kind         string    `json:"kind"` // KindHeader or KindPoint
 	SweepID      string    `json:"sweep_id"`
 	Scenario     string    `json:"scenario"`
 	ScenarioHash string    `json:"scenario_hash"`

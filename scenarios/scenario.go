@@ -23,7 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iaasbench/iaasbench/cost"
-	"github.com/iaasbench/iaasbench/k8s"
+	"github.com/iaasbench/iaasbench/k8s/spec"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -68,7 +68,7 @@ type Target struct {
 	// means "tritonserver" on PATH.
 	Tritonserver string `yaml:"tritonserver,omitempty" json:"tritonserver,omitempty"`
 	// Kubernetes says where and how a kubernetes target runs its servers.
-	Kubernetes k8s.Config `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
+	Kubernetes spec.Config `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
 }
 
 // Workload modes, RPC kinds and arrival processes.

@@ -48,13 +48,13 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	if len(s.devices) == 0 {
 		return
 	}
-	gpu := func(name, typ, help string, val func(*device) float64) {
+	gpuMetric := func(name, typ, help string, val func(*gpu) float64) {
 		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		for _, d := range s.devices {
 			fmt.Fprintf(bw, "%s{gpu_uuid=%q,emulated=\"true\"} %g\n", name, d.uuid, val(d))
 		}
 	}
-	gpu("nv_gpu_utilization", "gauge", "GPU utilization rate [0.0 - 1.0) (emulated device: busy fraction over the last 100 ms)", func(d *device) float64 { return bitsFloat(d.util.Load()) })
-	gpu("nv_gpu_busy_seconds_total", "counter", "Cumulative busy time of the emulated GPU in seconds (iaasbench extension)", func(d *device) float64 { return float64(d.busyNS.Load()) / 1e9 })
-	gpu("nv_gpu_executions_total", "counter", "Calls executed on the emulated GPU (iaasbench extension)", func(d *device) float64 { return float64(d.calls.Load()) })
+	gpuMetric("nv_gpu_utilization", "gauge", "GPU utilization rate [0.0 - 1.0) (emulated device: busy fraction over the last 100 ms)", func(d *gpu) float64 { return bitsFloat(d.util.Load()) })
+	gpuMetric("nv_gpu_busy_seconds_total", "counter", "Cumulative busy time of the emulated GPU in seconds (iaasbench extension)", func(d *gpu) float64 { return float64(d.busyNS.Load()) / 1e9 })
+	gpuMetric("nv_gpu_executions_total", "counter", "Calls executed on the emulated GPU (iaasbench extension)", func(d *gpu) float64 { return float64(d.calls.Load()) })
 }

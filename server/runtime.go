@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
-	"github.com/iaasbench/iaasbench/server/backend"
+	"github.com/iaasbench/iaasbench/internal/backend"
 )
 
 // request is one inference request inside the server.
@@ -44,7 +44,7 @@ type instance struct {
 	idx    int
 	inst   backend.Instance
 	token  chan struct{} // held while executing (sequence path)
-	device *device       // emulated GPU, nil on CPU
+	device *gpu          // emulated GPU, nil on CPU
 }
 
 // runtime is one configuration of one model version: its instances and
@@ -117,7 +117,7 @@ func newRuntime(srv *Server, mv *modelVersion, cfg *pb.ModelConfig) (*runtime, e
 		}
 		// Triton places count instances on each listed GPU.
 		n := int(g.GetCount())
-		placements := []*device{nil}
+		placements := []*gpu{nil}
 		if len(devs) > 0 {
 			placements = devs
 		}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/device"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/server"
 )
@@ -337,8 +338,8 @@ func TestOverloadIsBoundedAndHealthAnswers(t *testing.T) {
 }
 
 func TestEmulatedGPUsShareCapacity(t *testing.T) {
-	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*server.Profile{
-		"calibrated": {Device: "test", Points: []server.ProfilePoint{{Batch: 1, P50US: 5000}}},
+	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
+		"calibrated": {Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 5000}}},
 	}})
 	_ = srv
 	onGPU := func(count int32, gpus []int32) {
@@ -364,8 +365,8 @@ func TestEmulatedGPUsShareCapacity(t *testing.T) {
 }
 
 func TestEmulatedGPUUtilizationTracksBusyTime(t *testing.T) {
-	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*server.Profile{
-		"calibrated": {Device: "test", Points: []server.ProfilePoint{{Batch: 1, P50US: 4000}}},
+	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
+		"calibrated": {Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 4000}}},
 	}})
 	calibrated(t, c, 1, "0", "0", func(cfg *pb.ModelConfig) {
 		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0}}}
@@ -422,8 +423,8 @@ func scrape(t *testing.T, url string) map[string]float64 {
 // P; with both of a 2-core machine's Ps held no handler ran, and ~75% of
 // the latency went unaccounted.) The devices also time their calls.
 func TestEmulatedGPUWaitsInsideTheServer(t *testing.T) {
-	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*server.Profile{
-		"calibrated": {Device: "test", Points: []server.ProfilePoint{{Batch: 1, P50US: 1400}}},
+	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
+		"calibrated": {Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 1400}}},
 	}})
 	calibrated(t, c, 1, "0", "0", func(cfg *pb.ModelConfig) {
 		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0, 1}}}

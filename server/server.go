@@ -25,7 +25,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/iaasbench/iaasbench/device"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/modelrepo"
 )
 
 // Options configure a Server. The zero value serves the built-in models on
@@ -38,7 +40,7 @@ type Options struct {
 	// 127.0.0.1:8002); "off" disables the endpoint.
 	MetricsAddr string
 	// Repository to serve; nil serves the built-in repository.
-	Repository *Repository
+	Repository *modelrepo.Repository
 	// MaxQueue bounds each model's queue of waiting requests; past it the
 	// server answers UNAVAILABLE rather than growing memory (default 1024).
 	MaxQueue int
@@ -46,7 +48,7 @@ type Options struct {
 	EmulatedGPUs int
 	// Profiles maps a model name to the device profile its instances follow
 	// on emulated GPUs. Nil uses the built-in h200-mlp profile for mlp.
-	Profiles map[string]*Profile
+	Profiles map[string]*device.Profile
 	// Version is reported in ServerMetadata.
 	Version string
 	Logger  *slog.Logger
@@ -55,9 +57,9 @@ type Options struct {
 // Server is a running embedded server.
 type Server struct {
 	opts    Options
-	repo    Repository
+	repo    modelrepo.Repository
 	log     *slog.Logger
-	devices []*device
+	devices []*gpu
 
 	mu     sync.RWMutex
 	models map[string]*modelEntry
@@ -114,18 +116,18 @@ func New(opts Options) (*Server, error) {
 	if opts.Repository != nil {
 		s.repo = *opts.Repository
 	} else {
-		s.repo = BuiltinRepository()
+		s.repo = modelrepo.Builtin()
 	}
 	profiles := opts.Profiles
 	if profiles == nil && opts.EmulatedGPUs > 0 {
-		p, err := LoadProfile(DefaultProfile)
+		p, err := device.Load(device.Default)
 		if err != nil {
 			return nil, err
 		}
-		profiles = map[string]*Profile{"mlp": p}
+		profiles = map[string]*device.Profile{"mlp": p}
 	}
 	for i := 0; i < opts.EmulatedGPUs; i++ {
-		s.devices = append(s.devices, &device{index: i, uuid: deviceUUID(i), profiles: profiles})
+		s.devices = append(s.devices, &gpu{index: i, uuid: deviceUUID(i), profiles: profiles})
 	}
 	names, err := s.repo.Models()
 	if err != nil {

@@ -18,8 +18,9 @@ import (
 
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/internal/backend"
+	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/server"
-	"github.com/iaasbench/iaasbench/server/backend"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -311,7 +312,7 @@ func TestMalformedConfigNamesFileAndLine(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "broken", "config.pbtxt"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	repo, err := server.DirRepository(dir)
+	repo, err := modelrepo.Dir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

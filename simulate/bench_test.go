@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/scenarios"
-	"github.com/iaasbench/iaasbench/server"
 )
 
 // largeConfig is the scale the simulator exists for: 100 servers × 10
@@ -14,7 +14,7 @@ import (
 // simulated seconds (800,000 requests), with the H200 profile of the
 // talk's MLP.
 func largeConfig(b *testing.B, arrival string, sequence bool) Config {
-	p, err := server.LoadProfile("h200-mlp")
+	p, err := device.Load("h200-mlp")
 	if err != nil {
 		b.Fatal(err)
 	}

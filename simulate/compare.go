@@ -13,7 +13,6 @@ import (
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
-	"github.com/iaasbench/iaasbench/server/backend"
 )
 
 // Comparison sets a point's measured figures beside its simulated ones.
@@ -45,7 +44,7 @@ func Compare(measured, simulated []results.Record) []Comparison {
 	meas := map[string]*acc{}
 	var order []results.Point
 	for _, r := range measured {
-		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil {
+		if r.Kind == results.KindHeader || r.Status != results.StatusOK || r.Measurement == nil {
 			continue
 		}
 		k := r.Point.Key()
@@ -61,7 +60,7 @@ func Compare(measured, simulated []results.Record) []Comparison {
 	}
 	sim := map[string]*results.Measurement{}
 	for _, r := range simulated {
-		if r.Kind != "header" && r.Status == results.StatusOK && r.Measurement != nil {
+		if r.Kind != results.KindHeader && r.Status == results.StatusOK && r.Measurement != nil {
 			sim[r.Point.Key()] = r.Measurement
 		}
 	}
@@ -309,7 +308,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 	var vals []float64
 	cal.From = nil
 	for _, r := range measured {
-		if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Server == nil || r.Measurement.Server.ClientOverheadUS <= 0 {
+		if r.Kind == results.KindHeader || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Server == nil || r.Measurement.Server.ClientOverheadUS <= 0 {
 			continue
 		}
 		load := offeredLoad(r.Point, s)
@@ -388,7 +387,7 @@ func CalibrateHost(measured []results.Record, s *scenarios.Scenario, cores int, 
 	var busiest []results.Record
 	for _, r := range measured {
 		m := r.Measurement
-		if r.Kind == "header" || r.Status != results.StatusOK || m == nil || m.Telemetry == nil || m.Telemetry.CPUUtilMean <= 0 || m.ThroughputRPS <= 0 {
+		if r.Kind == results.KindHeader || r.Status != results.StatusOK || m == nil || m.Telemetry == nil || m.Telemetry.CPUUtilMean <= 0 || m.ThroughputRPS <= 0 {
 			continue
 		}
 		switch load := offeredLoad(r.Point, s); {
@@ -571,7 +570,7 @@ func CalibrateExcessPerBusyDevice(measured []results.Record, s *scenarios.Scenar
 	var keys []string
 	for _, r := range measured {
 		m := r.Measurement
-		if r.Kind == "header" || r.Status != results.StatusOK || m == nil || m.DeviceCalls == nil || m.ThroughputRPS <= 0 {
+		if r.Kind == results.KindHeader || r.Status != results.StatusOK || m == nil || m.DeviceCalls == nil || m.ThroughputRPS <= 0 {
 			continue
 		}
 		h, err := hist.FromResults(*m.DeviceCalls)
@@ -645,7 +644,7 @@ func medianByQuantile(dists [][]time.Duration) []time.Duration {
 // singleRequest reports whether r is an ok closed-loop measurement with
 // one request in flight on one server and no dynamic-batching delay.
 func singleRequest(r results.Record, s *scenarios.Scenario) bool {
-	if r.Kind == "header" || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Requests == 0 {
+	if r.Kind == results.KindHeader || r.Status != results.StatusOK || r.Measurement == nil || r.Measurement.Requests == 0 {
 		return false
 	}
 	p := r.Point
@@ -732,8 +731,8 @@ func fitHost(measured []results.Record, s *scenarios.Scenario, opts *Options, se
 		ovhCPU = sum / time.Duration(len(q))
 	}
 	// The embedded server's device sleeps through a long call and spins
-	// only its last stretch: that, not the whole call, is CPU work.
-	opts.DeviceCPU = backend.SpinMargin + backend.SpinSlack
+	// only its last stretch (opts.DeviceCPU, which the caller takes from
+	// the emulator): that, not the whole call, is CPU work.
 	devCPU := func(rows int) time.Duration { return min(service(rows), opts.DeviceCPU) }
 	host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, devCPU, true)
 	if err != nil {
@@ -788,7 +787,7 @@ func discountTail(ctx context.Context, measured []results.Record, s *scenarios.S
 		}
 		diff := 0.0
 		for _, l := range points {
-			rec := SimulatePoint(ctx, s, l.p, m, o)
+			rec := Point(ctx, s, l.p, m, o)
 			if rec.Measurement == nil {
 				return 0, fmt.Errorf("discount the overhead's tail at %s: %s", l.p, rec.Reason)
 			}
@@ -934,14 +933,14 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 	}
 	seen := map[string]bool{}
 	for _, r := range measured {
-		if r.Kind == "header" || r.Status != results.StatusOK || seen[r.Point.Key()] {
+		if r.Kind == results.KindHeader || r.Status != results.StatusOK || seen[r.Point.Key()] {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("validate: %w", err)
 		}
 		seen[r.Point.Key()] = true
-		rec := SimulatePoint(ctx, s, r.Point, m, opts)
+		rec := Point(ctx, s, r.Point, m, opts)
 		rec.Order = len(v.Simulated)
 		v.Simulated = append(v.Simulated, rec)
 	}

@@ -86,7 +86,7 @@ func TestCompareFlagsTheDifferingPoint(t *testing.T) {
 func TestCompareAveragesTrials(t *testing.T) {
 	p := results.Point{GPUs: 1, Instances: 1, Clients: 1, Rate: 1, BatchSize: 8, Servers: 1}
 	rec := func(trial int, ips, p99 float64, src results.Source) results.Record {
-		return results.Record{Kind: "point", Point: p, Trial: trial, Status: results.StatusOK, Source: src,
+		return results.Record{Kind: results.KindPoint, Point: p, Trial: trial, Status: results.StatusOK, Source: src,
 			Measurement: &results.Measurement{ThroughputIPS: ips, Latency: results.LatencySummary{P50US: p99 / 2, P99US: p99}}}
 	}
 	rows := Compare([]results.Record{rec(0, 900, 200, "measured"), rec(1, 1100, 400, "measured")},

@@ -119,7 +119,7 @@ func TestLengthenSimulatesLongerWindows(t *testing.T) {
 	if long.Duration != 10*short.Duration || long.Warmup != short.Warmup {
 		t.Fatalf("lengthened: duration %v warm-up %v, want 10 × %v after %v", long.Duration, long.Warmup, short.Duration, short.Warmup)
 	}
-	rec := SimulatePoint(context.Background(), s, p, m, opts)
+	rec := Point(context.Background(), s, p, m, opts)
 	if rec.Measurement == nil {
 		t.Fatal(rec.Reason)
 	}

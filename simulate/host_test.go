@@ -94,7 +94,7 @@ func TestHostSettingsNeedCores(t *testing.T) {
 
 // hostRecord is a measured point whose host spent cpu per request at rps.
 func hostRecord(clients int, rps float64, cpu time.Duration, cores int) results.Record {
-	return results.Record{Kind: "point", Status: results.StatusOK,
+	return results.Record{Kind: results.KindPoint, Status: results.StatusOK,
 		Point: results.Point{Servers: 1, GPUs: 1, Instances: 1, Clients: clients, Rate: 1, BatchSize: 8},
 		Env:   &results.Env{CPUs: cores},
 		Measurement: &results.Measurement{Requests: int64(rps), ThroughputRPS: rps,
@@ -108,7 +108,7 @@ func TestCalibrateHostRecoversCPUPerRequest(t *testing.T) {
 	s := builtin(t, "quickstart")
 	const truth = 300 * time.Microsecond
 	measured := []results.Record{
-		{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: results.Env{CPUs: 2}}},
+		{Kind: results.KindHeader, Header: &results.Header{Target: scenarios.TargetEmbedded, Env: results.Env{CPUs: 2}}},
 		hostRecord(1, 3000, 600*time.Microsecond, 2), // a lone client: not the busiest
 		hostRecord(4, 5000, truth, 2),
 		hostRecord(4, 6000, truth+8*time.Microsecond, 2),
@@ -154,7 +154,7 @@ func TestValidateFitsTheHost(t *testing.T) {
 	truth := Options{Profile: h200(t), Overhead: 60 * time.Microsecond, HostCores: 2, DeviceOnHost: true,
 		HandoffAfterReply: true, BackgroundCPU: 150 * time.Microsecond, Env: &env, Seed: 3}
 	measured := simulatedAsMeasured(t, s, truth)
-	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead|FitHost)
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env, DeviceCPU: emulatedGPUSpin}, FitOverhead|FitHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 	truth := Options{Profile: h200(t), Overhead: 55 * us, OverheadQuantiles: tail, CPUOverheadCap: 55 * us,
 		HostCores: 2, DeviceOnHost: true, HandoffAfterReply: true, BackgroundCPU: 400 * us, Env: &env, Seed: 3}
 	measured := simulatedAsMeasured(t, s, truth)
-	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env}, FitOverhead|FitHost)
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env, DeviceCPU: emulatedGPUSpin}, FitOverhead|FitHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := SimulatePoint(context.Background(), s, lone, m, o)
+	rec := Point(context.Background(), s, lone, m, o)
 	want := find(t, measured, lone).ThroughputIPS
 	t.Logf("lone client, undiscounted tail: %.0f inf/s, measured %.0f", rec.Measurement.ThroughputIPS, want)
 	if got := rec.Measurement.ThroughputIPS; got > 0.97*want {
@@ -261,7 +261,7 @@ func TestCalibrateExcess(t *testing.T) {
 		calls.Record(int64(1400*time.Microsecond) + int64(i%10)*int64(10*time.Microsecond))
 	}
 	hc := calls.ToResults()
-	lone := results.Record{Kind: "point", Status: results.StatusOK,
+	lone := results.Record{Kind: results.KindPoint, Status: results.StatusOK,
 		Point:       results.Point{Servers: 1, GPUs: 1, Instances: 1, Clients: 1, Rate: 1, BatchSize: 8},
 		Measurement: &results.Measurement{Requests: 1000, DeviceCalls: &hc}}
 	busy := lone
@@ -295,10 +295,14 @@ func simulatedAsMeasured(t *testing.T, s *scenarios.Scenario, truth Options) []r
 	if err != nil {
 		t.Fatal(err)
 	}
-	measured := []results.Record{{Kind: "header", Header: &results.Header{Target: scenarios.TargetEmbedded, Env: *truth.Env}}}
+	measured := []results.Record{{Kind: results.KindHeader, Header: &results.Header{Target: scenarios.TargetEmbedded, Env: *truth.Env}}}
 	for _, r := range recs {
 		r.Source = results.SourceMeasured
 		measured = append(measured, r)
 	}
 	return measured
 }
+
+// emulatedGPUSpin is server.EmulatedGPUSpin, written out so that the
+// simulator's tests do not import the server.
+const emulatedGPUSpin = 120 * time.Microsecond

@@ -14,9 +14,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/iaasbench/iaasbench/device"
+	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
-	"github.com/iaasbench/iaasbench/server"
 )
 
 // Model is what the simulator needs to know of the served model.
@@ -41,9 +42,9 @@ type Model struct {
 // LookupModel reads the scenario's model from its repository
 // (target.repo, or the built-in models).
 func LookupModel(s *scenarios.Scenario) (Model, error) {
-	repo := server.BuiltinRepository()
+	repo := modelrepo.Builtin()
 	if s.Target.Repo != "" {
-		r, err := server.DirRepository(s.Target.Repo)
+		r, err := modelrepo.Dir(s.Target.Repo)
 		if err != nil {
 			return Model{}, fmt.Errorf("scenario %s: target.repo: %w", s.Name, err)
 		}
@@ -84,7 +85,7 @@ func LookupModel(s *scenarios.Scenario) (Model, error) {
 // CalibratedProfile is the profile of the calibrated model: a straight
 // line base_us + per_item_us × rows, with the scenario's
 // server.calibrated settings overriding the model config's.
-func CalibratedProfile(m Model, c scenarios.Calibrated) *server.Profile {
+func CalibratedProfile(m Model, c scenarios.Calibrated) *device.Profile {
 	base, per := m.BaseUS, m.PerItemUS
 	if c.BaseUS > 0 {
 		base = c.BaseUS
@@ -93,10 +94,10 @@ func CalibratedProfile(m Model, c scenarios.Calibrated) *server.Profile {
 		per = c.PerItemUS
 	}
 	// Two points: ServiceTime extrapolates linearly from the last two.
-	return &server.Profile{
+	return &device.Profile{
 		Device: "calibrated model (CPU)",
 		Model:  fmt.Sprintf("calibrated: %g us + %g us per item", base, per),
-		Points: []server.ProfilePoint{{Batch: 1, P50US: max(base+per, 1e-3)}, {Batch: 2, P50US: max(base+2*per, 2e-3)}},
+		Points: []device.ProfilePoint{{Batch: 1, P50US: max(base+per, 1e-3)}, {Batch: 2, P50US: max(base+2*per, 2e-3)}},
 	}
 }
 
@@ -104,7 +105,7 @@ func CalibratedProfile(m Model, c scenarios.Calibrated) *server.Profile {
 type Options struct {
 	// Profile gives the service time of one call by batch rows (required).
 	// Without GPUs it stands for the CPU that runs each instance.
-	Profile *server.Profile
+	Profile *device.Profile
 	// Overhead is the client/network time per request outside the server,
 	// used as is (0: none); the CLI defaults it to DefaultOverhead.
 	Overhead time.Duration
@@ -258,12 +259,12 @@ func pointSeed(p results.Point) uint64 {
 	return h.Sum64()
 }
 
-// SimulatePoint simulates one point and returns its record (failed, with
+// Point simulates one point and returns its record (failed, with
 // the reason, when the point cannot be simulated).
-func SimulatePoint(ctx context.Context, s *scenarios.Scenario, p results.Point, m Model, opts Options) results.Record {
+func Point(ctx context.Context, s *scenarios.Scenario, p results.Point, m Model, opts Options) results.Record {
 	env := opts.env()
 	rec := results.Record{
-		Kind: "point", Scenario: s.Name, ScenarioHash: s.Hash(), Point: p, Attempt: 1,
+		Kind: results.KindPoint, Scenario: s.Name, ScenarioHash: s.Hash(), Point: p, Attempt: 1,
 		Source: results.SourceSimulated, Strategy: scenarios.StrategyGrid, Started: time.Now().UTC(), Env: &env,
 	}
 	cfg, err := PointConfig(s, p, m, opts)
@@ -458,7 +459,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Wr
 		if err := ctx.Err(); err != nil {
 			return out, fmt.Errorf("simulate %s: %w", s.Name, err)
 		}
-		rec := SimulatePoint(ctx, s, p, m, opts)
+		rec := Point(ctx, s, p, m, opts)
 		rec.SweepID, rec.Order = hdr.SweepID, i
 		if w != nil {
 			if err := w.Append(rec); err != nil {
@@ -474,7 +475,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, opts Options, w *results.Wr
 // written, target "simulated", and a sweep ID that is the same for the
 // same scenario and options.
 func Header(s *scenarios.Scenario, opts Options) results.Record {
-	return results.Record{Kind: "header", SweepID: sweepID(s, opts), Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
+	return results.Record{Kind: results.KindHeader, SweepID: sweepID(s, opts), Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
 		Source: results.SourceSimulated,
 		Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: scenarios.TargetSimulated, Env: opts.env()}}
 }

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
-	"github.com/iaasbench/iaasbench/server"
 )
 
 func builtin(t *testing.T, name string) *scenarios.Scenario {
@@ -22,9 +22,9 @@ func builtin(t *testing.T, name string) *scenarios.Scenario {
 	return s
 }
 
-func h200(t testing.TB) *server.Profile {
+func h200(t testing.TB) *device.Profile {
 	t.Helper()
-	p, err := server.LoadProfile("h200-mlp")
+	p, err := device.Load("h200-mlp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestRunQuickstartWritesResultsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recs[0].Kind != "header" || recs[0].Header.Target != scenarios.TargetSimulated || !recs[0].Header.Env.Emulated {
+	if recs[0].Kind != results.KindHeader || recs[0].Header.Target != scenarios.TargetSimulated || !recs[0].Header.Env.Emulated {
 		t.Fatalf("first record is not a simulated header: %+v", recs[0])
 	}
 	back, err := scenarios.Parse([]byte(recs[0].Header.ScenarioYAML), "header")
@@ -151,7 +151,7 @@ func TestDeepCleanOnlineStreams(t *testing.T) {
 // measured until the last response.
 func TestDeepCleanOfflineDataBudget(t *testing.T) {
 	s := builtin(t, "deepclean-offline")
-	prof := &server.Profile{Device: "test", Points: []server.ProfilePoint{{Batch: 1, P50US: 1000}}}
+	prof := &device.Profile{Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 1000}}}
 	recs, err := Run(context.Background(), s, Options{Profile: prof}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ measure: {warmup: 100ms, duration: 300ms}
 
 func TestBatchSizeBeyondModelFailsPoint(t *testing.T) {
 	s := builtin(t, "deepclean-online")
-	rec := SimulatePoint(context.Background(), s, results.Point{Clients: 1, Rate: 8, BatchSize: 4, Instances: 1, Servers: 1},
+	rec := Point(context.Background(), s, results.Point{Clients: 1, Rate: 8, BatchSize: 4, Instances: 1, Servers: 1},
 		Model{Name: "stream-e2e", Sequence: true}, Options{Profile: h200(t)})
 	if rec.Status != results.StatusFailed || !strings.Contains(rec.Reason, "max_batch_size") {
 		t.Fatalf("batch 4 on a model without batch dimension: %s %q", rec.Status, rec.Reason)

@@ -104,7 +104,7 @@ type Config struct {
 	MaxQueueSize int
 
 	// ServiceTime is the device time of one call of a batch of rows
-	// (required), e.g. server.Profile.ServiceTime.
+	// (required), e.g. device.Profile.ServiceTime.
 	ServiceTime func(rows int) time.Duration
 	// ExponentialService draws each call's time from an exponential
 	// distribution with ServiceTime's mean instead of using it as is (a
@@ -154,7 +154,7 @@ type Config struct {
 	// DeviceCPU, with DeviceOnHost, is the most of a call that is CPU
 	// work: the embedded server's device sleeps through a long call
 	// (releasing the core) and spins only its last stretch
-	// (backend.SpinMargin, plus what the model computes). 0: the whole
+	// (server.EmulatedGPUSpin, plus what the model computes). 0: the whole
 	// call is CPU work.
 	DeviceCPU time.Duration
 	// BackgroundCPU, with HostCores, is host CPU work per request that no

@@ -58,7 +58,7 @@ const (
 // sorted values sits at k/(n−1), so a geometric axis (1, 2, 4, 8) is
 // evenly spaced, as the cost surface's log scale sees it.
 //
-// Criterion. After the design, each call fits cost.NewCostSurface over
+// Criterion. After the design, each call fits cost.NewSurface over
 // the varied dimensions to every usable measured point and scores each
 // unmeasured grid point x by its expected improvement over b, the lowest
 // cost among the feasible measured points:
@@ -66,7 +66,7 @@ const (
 //	EI(x) = PF(x) · E[max(b − C(x), 0)]
 //
 // The fit interpolates and has no variance of its own, so the cost C(x)
-// is taken as log-normal around the prediction μ(x) = CostSurface.At(x).Cost,
+// is taken as log-normal around the prediction μ(x) = Surface.At(x).Cost,
 // with ln|C| of standard deviation
 //
 //	s(x) = e · √(δ(x)/δ̄)
@@ -74,7 +74,7 @@ const (
 // which gives EI = PF·[b·Φ(z) − μ·e^(s²/2)·Φ(z − s)], z = ln(b/μ)/s, for
 // a positive cost (for a maximised figure, whose cost is negative, the
 // mirror image; PF·max(b − μ, 0) when s = 0). Here e is the relative
-// leave-one-out error (Surface.LOO) of the figure the objective rests on:
+// leave-one-out error (FigureSurface.LOO) of the figure the objective rests on:
 // throughput for usd_per_million, data_rate for usd_per_data_hour, the
 // objective figure itself otherwise, 0 for usd_per_hour (known exactly
 // from the point's size), 1 while a figure has a single point. Because an
@@ -163,7 +163,7 @@ func NewAdaptive(s *scenarios.Scenario) (*Adaptive, error) {
 	// Evaluate checks GPU prices only once it sees a GPU point; probing
 	// with one failed record reports a missing price now, not mid-sweep.
 	if i := slices.IndexFunc(a.grid, func(p results.Point) bool { return p.GPUs > 0 }); i >= 0 {
-		probe := results.Record{Kind: "point", Point: a.grid[i], Status: results.StatusFailed, Reason: "price check"}
+		probe := results.Record{Kind: results.KindPoint, Point: a.grid[i], Status: results.StatusFailed, Reason: "price check"}
 		if _, err := cost.Evaluate([]results.Record{probe}, spec); err != nil {
 			return nil, fmt.Errorf("adaptive search of scenario %s: cost.prices: %w", s.Name, err)
 		}
@@ -234,7 +234,7 @@ func (a *Adaptive) Next(measured []results.Record) (results.Point, string, bool)
 	trialsOf := map[string]map[int]bool{}
 	var spent time.Duration
 	for _, r := range measured {
-		if r.Kind != "point" {
+		if r.Kind != results.KindPoint {
 			continue
 		}
 		recs = append(recs, r)
@@ -300,7 +300,7 @@ func (a *Adaptive) Next(measured []results.Record) (results.Point, string, bool)
 		}
 		return a.farthestFrom(cands, failed), "", true
 	}
-	cs, err := cost.NewCostSurface(evals, a.dims, a.spec)
+	cs, err := cost.NewSurface(evals, a.dims, a.spec)
 	if err != nil {
 		return results.Point{}, fmt.Sprintf("adaptive search cannot fit the cost surface: %v", err), false
 	}
@@ -406,13 +406,13 @@ func pointText(p results.Point, dims []string) string {
 // feasibility at grid points from one fitted cost surface.
 type scorer struct {
 	a      *Adaptive
-	cs     *cost.CostSurface
+	cs     *cost.Surface
 	fitted [][]float64 // normalised coordinates of the usable measured points
 	spread float64     // δ̄: mean distance from a measured point to its nearest neighbour
 	norm   map[string]float64
 }
 
-func (a *Adaptive) newScorer(cs *cost.CostSurface, evals []cost.Evaluated, usable []results.Point) *scorer {
+func (a *Adaptive) newScorer(cs *cost.Surface, evals []cost.Evaluated, usable []results.Point) *scorer {
 	sc := &scorer{a: a, cs: cs}
 	keys := map[string]bool{}
 	for _, p := range usable {
@@ -571,7 +571,7 @@ func (sc *scorer) relErr(f string) float64 {
 }
 
 func (sc *scorer) loo(f string) float64 {
-	s := sc.cs.Surface(f)
+	s := sc.cs.Figure(f)
 	if s == nil {
 		return 1
 	}

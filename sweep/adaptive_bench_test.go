@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
-	"github.com/iaasbench/iaasbench/server"
 	"github.com/iaasbench/iaasbench/simulate"
 )
 
@@ -97,7 +97,7 @@ type simulatedGrid map[string]results.Record
 func (sm simulatedGrid) record(p results.Point, trial int) results.Record {
 	r, ok := sm[p.Key()]
 	if !ok {
-		return results.Record{Kind: "point", Point: p, Trial: trial, Attempt: 1, Status: results.StatusFailed, Reason: "not simulated"}
+		return results.Record{Kind: results.KindPoint, Point: p, Trial: trial, Attempt: 1, Status: results.StatusFailed, Reason: "not simulated"}
 	}
 	r.Trial = trial
 	return r
@@ -107,7 +107,7 @@ func (sm simulatedGrid) record(p results.Point, trial int) results.Record {
 // worth searching, simulated on the h200-mlp profile.
 func simCases(tb testing.TB) []searchBench {
 	tb.Helper()
-	prof, err := server.LoadProfile("h200-mlp")
+	prof, err := device.Load("h200-mlp")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func (m synthSystem) jitter(p results.Point, trial int, salt string) float64 {
 
 // record is one trial of p as a sweep would record it.
 func (m synthSystem) record(p results.Point, trial int) results.Record {
-	r := results.Record{Kind: "point", Point: p, Trial: trial, Attempt: 1, Source: results.SourceSimulated}
+	r := results.Record{Kind: results.KindPoint, Point: p, Trial: trial, Attempt: 1, Source: results.SourceSimulated}
 	if m.failing != nil && m.failing(p) {
 		r.Status, r.Reason = results.StatusFailed, "prepare: out of GPU memory"
 		return r
@@ -433,7 +433,7 @@ func TestAdaptiveSkipsSaturatedClients(t *testing.T) {
 		return results.Point{Instances: inst, Clients: clients, Rate: 1, BatchSize: 1, Servers: 1}
 	}
 	rec := func(inst, clients int, ips, p99ms float64) results.Record {
-		return results.Record{Kind: "point", Point: pt(inst, clients), Status: results.StatusOK,
+		return results.Record{Kind: results.KindPoint, Point: pt(inst, clients), Status: results.StatusOK,
 			Measurement: &results.Measurement{ThroughputIPS: ips, ThroughputRPS: ips, Latency: results.LatencySummary{P99US: p99ms * 1e3}}}
 	}
 	recs := []results.Record{

@@ -32,7 +32,7 @@ type Options struct {
 	Scenario *scenarios.Scenario
 	// ResultsPath is the JSONL file; empty means DefaultPath(dir, scenario).
 	ResultsPath string
-	ResultsDir  string // default "results"
+	ResultsDir  string // default DefaultDir
 	Target      Target // nil: built from the scenario
 	Measure     Measurer
 	// Attempts is how often a failing trial is tried (default 2).
@@ -45,7 +45,7 @@ type Options struct {
 	Version  string
 	// Strategy chooses the points; nil is the full grid.
 	Strategy Strategy
-	// SweepID names a new sweep (see SweepIDOf); empty picks one. A file
+	// SweepID names a new sweep (see IDOf); empty picks one. A file
 	// that already has a header keeps its own.
 	SweepID string
 }
@@ -61,11 +61,16 @@ type Summary struct {
 	Records     []results.Record // every record of the file after the run
 }
 
+// DefaultDir holds results files and their reports unless told otherwise.
+// It is not the results package's source folder, so that data never lands
+// beside code.
+const DefaultDir = "runs"
+
 // DefaultPath is where a scenario's results go: one file per scenario
 // content, so that a re-run resumes and an edited scenario starts afresh.
 func DefaultPath(dir string, s *scenarios.Scenario) string {
 	if dir == "" {
-		dir = "results"
+		dir = DefaultDir
 	}
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", safeName(s.Name), s.Hash()))
 }
@@ -121,7 +126,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	order := 0
 	sweepID := ""
 	for _, r := range prior {
-		if r.Kind == "header" {
+		if r.Kind == results.KindHeader {
 			sweepID = r.SweepID
 			continue
 		}
@@ -139,7 +144,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if sweepID == "" {
 			sweepID = newSweepID(s)
 		}
-		hdr := results.Record{Kind: "header", SweepID: sweepID, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
+		hdr := results.Record{Kind: results.KindHeader, SweepID: sweepID, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
 			Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: s.Target.Kind, Env: env}}
 		if err := w.Append(hdr); err != nil {
 			return nil, err
@@ -240,7 +245,7 @@ func stopped(ch <-chan struct{}) bool {
 // measurePoint prepares the target and measures one attempt, turning
 // every failure into a failed record with its reason.
 func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios.Scenario, p results.Point, trial, attempt int) results.Record {
-	rec := results.Record{Kind: "point", Scenario: s.Name, ScenarioHash: s.Hash(), Point: p, Trial: trial, Attempt: attempt,
+	rec := results.Record{Kind: results.KindPoint, Scenario: s.Name, ScenarioHash: s.Hash(), Point: p, Trial: trial, Attempt: attempt,
 		Source: results.SourceMeasured, Started: time.Now().UTC()}
 	pctx, cancel := context.WithTimeout(ctx, s.Measure.PointTimeout())
 	defer cancel()
@@ -287,13 +292,13 @@ func measurePoint(ctx context.Context, opts Options, target Target, s *scenarios
 	return rec
 }
 
-// SweepIDOf is the ID a sweep writing to path will carry: the one in the
+// IDOf is the ID a sweep writing to path will carry: the one in the
 // file's header when it is resumed, else a new one. Targets that label
 // what they create (Kubernetes) need it before the sweep starts.
-func SweepIDOf(path string, s *scenarios.Scenario) string {
+func IDOf(path string, s *scenarios.Scenario) string {
 	if recs, err := results.ReadFile(path); err == nil {
 		for _, r := range recs {
-			if r.Kind == "header" && r.SweepID != "" {
+			if r.Kind == results.KindHeader && r.SweepID != "" {
 				return r.SweepID
 			}
 		}

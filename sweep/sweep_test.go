@@ -197,7 +197,7 @@ cost: {prices: {node_hour: 1}}
 	}
 	headers := 0
 	for _, r := range recs {
-		if r.Kind == "header" {
+		if r.Kind == results.KindHeader {
 			headers++
 		}
 	}

@@ -13,8 +13,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/hist"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/server"
@@ -72,8 +74,8 @@ type Embedded struct {
 	scenario *scenarios.Scenario
 	log      *slog.Logger
 	version  string
-	repo     *server.Repository
-	profile  *server.Profile
+	repo     *modelrepo.Repository
+	profile  *device.Profile
 
 	servers []*server.Server
 	clients []*client.Client
@@ -84,13 +86,13 @@ type Embedded struct {
 func NewEmbedded(s *scenarios.Scenario, log *slog.Logger, version string) (*Embedded, error) {
 	e := &Embedded{scenario: s, log: log, version: version, gpus: -1}
 	if s.Target.Repo != "" {
-		r, err := server.DirRepository(s.Target.Repo)
+		r, err := modelrepo.Dir(s.Target.Repo)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: target.repo: %w", s.Name, err)
 		}
 		e.repo = &r
 	}
-	p, err := server.LoadProfile(s.Server.EmulatedGPUProfile)
+	p, err := device.Load(s.Server.EmulatedGPUProfile)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: server.emulated_gpu_profile: %w", s.Name, err)
 	}
@@ -105,7 +107,7 @@ func (e *Embedded) Prepare(ctx context.Context, p results.Point) (*Deployment, e
 	if len(e.servers) != n || e.gpus != p.GPUs || !e.healthy(ctx) {
 		e.stop()
 		for i := 0; i < n; i++ {
-			profiles := map[string]*server.Profile{}
+			profiles := map[string]*device.Profile{}
 			// The profile describes the talk's MLP; it applies to the model
 			// it was measured for and to ensembles built on it.
 			profiles["mlp"] = e.profile

@@ -14,7 +14,9 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/measure"
+	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/server"
 )
@@ -160,18 +162,18 @@ func startMeasureServer(repo string, gpus int, profile string) (*server.Server, 
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := server.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", EmulatedGPUs: gpus, Version: version, Logger: quiet}
 	if repo != "" {
-		r, err := server.DirRepository(repo)
+		r, err := modelrepo.Dir(repo)
 		if err != nil {
 			return nil, err
 		}
 		opts.Repository = &r
 	}
 	if gpus > 0 {
-		p, err := server.LoadProfile(profile)
+		p, err := device.Load(profile)
 		if err != nil {
 			return nil, err
 		}
-		opts.Profiles = map[string]*server.Profile{"mlp": p}
+		opts.Profiles = map[string]*device.Profile{"mlp": p}
 	}
 	srv, err := server.New(opts)
 	if err != nil {

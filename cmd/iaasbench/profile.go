@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/measure"
-	"github.com/iaasbench/iaasbench/server"
 )
 
 // runProfile derives a device profile (service time per batch size) from
@@ -24,7 +24,7 @@ func runProfile(ctx context.Context, args []string, out io.Writer) error {
 	model := fs.String("model", "mlp", "model to profile")
 	batches := fs.String("batches", "1,2,4,8,16,32,64,128,256,512,1024", "batch sizes to measure")
 	dur := fs.Duration("duration", 2*time.Second, "measured time per batch size (after a 300 ms warm-up)")
-	device := fs.String("device", "", "name of the device, e.g. \"NVIDIA A100 80GB\" (default: from the server's metrics or 'unknown')")
+	deviceName := fs.String("device", "", "name of the device, e.g. \"NVIDIA A100 80GB\" (default: from the server's metrics or 'unknown')")
 	outFile := fs.String("out", "", "write the profile JSON here (default stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -41,7 +41,7 @@ func runProfile(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := server.Profile{Device: *device, Model: *model, Measured: time.Now().UTC().Format("2006-01-02"),
+	p := device.Profile{Device: *deviceName, Model: *model, Measured: time.Now().UTC().Format("2006-01-02"),
 		What: fmt.Sprintf("mean server-side compute (input + infer + output) of one call at concurrency 1, from ModelStatistics deltas; %s %s at %s, measured with iaasbench profile",
 			md.GetName(), md.GetVersion(), *url)}
 	if p.Device == "" {
@@ -61,7 +61,7 @@ func runProfile(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("batch %d: the server reported no executions in its statistics", b)
 		}
 		us := m.Server.ComputeInputUS + m.Server.ComputeInferUS + m.Server.ComputeOutputUS
-		p.Points = append(p.Points, server.ProfilePoint{Batch: b, P50US: us})
+		p.Points = append(p.Points, device.ProfilePoint{Batch: b, P50US: us})
 		fmt.Fprintf(os.Stderr, "batch %5d: %8.1f us per call (client p50 %.1f us)\n", b, us, m.Latency.P50US)
 	}
 	w := out

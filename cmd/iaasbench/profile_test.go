@@ -9,6 +9,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/server"
 )
 
@@ -33,7 +34,7 @@ func TestProfileRecoversAKnownServiceTime(t *testing.T) {
 		if err := runProfile(context.Background(), []string{"--url", srv.Addr(), "--model", "calibrated", "--batches", "1,8,32", "--duration", "300ms"}, &out); err != nil {
 			t.Fatal(err)
 		}
-		var p server.Profile
+		var p device.Profile
 		if err := json.Unmarshal(out.Bytes(), &p); err != nil {
 			t.Fatalf("profile output is not JSON: %v\n%s", err, out.String())
 		}

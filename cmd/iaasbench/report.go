@@ -17,7 +17,7 @@ import (
 func runReport(_ context.Context, args []string, out io.Writer) error {
 	fs := newFlags("report", os.Stderr)
 	file := fs.String("results", "", "results file of a sweep (JSONL)")
-	dir := fs.String("out", "", "directory for the report (default: report/<results file name>)")
+	dir := fs.String("out", "", "directory for the report (default: the results file's path without .jsonl)")
 	surface := fs.String("surface", "", "two dimensions for the cost-surface figure, e.g. instances,clients")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,8 +44,10 @@ func runReport(_ context.Context, args []string, out io.Writer) error {
 	return writeReport(out, recs, spec, *dir)
 }
 
+// defaultReportDir puts a sweep's report beside its results file:
+// runs/quickstart-1a2b.jsonl → runs/quickstart-1a2b/index.html.
 func defaultReportDir(resultsFile string) string {
-	return filepath.Join("report", strings.TrimSuffix(filepath.Base(resultsFile), filepath.Ext(resultsFile)))
+	return strings.TrimSuffix(resultsFile, filepath.Ext(resultsFile))
 }
 
 // writeReport renders the figures and prints the operating point.

@@ -44,7 +44,7 @@ func runResults(_ context.Context, args []string, out io.Writer) error {
 			var last time.Time
 			for _, r := range recs {
 				name = r.Scenario
-				if r.Kind == "header" {
+				if r.Kind == results.KindHeader {
 					continue
 				}
 				if r.Status == results.StatusOK {

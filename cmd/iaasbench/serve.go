@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/iaasbench/iaasbench/device"
+	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/server"
 )
 
@@ -24,18 +26,18 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	}
 	opts := server.Options{Addr: *addr, MetricsAddr: *metrics, MaxQueue: *maxQueue, EmulatedGPUs: *gpus, Version: version, Logger: slog.Default()}
 	if *repo != "" {
-		r, err := server.DirRepository(*repo)
+		r, err := modelrepo.Dir(*repo)
 		if err != nil {
 			return err
 		}
 		opts.Repository = &r
 	}
 	if *gpus > 0 {
-		p, err := server.LoadProfile(*profile)
+		p, err := device.Load(*profile)
 		if err != nil {
 			return err
 		}
-		opts.Profiles = map[string]*server.Profile{"mlp": p}
+		opts.Profiles = map[string]*device.Profile{"mlp": p}
 	}
 	srv, err := server.New(opts)
 	if err != nil {

@@ -14,10 +14,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/server"
 	"github.com/iaasbench/iaasbench/simulate"
+	"github.com/iaasbench/iaasbench/sweep"
 )
 
 const simulateUsage = `usage: iaasbench simulate --scenario S [--profile P] [--out FILE] [--overhead-us N]
@@ -185,6 +187,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		embedded := hdr != nil && hdr.Target == scenarios.TargetEmbedded
 		if embedded && (!hostCoresSet || *hostCores > 0) && !*embeddedHost && *backgroundUS == 0 {
 			fit |= simulate.FitHost
+			opts.DeviceCPU = server.EmulatedGPUSpin
 		}
 		v, err := simulate.Validate(ctx, s, measured, opts, fit)
 		if err != nil {
@@ -237,7 +240,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 
 	path := *outPath
 	if path == "" {
-		path = filepath.Join("results", fmt.Sprintf("%s-%s-simulated.jsonl", s.Name, s.Hash()))
+		path = filepath.Join(sweep.DefaultDir, fmt.Sprintf("%s-%s-simulated.jsonl", s.Name, s.Hash()))
 	}
 	w, err := openSimulatedFile(path)
 	if err != nil {
@@ -267,14 +270,14 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 
 // simulationProfile picks the service-time profile: the flag, else the
 // calibrated model's own line, else the scenario's emulated GPU profile.
-func simulationProfile(s *scenarios.Scenario, m simulate.Model, flag string) (*server.Profile, error) {
+func simulationProfile(s *scenarios.Scenario, m simulate.Model, flag string) (*device.Profile, error) {
 	if flag != "" {
-		return server.LoadProfile(flag)
+		return device.Load(flag)
 	}
 	if m.Calibrated {
 		return simulate.CalibratedProfile(m, s.Server.Calibrated), nil
 	}
-	p, err := server.LoadProfile(s.Server.EmulatedGPUProfile)
+	p, err := device.Load(s.Server.EmulatedGPUProfile)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: server.emulated_gpu_profile: %w", s.Name, err)
 	}

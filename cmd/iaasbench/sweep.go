@@ -17,9 +17,9 @@ import (
 func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("sweep", os.Stderr)
 	name := fs.String("scenario", "quickstart", "built-in scenario name or YAML file")
-	resultsFile := fs.String("results", "", "results file (default results/<scenario>-<hash>.jsonl; an existing file is resumed)")
-	resultsDir := fs.String("results-dir", "results", "directory for results files")
-	reportDir := fs.String("report", "", "report directory (default report/<results file name>); \"off\" skips the report")
+	resultsFile := fs.String("results", "", "results file (default runs/<scenario>-<hash>.jsonl; an existing file is resumed)")
+	resultsDir := fs.String("results-dir", sweep.DefaultDir, "directory for results files")
+	reportDir := fs.String("report", "", "report directory (default: the results file's path without .jsonl); \"off\" skips the report")
 	url := fs.String("url", "", "comma-separated Triton gRPC addresses: sweep these servers instead of the scenario's target")
 	attempts := fs.Int("attempts", 2, "tries per failing point")
 	if err := fs.Parse(args); err != nil {
@@ -72,7 +72,7 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 		if path == "" {
 			path = sweep.DefaultPath(*resultsDir, s)
 		}
-		sweepID = sweep.SweepIDOf(path, s)
+		sweepID = sweep.IDOf(path, s)
 		kt, err := sweep.NewKubernetes(ctx, s, sweepID, slog.Default())
 		if err != nil {
 			return err

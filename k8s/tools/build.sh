@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the control-plane binaries the Kubernetes tests run (k8s/harness):
+# Builds the control-plane binaries the Kubernetes tests run (internal/k8sharness):
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok,
 # all from the Go module proxy, into one directory.
 #

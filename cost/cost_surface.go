@@ -11,15 +11,15 @@ import (
 	"github.com/iaasbench/iaasbench/results"
 )
 
-// CostSurface is the talk's cost surface: fitted surfaces for the figures
+// Surface is the talk's cost surface: fitted surfaces for the figures
 // the cost function reads, with expense computed analytically from each
 // point's size and predicted throughput, so that the full cost and
 // feasibility can be evaluated at any point of a sweep's grid. It is
 // immutable once built and safe for concurrent use.
-type CostSurface struct {
+type Surface struct {
 	dims     []string
 	plan     plan
-	surfaces map[string]*Surface
+	surfaces map[string]*FigureSurface
 	fixed    map[string][]float64 // measured values of the dimensions not in dims
 	norm     map[string]float64
 }
@@ -59,14 +59,14 @@ func VariedDims(evals []Evaluated) []string {
 	return out
 }
 
-// NewCostSurface fits, over dims, every figure spec's constraints and
+// NewSurface fits, over dims, every figure spec's constraints and
 // objective read (plus throughput, which expense needs, and p99), from the
 // non-failed points of evals. Nil dims means VariedDims(evals); dims
 // should include every dimension the points vary along, or the fit mixes
 // configurations. A figure no point has is left unfitted, and points then
 // fail constraints on it as "not measured", as in Evaluate. It is an error
 // when spec is invalid or no point is usable.
-func NewCostSurface(evals []Evaluated, dims []string, spec Spec) (*CostSurface, error) {
+func NewSurface(evals []Evaluated, dims []string, spec Spec) (*Surface, error) {
 	pl, err := spec.plan()
 	if err != nil {
 		return nil, err
@@ -90,16 +90,16 @@ func NewCostSurface(evals []Evaluated, dims []string, spec Spec) (*CostSurface, 
 			return nil, fmt.Errorf("cost surface: %w", err)
 		}
 	}
-	cs := &CostSurface{
+	cs := &Surface{
 		dims: append([]string(nil), dims...), plan: pl,
-		surfaces: map[string]*Surface{}, fixed: map[string][]float64{},
+		surfaces: map[string]*FigureSurface{}, fixed: map[string][]float64{},
 		norm: pl.normalisers(sets),
 	}
 	for _, f := range cs.needed() {
 		if !slices.ContainsFunc(usable, func(ev Evaluated) bool { return finite(ev.Figures, f) }) {
 			continue
 		}
-		s, err := FitSurface(usable, cs.dims, f)
+		s, err := FitFigure(usable, cs.dims, f)
 		if err != nil {
 			return nil, fmt.Errorf("cost surface: %w", err)
 		}
@@ -123,7 +123,7 @@ func NewCostSurface(evals []Evaluated, dims []string, spec Spec) (*CostSurface, 
 }
 
 // needed lists the figures to fit, sorted.
-func (cs *CostSurface) needed() []string {
+func (cs *Surface) needed() []string {
 	set := map[string]bool{"throughput": true, "p99": true}
 	add := func(f string) {
 		switch f {
@@ -156,14 +156,14 @@ func (cs *CostSurface) needed() []string {
 }
 
 // Dims are the surface's dimensions.
-func (cs *CostSurface) Dims() []string { return append([]string(nil), cs.dims...) }
+func (cs *Surface) Dims() []string { return append([]string(nil), cs.dims...) }
 
-// Surface returns the fitted surface of a figure, or nil if it was not
+// Figure returns the fitted surface of a figure, or nil if it was not
 // fitted (not needed, or no point has it).
-func (cs *CostSurface) Surface(figure string) *Surface { return cs.surfaces[figure] }
+func (cs *Surface) Figure(figure string) *FigureSurface { return cs.surfaces[figure] }
 
-// Fit returns each fitted figure's leave-one-out error (Surface.LOO).
-func (cs *CostSurface) Fit() map[string]float64 {
+// Fit returns each fitted figure's leave-one-out error (FigureSurface.LOO).
+func (cs *Surface) Fit() map[string]float64 {
 	out := make(map[string]float64, len(cs.surfaces))
 	for f, s := range cs.surfaces {
 		out[f] = s.LOO()
@@ -176,7 +176,7 @@ func (cs *CostSurface) Fit() map[string]float64 {
 // servers. The point is Extrapolated when it lies outside the measured
 // range of a surface dimension, or takes a value never measured along a
 // dimension the surface does not span.
-func (cs *CostSurface) At(p results.Point) PredictedPoint {
+func (cs *Surface) At(p results.Point) PredictedPoint {
 	pp := PredictedPoint{Point: p, Figures: map[string]float64{}}
 	var why []string
 	note := func(s string) {

@@ -11,7 +11,7 @@ import (
 	"github.com/iaasbench/iaasbench/results"
 )
 
-// Surface is one figure fitted as a function of swept dimensions.
+// FigureSurface is one figure fitted as a function of swept dimensions.
 //
 // The model: each dimension whose measured values are all positive is
 // taken as log2 (instances, clients, GPUs, batch size and rate scale
@@ -32,7 +32,7 @@ import (
 // transformed space) first.
 //
 // A Surface is immutable once fitted and safe for concurrent use.
-type Surface struct {
+type FigureSurface struct {
 	dims   []string
 	figure string
 	method string
@@ -58,11 +58,11 @@ const (
 	subspaceTol = 1e-6 // scaled units: how far off the points' subspace counts as outside
 )
 
-// FitSurface fits figure (one of FigureNames) over dims (names from
+// FitFigure fits figure (one of FigureNames) over dims (names from
 // results.Dimensions, any number, typically the swept ones) to the
 // non-failed points of evals that have a finite value of the figure. It
 // is an error only when no point qualifies or a name is unknown.
-func FitSurface(evals []Evaluated, dims []string, figure string) (*Surface, error) {
+func FitFigure(evals []Evaluated, dims []string, figure string) (*FigureSurface, error) {
 	if _, ok := figureTable[figure]; !ok {
 		return nil, fmt.Errorf("fit surface: %w", unknownFigure(figure))
 	}
@@ -104,23 +104,23 @@ func coordsOf(p results.Point, dims []string) []float64 {
 }
 
 // Dims are the fitted dimensions, in the order Predict takes coordinates.
-func (s *Surface) Dims() []string { return append([]string(nil), s.dims...) }
+func (s *FigureSurface) Dims() []string { return append([]string(nil), s.dims...) }
 
 // Figure is the fitted figure's name.
-func (s *Surface) Figure() string { return s.figure }
+func (s *FigureSurface) Figure() string { return s.figure }
 
 // Method says which model was fitted: "thin-plate spline", "linear"
 // or "constant", with the subspace dimension when the data is degenerate.
-func (s *Surface) Method() string { return s.method }
+func (s *FigureSurface) Method() string { return s.method }
 
 // N is the number of distinct coordinates fitted.
-func (s *Surface) N() int { return s.n }
+func (s *FigureSurface) N() int { return s.n }
 
 // LOO is the leave-one-out error of the fit: each distinct point is
 // predicted from all the others. For a figure fitted in log space it is
 // the RMS of the relative errors (0.1 = typically 10% off); otherwise the
 // RMS error divided by the RMS value. NaN with fewer than two points.
-func (s *Surface) LOO() float64 { return s.loo }
+func (s *FigureSurface) LOO() float64 { return s.loo }
 
 // Predict returns the fitted figure at coords (one per Dims, raw units).
 // inHull is false when the coordinates are outside the measured range of
@@ -128,9 +128,9 @@ func (s *Surface) LOO() float64 { return s.loo }
 // they are degenerate: the value is then an extrapolation, and callers
 // must say so. A non-positive coordinate on a log-scaled dimension gives
 // NaN. Predict panics if len(coords) != len(Dims()).
-func (s *Surface) Predict(coords []float64) (value float64, inHull bool) {
+func (s *FigureSurface) Predict(coords []float64) (value float64, inHull bool) {
 	if len(coords) != len(s.dims) {
-		panic(fmt.Sprintf("cost: Surface.Predict got %d coordinates for %d dimensions (%s)", len(coords), len(s.dims), strings.Join(s.dims, ", ")))
+		panic(fmt.Sprintf("cost: FigureSurface.Predict got %d coordinates for %d dimensions (%s)", len(coords), len(s.dims), strings.Join(s.dims, ", ")))
 	}
 	z := s.scale(coords)
 	if z == nil {
@@ -140,7 +140,7 @@ func (s *Surface) Predict(coords []float64) (value float64, inHull bool) {
 }
 
 // outside explains why coords are not inside the measured range, or "".
-func (s *Surface) outside(coords []float64) string {
+func (s *FigureSurface) outside(coords []float64) string {
 	for j, d := range s.dims {
 		x := coords[j]
 		if s.logDim[j] && x <= 0 {
@@ -171,7 +171,7 @@ func (s *Surface) outside(coords []float64) string {
 	return ""
 }
 
-func (s *Surface) rangeOf(j int) string {
+func (s *FigureSurface) rangeOf(j int) string {
 	if s.lo[j] == s.hi[j] {
 		return "only " + formatNumber(s.lo[j])
 	}
@@ -180,7 +180,7 @@ func (s *Surface) rangeOf(j int) string {
 
 // scale maps raw coordinates to the fit's scaled space; nil when a log
 // dimension gets a non-positive value.
-func (s *Surface) scale(coords []float64) []float64 {
+func (s *FigureSurface) scale(coords []float64) []float64 {
 	z := make([]float64, len(coords))
 	for j, x := range coords {
 		if s.logDim[j] {
@@ -199,7 +199,7 @@ func (s *Surface) scale(coords []float64) []float64 {
 }
 
 // project returns r's coordinates in the subspace basis.
-func (s *Surface) project(r []float64) []float64 {
+func (s *FigureSurface) project(r []float64) []float64 {
 	u := make([]float64, s.k)
 	for l := 0; l < s.k; l++ {
 		for j := range r {
@@ -210,7 +210,7 @@ func (s *Surface) project(r []float64) []float64 {
 }
 
 // eval is the model at scaled coordinates z, back in the figure's units.
-func (s *Surface) eval(z []float64) float64 {
+func (s *FigureSurface) eval(z []float64) float64 {
 	r := make([]float64, len(z))
 	for j := range z {
 		r[j] = z[j] - s.mu[j]
@@ -249,9 +249,9 @@ func dist(a, b []float64) float64 {
 // for leave-one-out passes its parent as like, to keep the parent's log
 // or linear scales (a left-out point may be the only non-positive one),
 // and skips its own leave-one-out.
-func fit(dims []string, figure string, xs [][]float64, ys []float64, like *Surface) *Surface {
+func fit(dims []string, figure string, xs [][]float64, ys []float64, like *FigureSurface) *FigureSurface {
 	d := len(dims)
-	s := &Surface{
+	s := &FigureSurface{
 		dims: append([]string(nil), dims...), figure: figure,
 		logDim: make([]bool, d), lo: make([]float64, d), hi: make([]float64, d),
 		tlo: make([]float64, d), tspan: make([]float64, d), logY: true,
@@ -355,7 +355,7 @@ func fit(dims []string, figure string, xs [][]float64, ys []float64, like *Surfa
 
 // fitSubspace finds the affine subspace the scaled points span and their
 // coordinates in it.
-func (s *Surface) fitSubspace(zs [][]float64) {
+func (s *FigureSurface) fitSubspace(zs [][]float64) {
 	n, d := len(zs), len(s.mu)
 	s.k = 0
 	if n < 2 || d == 0 {
@@ -400,7 +400,7 @@ func (s *Surface) fitSubspace(zs [][]float64) {
 }
 
 // splineSystem is the interpolation system [Φ+λI P; Pᵀ 0].
-func (s *Surface) splineSystem() *mat.Dense {
+func (s *FigureSurface) splineSystem() *mat.Dense {
 	n, k := len(s.centers), s.k
 	a := mat.NewDense(n+k+1, n+k+1, nil)
 	for i := 0; i < n; i++ {
@@ -421,7 +421,7 @@ func (s *Surface) splineSystem() *mat.Dense {
 	return a
 }
 
-func (s *Surface) fitSpline(ty []float64) error {
+func (s *FigureSurface) fitSpline(ty []float64) error {
 	n, k := len(s.centers), s.k
 	a := s.splineSystem()
 	b := mat.NewVecDense(n+k+1, nil)
@@ -453,7 +453,7 @@ func (s *Surface) fitSpline(ty []float64) error {
 
 // fitLinear is the least-squares affine fit in the subspace, for when the
 // spline's system cannot be solved.
-func (s *Surface) fitLinear(ty []float64) {
+func (s *FigureSurface) fitLinear(ty []float64) {
 	n, k := len(s.centers), s.k
 	p := mat.NewDense(n, k+1, nil)
 	for i, c := range s.centers {
@@ -482,7 +482,7 @@ func (s *Surface) fitLinear(ty []float64) {
 // uses Rippa's identity (error_i = weight_i / (A⁻¹)_ii, one inverse of
 // the system A instead of n refits); a point whose removal leaves the
 // others degenerate, and the other models, are refitted without it.
-func (s *Surface) leaveOneOut(raws [][]float64, yraw, ty []float64) float64 {
+func (s *FigureSurface) leaveOneOut(raws [][]float64, yraw, ty []float64) float64 {
 	n := len(raws)
 	pred := make([]float64, n) // leave-one-out prediction, transformed space
 	done := make([]bool, n)

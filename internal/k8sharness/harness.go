@@ -1,10 +1,10 @@
-// Package harness starts a real Kubernetes control plane for tests: etcd,
+// Package k8sharness starts a real Kubernetes control plane for tests: etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler and kwok, which
 // fakes GPU nodes and pod lifecycles. Everything listens on 127.0.0.1;
 // fake pods get IPs in 127.20.0.0/16 so that a test can serve each one
 // with an embedded iaasbench server (FakeTriton). The binaries come from
 // `make k8s-tools` (k8s/tools/build.sh).
-package harness
+package k8sharness
 
 import (
 	"bytes"

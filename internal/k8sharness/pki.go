@@ -1,4 +1,4 @@
-package harness
+package k8sharness
 
 import (
 	"crypto/ecdsa"

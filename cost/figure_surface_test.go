@@ -39,7 +39,7 @@ func saturating(p results.Point) float64 {
 
 func TestSurfacePredictsSaturatingThroughput(t *testing.T) {
 	measured := grid2([]int{1, 2, 4, 8}, []int{1, 2, 4, 8, 16, 32})
-	s, err := FitSurface(evalsOf("throughput", measured, saturating), []string{"instances", "clients"}, "throughput")
+	s, err := FitFigure(evalsOf("throughput", measured, saturating), []string{"instances", "clients"}, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestSurfaceFromSparseMeasurements(t *testing.T) {
 			held = append(held, p)
 		}
 	}
-	s, err := FitSurface(evalsOf("throughput", measured, saturating), []string{"instances", "clients"}, "throughput")
+	s, err := FitFigure(evalsOf("throughput", measured, saturating), []string{"instances", "clients"}, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +105,15 @@ func TestSurfaceLOO(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	noisy := func(p results.Point) float64 { return smooth(p) * math.Exp(0.3*rng.NormFloat64()) }
 
-	ss, err := FitSurface(evalsOf("throughput", pts, smooth), dims, "throughput")
+	ss, err := FitFigure(evalsOf("throughput", pts, smooth), dims, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sn, err := FitSurface(evalsOf("throughput", pts, noisy), dims, "throughput")
+	sn, err := FitFigure(evalsOf("throughput", pts, noisy), dims, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sat, err := FitSurface(evalsOf("throughput", pts, saturating), dims, "throughput")
+	sat, err := FitFigure(evalsOf("throughput", pts, saturating), dims, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestSurfaceLOO(t *testing.T) {
 	var se float64
 	for i := range evs {
 		rest := append(append([]Evaluated(nil), evs[:i]...), evs[i+1:]...)
-		o, err := FitSurface(rest, dims, "throughput")
+		o, err := FitFigure(rest, dims, "throughput")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestSurfaceLOO(t *testing.T) {
 
 func TestSurfaceFlagsExtrapolation(t *testing.T) {
 	pts := grid2([]int{1, 2, 4, 8}, []int{1, 4, 16})
-	s, err := FitSurface(evalsOf("throughput", pts, saturating), []string{"instances", "clients"}, "throughput")
+	s, err := FitFigure(evalsOf("throughput", pts, saturating), []string{"instances", "clients"}, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,15 +177,15 @@ func TestSurfaceDegenerateData(t *testing.T) {
 	dims := []string{"instances", "clients"}
 	lin := func(p results.Point) float64 { return 100 * float64(p.Instances) }
 
-	if _, err := FitSurface(nil, dims, "throughput"); err == nil || !strings.Contains(err.Error(), "no measured point has it") {
+	if _, err := FitFigure(nil, dims, "throughput"); err == nil || !strings.Contains(err.Error(), "no measured point has it") {
 		t.Errorf("0 points: err = %v", err)
 	}
-	if _, err := FitSurface(nil, []string{"cores"}, "throughput"); err == nil || !strings.Contains(err.Error(), `unknown dimension "cores"`) {
+	if _, err := FitFigure(nil, []string{"cores"}, "throughput"); err == nil || !strings.Contains(err.Error(), `unknown dimension "cores"`) {
 		t.Errorf("bad dimension: err = %v", err)
 	}
 
 	one := evalsOf("throughput", []results.Point{{Instances: 2, Clients: 4}}, lin)
-	s, err := FitSurface(one, dims, "throughput")
+	s, err := FitFigure(one, dims, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestSurfaceDegenerateData(t *testing.T) {
 	}
 
 	two := evalsOf("throughput", []results.Point{{Instances: 1, Clients: 4}, {Instances: 4, Clients: 4}}, lin)
-	s, err = FitSurface(two, dims, "throughput")
+	s, err = FitFigure(two, dims, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestSurfaceDegenerateData(t *testing.T) {
 	// Collinear points on the diagonal of the box: in range per
 	// dimension, but off their line is extrapolation.
 	diag := evalsOf("throughput", []results.Point{{Instances: 1, Clients: 1}, {Instances: 2, Clients: 2}, {Instances: 4, Clients: 4}, {Instances: 8, Clients: 8}}, saturating)
-	s, err = FitSurface(diag, dims, "throughput")
+	s, err = FitFigure(diag, dims, "throughput")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,14 +230,14 @@ func TestSurfaceDegenerateData(t *testing.T) {
 
 	// Repeated coordinates are averaged, not a singular system.
 	dup := append(evalsOf("throughput", grid2([]int{1, 2, 4}, []int{1, 2}), lin), evalsOf("throughput", []results.Point{{Instances: 2, Clients: 2}}, func(results.Point) float64 { return 200 })...)
-	if s, err = FitSurface(dup, dims, "throughput"); err != nil || s.N() != 6 {
+	if s, err = FitFigure(dup, dims, "throughput"); err != nil || s.N() != 6 {
 		t.Fatalf("duplicates: %v, n=%d", err, s.N())
 	}
 
 	// A figure with zeros is fitted in linear space; a dimension with a
 	// zero coordinate is fitted linearly.
 	errs := evalsOf("errors", grid2([]int{0, 1, 2}, []int{1, 2}), func(p results.Point) float64 { return float64(p.Instances) })
-	s, err = FitSurface(errs, dims, "errors")
+	s, err = FitFigure(errs, dims, "errors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func BenchmarkFitSurface(b *testing.B) {
 	evs := evalsOf("throughput", grid2(is, cs), saturating)
 	dims := []string{"instances", "clients"}
 	for b.Loop() {
-		if _, err := FitSurface(evs, dims, "throughput"); err != nil {
+		if _, err := FitFigure(evs, dims, "throughput"); err != nil {
 			b.Fatal(err)
 		}
 	}
