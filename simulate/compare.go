@@ -7,10 +7,12 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/iaasbench/iaasbench/hist"
+	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -71,11 +73,11 @@ func Compare(measured, simulated []results.Record) []Comparison {
 			continue
 		}
 		c := Comparison{Point: p, Trials: len(a.ips),
-			MeasuredIPS: median(a.ips), SimulatedIPS: s.ThroughputIPS,
-			MeasuredP99US: median(a.p99), SimulatedP99US: s.Latency.P99US}
+			MeasuredIPS: stats.Median(a.ips), SimulatedIPS: s.ThroughputIPS,
+			MeasuredP99US: stats.Median(a.p99), SimulatedP99US: s.Latency.P99US}
 		c.IPSErrPct = errPct(c.SimulatedIPS, c.MeasuredIPS)
 		c.P99ErrPct = errPct(c.SimulatedP99US, c.MeasuredP99US)
-		c.MeasuredP50US, c.SimulatedP50US = median(a.p50), s.Latency.P50US
+		c.MeasuredP50US, c.SimulatedP50US = stats.Median(a.p50), s.Latency.P50US
 		c.P50ErrPct = errPct(c.SimulatedP50US, c.MeasuredP50US)
 		c.IPSSpreadPct, c.P99SpreadPct = spreadPct(a.ips), spreadPct(a.p99)
 		out = append(out, c)
@@ -86,7 +88,7 @@ func Compare(measured, simulated []results.Record) []Comparison {
 // spreadPct is (max − min) / median of xs, in percent (0 for a single
 // value or a zero median).
 func spreadPct(xs []float64) float64 {
-	m := median(xs)
+	m := stats.Median(xs)
 	if len(xs) < 2 || m == 0 {
 		return 0
 	}
@@ -138,10 +140,61 @@ func WriteComparison(w io.Writer, rows []Comparison) error {
 			ts, ps = append(ts, c.IPSSpreadPct), append(ps, c.P99SpreadPct)
 		}
 		_, err := fmt.Fprintf(w, "measured trials' own spread (max − min over median), median over points: throughput %.1f%%, p99 %.1f%%\n",
-			median(ts), median(ps))
+			stats.Median(ts), stats.Median(ps))
 		return err
 	}
 	return nil
+}
+
+// WriteFits says what v fitted from the file source and what the points
+// were simulated with: the lines above WriteComparison's table.
+func (v *Validation) WriteFits(w io.Writer, source string) error {
+	var b strings.Builder
+	if v.Fit&FitService != 0 {
+		fmt.Fprintf(&b, "service time = profile %+.1f µs per call, fitted from the servers' compute time at one request in flight\n", us(v.ServiceOffset))
+	}
+	if v.Calibration != nil {
+		fmt.Fprintf(&b, "overhead %.1f µs per request, fitted from %s (%s)\n", us(v.Overhead), source, v.Calibration.How)
+	} else {
+		fmt.Fprintf(&b, "overhead %.1f µs per request (given)\n", us(v.Overhead))
+	}
+	o := v.Options
+	device := ""
+	if o.Profile != nil {
+		device = o.Profile.Device
+	}
+	if v.Host == nil {
+		cores := "unlimited (overhead is latency only)"
+		if n := o.Host.cores(); n > 0 {
+			cores = fmt.Sprint(n)
+		}
+		fmt.Fprintf(&b, "profile: %s; host cores: %s\n\n", device, cores)
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	capText := ""
+	if c := o.Host.CPUOverheadCap; c > 0 {
+		capText = fmt.Sprintf(" (overhead CPU capped at %.1f µs, its tail waiting)", us(c))
+	}
+	fmt.Fprintf(&b, "host: embedded target, so %d cores shared by clients, servers and device calls%s, fitted from %s: %s\n",
+		v.Host.Cores, capText, source, v.Host.How)
+	switch {
+	case len(o.ServiceExcess) > 0:
+		q := o.ServiceExcess
+		fmt.Fprintf(&b, "device calls: each adds an excess over the profile drawn from the calls recorded at one request in flight (median %.1f µs, p99 %.1f µs)",
+			us(q[len(q)/2]), us(q[len(q)*99/100]))
+		if p := o.Host.ExcessPerBusyDevice; len(p) > 0 {
+			fmt.Fprintf(&b, ", plus per further GPU busy on the host %+.1f µs at the median, %+.1f µs at p99 (fitted from every point's recorded calls)",
+				us(p[len(p)/2]), us(p[len(p)*99/100]))
+		}
+		b.WriteString("\n")
+	case o.Overshoot > 0:
+		fmt.Fprintf(&b, "device calls: no calls recorded in %s; each adds an exponential excess of mean %.1f µs (the servers' compute time over the profile)\n",
+			source, us(o.Overshoot))
+	}
+	fmt.Fprintf(&b, "profile: %s\n\n", device)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // countWithin counts the rows whose throughput, p50 and p99 errors are
@@ -289,7 +342,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 		dist = medianByQuantile(ds)
 	}
 	if len(single) > 0 {
-		us := median(single)
+		us := stats.Median(single)
 		cal.How = fmt.Sprintf("median over %d single-request points of measured p50 − %s", len(single), callText)
 		if us < 0 {
 			cal.How += fmt.Sprintf(" (was %.1fus: the profile is slower than the measurement; clamped to 0)", us)
@@ -324,7 +377,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 		return Calibration{}, errors.New("cannot calibrate the overhead: no measured point with one request in flight and no server breakdown (client_overhead_us); give it explicitly (--overhead-us)")
 	}
 	cal.How = fmt.Sprintf("median client_overhead_us of the %d least-loaded measured points", len(vals))
-	cal.Overhead = time.Duration(median(vals) * 1e3)
+	cal.Overhead = time.Duration(stats.Median(vals) * 1e3)
 	return cal, nil
 }
 
@@ -342,114 +395,6 @@ func offeredLoad(p results.Point, s *scenarios.Scenario) float64 {
 	}
 	return load
 }
-
-// HostCalibration is a model of the host fitted from a sweep that ran
-// its clients and servers on one machine (an embedded target): what
-// Options.HostCores, DeviceOnHost and BackgroundCPU are set to.
-type HostCalibration struct {
-	// Cores is the pool the model shares: the measuring machine's
-	// (Env.CPUs) unless given.
-	Cores int
-	// CPUPerRequest is the host CPU time per request at the busiest
-	// points: host cpu_util × the machine's cores / requests per second
-	// (median over them).
-	CPUPerRequest time.Duration
-	// OverheadCPU and DeviceCPU are the parts of it on each request's
-	// path: the CPU work of its overhead, and its share of the device
-	// calls, which run on the host's CPU (an emulated GPU computes the
-	// model and spins to its deadline).
-	OverheadCPU, DeviceCPU time.Duration
-	// Background is the rest (Options.BackgroundCPU): work no request
-	// waits for — Go's runtime, transport goroutines and, on a shared
-	// machine, other processes.
-	Background time.Duration
-	// From are the busiest points it was fitted on.
-	From []results.Point
-	How  string
-}
-
-// CalibrateHost fits the host CPU model of a sweep whose clients and
-// servers shared one machine. At the points with the most requests in
-// flight the host is busiest; there its CPU time per request is
-// cpu_util_mean_pct/100 × Env.CPUs / throughput_rps (whole machine, so on
-// a shared machine other processes' share is charged to the requests, as
-// it was taken from them). Of that, overheadCPU (the CPU work of one
-// request's overhead) and, with deviceOnHost, the device calls (the
-// profile's service time of a call × calls per request, from the
-// server's execution counts) lie on each request's path; the rest is
-// background work. cores ≤ 0 takes the measuring machine's core count.
-func CalibrateHost(measured []results.Record, s *scenarios.Scenario, cores int, overheadCPU time.Duration, service func(rows int) time.Duration, deviceOnHost bool) (HostCalibration, error) {
-	machine := 0
-	if h := results.HeaderOf(measured); h != nil {
-		machine = h.Env.CPUs
-	}
-	best := -1.0
-	var busiest []results.Record
-	for _, r := range measured {
-		m := r.Measurement
-		if r.Kind == results.KindHeader || r.Status != results.StatusOK || m == nil || m.Telemetry == nil || m.Telemetry.CPUUtilMean <= 0 || m.ThroughputRPS <= 0 {
-			continue
-		}
-		switch load := offeredLoad(r.Point, s); {
-		case load > best:
-			best, busiest = load, []results.Record{r}
-		case load == best:
-			busiest = append(busiest, r)
-		}
-	}
-	if len(busiest) == 0 {
-		return HostCalibration{}, errors.New("cannot fit the host's CPU: no measured point with host CPU utilisation (telemetry cpu_util_mean_pct) and throughput")
-	}
-	var perReq, dev []float64
-	cal := HostCalibration{OverheadCPU: overheadCPU}
-	for _, r := range busiest {
-		n := machine
-		if r.Env != nil && r.Env.CPUs > 0 {
-			n = r.Env.CPUs
-		}
-		if n <= 0 {
-			return HostCalibration{}, fmt.Errorf("point %s: the record and its header name no CPU count (env.cpus): cannot turn host utilisation into CPU time", r.Point)
-		}
-		machine = n
-		m := r.Measurement
-		perReq = append(perReq, m.Telemetry.CPUUtilMean/100*float64(n)/m.ThroughputRPS)
-		if deviceOnHost {
-			// Calls per request and rows per call as the server counted
-			// them (dynamic batching merges requests); else one call of
-			// the request's rows.
-			calls, rows := 1.0, max(r.Point.BatchSize, 1)
-			if b := m.Server; b != nil && b.RequestCount > 0 && b.ExecutionCount > 0 {
-				calls = float64(b.ExecutionCount) / float64(b.RequestCount)
-				rows = max(int(math.Round(float64(b.InferenceCount)/float64(b.ExecutionCount))), 1)
-			}
-			dev = append(dev, calls*service(rows).Seconds())
-		}
-		cal.From = append(cal.From, r.Point)
-	}
-	cal.Cores = cores
-	if cores <= 0 {
-		cal.Cores = machine
-	}
-	cal.CPUPerRequest = time.Duration(median(perReq) * 1e9)
-	if len(dev) > 0 {
-		cal.DeviceCPU = time.Duration(median(dev) * 1e9)
-	}
-	bg := cal.CPUPerRequest - cal.OverheadCPU - cal.DeviceCPU
-	cal.How = fmt.Sprintf("host CPU %.0fus per request = median over the %d busiest points of cpu_util × %d CPUs / requests/s; on the path: overhead %.0fus",
-		us(cal.CPUPerRequest), len(busiest), machine, us(cal.OverheadCPU))
-	if deviceOnHost {
-		cal.How += fmt.Sprintf(" + device calls %.0fus", us(cal.DeviceCPU))
-	}
-	if bg < 0 {
-		cal.How += fmt.Sprintf("; they exceed it by %.0fus: no background work", -us(bg))
-		bg = 0
-	}
-	cal.Background = bg
-	cal.How += fmt.Sprintf("; background %.0fus", us(bg))
-	return cal, nil
-}
-
-func us(d time.Duration) float64 { return float64(d) / 1e3 }
 
 // CalibrateService fits the constant by which a measured device's call
 // exceeds the profile: the median over single-request points (as in
@@ -470,146 +415,7 @@ func CalibrateService(measured []results.Record, s *scenarios.Scenario, service 
 	if len(diffs) == 0 {
 		return 0, errors.New("cannot fit the service time: no measured point with one request in flight and a server breakdown")
 	}
-	return time.Duration(median(diffs) * 1e3), nil
-}
-
-// deconvolve returns the distribution o (sorted, non-negative, as many
-// equally likely values as total) such that o plus an independent draw
-// from part has the quantiles total, starting from guess. It corrects
-// each quantile of o by how far the sum's quantile misses total's, a
-// fixed-point iteration that widens the comonotone guess (total's
-// quantiles minus part's) until independent sums reproduce the tail.
-func deconvolve(total, part, guess []time.Duration) []time.Duration {
-	o := slices.Clone(guess)
-	slices.Sort(o)
-	for range deconvolveIterations {
-		got := sumQuantiles(o, part, len(o))
-		for i := range o {
-			o[i] = max(o[i]+total[i]-got[i], 0)
-		}
-		slices.Sort(o)
-	}
-	return o
-}
-
-// sumQuantiles returns n quantiles (at (k+½)/n) of x + y, x and y
-// independent and each uniform over its values, from a histogram of all
-// len(a)·len(b) sums in at most sumBins bins (1 µs or finer).
-func sumQuantiles(a, b []time.Duration, n int) []time.Duration {
-	lo, hi := slices.Min(a)+slices.Min(b), slices.Max(a)+slices.Max(b)
-	width := max((hi-lo)/sumBins, time.Microsecond)
-	counts := make([]int, (hi-lo)/width+1)
-	for _, x := range a {
-		for _, y := range b {
-			counts[(x+y-lo)/width]++
-		}
-	}
-	out := make([]time.Duration, n)
-	total, seen, bin := len(a)*len(b), 0, 0
-	for k := range out {
-		rank := (2*k + 1) * total / (2 * n) // 0-based rank of the quantile
-		for seen+counts[bin] <= rank {
-			seen += counts[bin]
-			bin++
-		}
-		// Within the bin, spread its sums evenly.
-		frac := (float64(rank-seen) + 0.5) / float64(counts[bin])
-		out[k] = lo + time.Duration(bin)*width + time.Duration(frac*float64(width))
-	}
-	return out
-}
-
-// sumBins bounds sumQuantiles' histogram.
-const sumBins = 100_000
-
-// deconvolveIterations bounds deconvolve's fixed-point iteration.
-const deconvolveIterations = 30
-
-// excessQuantiles is how many quantiles describe a device's excess.
-const excessQuantiles = 1000
-
-// CalibrateExcess returns the distribution of emulated device calls'
-// excess over the profile (call duration − service time of the point's
-// batch), as excessQuantiles equally likely values — quantile by
-// quantile the median over the device-call histograms the sweep recorded
-// at single-request points (where no
-// contention stretches a call; the host model adds that). Nil when no
-// such point carries device calls (older files, real servers).
-func CalibrateExcess(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration) []time.Duration {
-	var dists [][]time.Duration
-	for _, r := range measured {
-		if !singleRequest(r, s) || r.Measurement.DeviceCalls == nil {
-			continue
-		}
-		h, err := hist.FromResults(*r.Measurement.DeviceCalls)
-		if err != nil || h.Count() == 0 {
-			continue
-		}
-		dists = append(dists, quantilesOf(h, excessQuantiles, service(max(r.Point.BatchSize, 1))))
-	}
-	return medianByQuantile(dists)
-}
-
-// CalibrateExcessPerBusyDevice fits how a device call's excess grows with
-// the GPUs busy on the host, from the device calls recorded at every
-// point: each point's excess quantiles (median over its trials) against
-// its mean busy GPUs (Little's law: calls per second × mean call), a line
-// through base (the excess at one request in flight, CalibrateExcess) per
-// quantile, by least squares. It reads the emulated devices' own timing
-// under load, not the latency the simulator predicts. Nil when fewer than
-// two points with more than one GPU busy on average carry device calls.
-func CalibrateExcessPerBusyDevice(measured []results.Record, s *scenarios.Scenario, service func(rows int) time.Duration, base []time.Duration) []time.Duration {
-	if len(base) == 0 || s.Server.DynamicBatching {
-		return nil
-	}
-	type point struct {
-		busy  []float64
-		dists [][]time.Duration
-	}
-	byKey := map[string]*point{}
-	var keys []string
-	for _, r := range measured {
-		m := r.Measurement
-		if r.Kind == results.KindHeader || r.Status != results.StatusOK || m == nil || m.DeviceCalls == nil || m.ThroughputRPS <= 0 {
-			continue
-		}
-		h, err := hist.FromResults(*m.DeviceCalls)
-		if err != nil || h.Count() == 0 {
-			continue
-		}
-		pt := byKey[r.Point.Key()]
-		if pt == nil {
-			pt = &point{}
-			byKey[r.Point.Key()] = pt
-			keys = append(keys, r.Point.Key())
-		}
-		pt.busy = append(pt.busy, m.ThroughputRPS*h.Mean()/1e9)
-		pt.dists = append(pt.dists, quantilesOf(h, len(base), service(max(r.Point.BatchSize, 1))))
-	}
-	var xs []float64
-	var ds [][]time.Duration
-	for _, k := range keys {
-		pt := byKey[k]
-		if x := median(pt.busy) - 1; x > 0.5 {
-			xs, ds = append(xs, x), append(ds, medianByQuantile(pt.dists))
-		}
-	}
-	if len(xs) < 2 {
-		return nil
-	}
-	sxx := 0.0
-	for _, x := range xs {
-		sxx += x * x
-	}
-	out := make([]time.Duration, len(base))
-	for i := range out {
-		sxy := 0.0
-		for j, x := range xs {
-			sxy += x * float64(ds[j][i]-base[i])
-		}
-		out[i] = time.Duration(sxy / sxx)
-	}
-	return out
+	return time.Duration(stats.Median(diffs) * 1e3), nil
 }
 
 // quantilesOf returns n equally likely values of h (its quantiles at
@@ -636,7 +442,7 @@ func medianByQuantile(dists [][]time.Duration) []time.Duration {
 		for j, d := range dists {
 			col[j] = float64(d[i])
 		}
-		out[i] = time.Duration(median(col))
+		out[i] = time.Duration(stats.Median(col))
 	}
 	return out
 }
@@ -684,18 +490,9 @@ func meanDur(ds []time.Duration) float64 {
 	return sum / float64(len(ds))
 }
 
-func median(xs []float64) float64 {
-	ys := slices.Clone(xs)
-	slices.Sort(ys)
-	n := len(ys)
-	if n%2 == 1 {
-		return ys[n/2]
-	}
-	return (ys[n/2-1] + ys[n/2]) / 2
-}
-
 // Validation is the outcome of Validate.
 type Validation struct {
+	Fit         Fit          // what was fitted
 	Calibration *Calibration // nil when the overhead was given
 	// Host is the fitted host model (FitHost), nil when not fitted.
 	Host          *HostCalibration
@@ -711,122 +508,6 @@ type Validation struct {
 	MaxP99ErrPct        float64
 	// Warnings say where the measurements break the model's assumptions.
 	Warnings []string
-}
-
-// fitHost calibrates the host model into opts (see FitHost): the
-// embedded server's device calls and handoffs on the host's cores, the
-// overhead's CPU work capped at its median, and the background work that
-// makes up the host CPU measured per request.
-func fitHost(measured []results.Record, s *scenarios.Scenario, opts *Options, service func(int) time.Duration) (HostCalibration, error) {
-	ovhCPU, cpuCap := opts.Overhead, time.Duration(0)
-	if q := opts.OverheadQuantiles; len(q) > 0 {
-		// A distribution fitted at a lone request on a busy host: up to
-		// its median it is work, beyond that waiting (preemption, late
-		// wake-ups) that holds no core.
-		cpuCap = max(opts.Overhead, time.Nanosecond) // 0 would make it all work
-		sum := time.Duration(0)
-		for _, d := range q {
-			sum += min(d, cpuCap)
-		}
-		ovhCPU = sum / time.Duration(len(q))
-	}
-	// The embedded server's device sleeps through a long call and spins
-	// only its last stretch (opts.DeviceCPU, which the caller takes from
-	// the emulator): that, not the whole call, is CPU work.
-	devCPU := func(rows int) time.Duration { return min(service(rows), opts.DeviceCPU) }
-	host, err := CalibrateHost(measured, s, opts.HostCores, ovhCPU, devCPU, true)
-	if err != nil {
-		return HostCalibration{}, err
-	}
-	opts.HostCores, opts.BackgroundCPU, opts.CPUOverheadCap = host.Cores, host.Background, cpuCap
-	opts.DeviceOnHost, opts.HandoffAfterReply = true, true
-	return host, nil
-}
-
-// discountTail scales the waiting tail of a fitted overhead
-// distribution (each quantile's excess over the CPU cap) by the factor in
-// [0, 1] that makes the single-request points, simulated under the host
-// model, take as long on average as they measured. On a loaded host part
-// of that tail is contention for the cores, which the host model now adds
-// by itself; counted twice, lone requests would run too slowly. The CPU
-// part (up to the cap) is kept, so the host fit stands. It returns the
-// factor (1: nothing discounted) and the simulated − measured mean
-// latency left at the single-request points, in µs.
-func discountTail(ctx context.Context, measured []results.Record, s *scenarios.Scenario, m Model, opts *Options) (factor, leftUS float64, err error) {
-	type lone struct {
-		p      results.Point
-		meanUS float64
-		n      int
-	}
-	var points []*lone
-	byKey := map[string]*lone{}
-	for _, r := range measured {
-		if !singleRequest(r, s) || r.Measurement.Latency.MeanUS <= 0 {
-			continue
-		}
-		l := byKey[r.Point.Key()]
-		if l == nil {
-			l = &lone{p: r.Point}
-			byKey[r.Point.Key()] = l
-			points = append(points, l)
-		}
-		l.meanUS += r.Measurement.Latency.MeanUS
-		l.n++
-	}
-	fitted, cpuCap := opts.OverheadQuantiles, opts.CPUOverheadCap
-	if len(points) == 0 || len(fitted) == 0 || cpuCap <= 0 {
-		return 1, 0, nil
-	}
-	// excess is the simulated − measured mean latency with the tail
-	// scaled by f.
-	excess := func(f float64) (float64, error) {
-		o := *opts
-		o.OverheadQuantiles = make([]time.Duration, len(fitted))
-		for i, q := range fitted {
-			o.OverheadQuantiles[i] = min(q, cpuCap) + time.Duration(f*float64(max(q-cpuCap, 0)))
-		}
-		diff := 0.0
-		for _, l := range points {
-			rec := Point(ctx, s, l.p, m, o)
-			if rec.Measurement == nil {
-				return 0, fmt.Errorf("discount the overhead's tail at %s: %s", l.p, rec.Reason)
-			}
-			diff += rec.Measurement.Latency.MeanUS - l.meanUS/float64(l.n)
-		}
-		return diff / float64(len(points)), nil
-	}
-	hi, err := excess(1)
-	if err != nil || hi <= 0 {
-		return 1, hi, err // not too slow: nothing counted twice
-	}
-	lo, err := excess(0)
-	if err != nil {
-		return 1, hi, err
-	}
-	factor, leftUS = 0, lo
-	if lo < 0 {
-		// Bisect: excess grows with the factor.
-		a, b := 0.0, 1.0
-		for range 8 {
-			f := (a + b) / 2
-			e, err := excess(f)
-			if err != nil {
-				return 1, hi, err
-			}
-			if e > 0 {
-				b = f
-			} else {
-				a, leftUS = f, e
-			}
-		}
-		factor = a
-	}
-	q := make([]time.Duration, len(fitted)) // the calibration's stay as fitted
-	for i, d := range fitted {
-		q[i] = min(d, cpuCap) + time.Duration(factor*float64(max(d-cpuCap, 0)))
-	}
-	opts.OverheadQuantiles = q
-	return factor, leftUS, nil
 }
 
 // validateLengthen is how many times longer than the scenario's window
@@ -847,14 +528,38 @@ const (
 	// (CalibrateService), for devices that do not keep to their profile.
 	FitService
 	// FitHost models a host shared by clients and embedded servers (an
-	// embedded sweep): CalibrateHost on Options.HostCores cores (0: the
-	// measuring machine's), device calls on those cores and handed over
-	// after the reply (DeviceOnHost, HandoffAfterReply), and of a fitted
-	// overhead distribution only up to its median as CPU work, the tail
-	// waiting. Without host telemetry it warns and leaves the host
+	// embedded sweep) and the emulated devices' excess over their profile
+	// (see fitHost in host.go). Options.Host, if given, says the cores (0:
+	// the measuring machine's) and HostModel.DeviceCPU; the rest is
+	// fitted. Without host telemetry it warns and leaves the host
 	// unlimited.
 	FitHost
 )
+
+// DefaultFit is what `iaasbench simulate --compare` fits from a measured
+// file unless told otherwise:
+//   - the overhead, unless it was given (overheadGiven);
+//   - the service offset, when asked (fitService);
+//   - the host, when the file's header names an embedded target (clients,
+//     servers and emulated GPUs shared one machine), unless hostCores is
+//     0: then opts.Host is set to the fit's starting point, hostCores
+//     cores (< 0: the measuring machine's) and device calls of which
+//     deviceCPU is CPU work (the emulator's spin, server.EmulatedGPUSpin,
+//     passed in so that the simulator does not import the server).
+func DefaultFit(measured []results.Record, opts *Options, overheadGiven, fitService bool, hostCores int, deviceCPU time.Duration) Fit {
+	var fit Fit
+	if !overheadGiven {
+		fit |= FitOverhead
+	}
+	if fitService {
+		fit |= FitService
+	}
+	if hdr := results.HeaderOf(measured); hdr != nil && hdr.Target == scenarios.TargetEmbedded && hostCores != 0 {
+		fit |= FitHost
+		opts.Host = &HostModel{Cores: max(hostCores, 0), DeviceCPU: deviceCPU}
+	}
+	return fit
+}
 
 // Validate simulates the points of a measured sweep of s and compares
 // them with the measurements, after fitting what fit names (the service
@@ -864,7 +569,7 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 	if opts.Profile == nil {
 		return nil, errors.New("validate: no device profile")
 	}
-	v := &Validation{}
+	v := &Validation{Fit: fit}
 	if fit&FitService != 0 {
 		off, err := CalibrateService(measured, s, opts.Profile.ServiceTime)
 		if err != nil {
@@ -874,20 +579,9 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 	}
 	v.ServiceOffset = opts.ServiceOffset
 	service := opts.serviceTime()
+	var perBusy []time.Duration
 	if fit&FitHost != 0 && fit&FitService == 0 {
-		// The embedded server's device wakes late by a random amount, so
-		// its excess over the profile is drawn per call, not added as a
-		// constant: one late call delays every request queued behind it.
-		base := service
-		if q := CalibrateExcess(measured, s, service); len(q) > 0 {
-			opts.ServiceExcess = q
-			opts.ExcessPerBusyDevice = CalibrateExcessPerBusyDevice(measured, s, service, q)
-			mean := time.Duration(meanDur(q))
-			service = func(rows int) time.Duration { return max(base(rows)+mean, 0) }
-		} else if off, err := CalibrateService(measured, s, service); err == nil && off > 0 {
-			opts.Overshoot = off
-			service = func(rows int) time.Duration { return base(rows) + off }
-		}
+		service, perBusy = fitDeviceExcess(measured, s, &opts, service)
 	}
 	if fit&FitOverhead != 0 {
 		cal, err := calibrateOverhead(measured, s, service, len(opts.ServiceExcess) > 0)
@@ -904,25 +598,20 @@ func Validate(ctx context.Context, s *scenarios.Scenario, measured []results.Rec
 		return nil, fmt.Errorf("validate: %w", err)
 	}
 	if fit&FitHost != 0 {
-		host, err := fitHost(measured, s, &opts, service)
+		host, err := fitHost(measured, s, &opts, service, perBusy)
 		switch {
 		case err != nil:
 			// Older files lack host telemetry: compare without the host.
 			v.Warnings = append(v.Warnings, fmt.Sprintf("host left unlimited: %v", err))
 		case fit&FitOverhead != 0:
-			f, left, err := discountTail(ctx, measured, s, m, &opts)
+			note, err := discountTailNote(ctx, measured, s, m, &opts)
 			if err != nil {
 				return nil, fmt.Errorf("validate: %w", err)
 			}
-			if f < 1 {
-				v.Calibration.How += fmt.Sprintf("; under the host model its tail (beyond %.1fus) scaled by %.2f so that the single-request points' mean latency matches", us(opts.CPUOverheadCap), f)
-				if left > 1 {
-					v.Calibration.How += fmt.Sprintf(" (still %.0fus slower without any tail: the host model contends more than the lone requests saw)", left)
-				}
-			}
-			v.Host = &host
+			v.Calibration.How += note
+			v.Host = host
 		default:
-			v.Host = &host
+			v.Host = host
 		}
 	}
 	v.Overhead = opts.Overhead

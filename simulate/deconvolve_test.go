@@ -163,12 +163,12 @@ func TestExcessGrowsWithBusyDevices(t *testing.T) {
 
 	// Four clients on four GPUs: four calls at once, each 3 × 20 µs later.
 	cfg := Config{Servers: 1, GPUs: 4, Instances: 1, Clients: 4, Mode: scenarios.ModeClosed, Concurrency: 1, BatchSize: 1,
-		ServiceTime: service, ServiceExcess: base, Duration: 2 * time.Second, Seed: 1}
+		ServiceTime: service, ServiceExcess: base, Duration: 2 * time.Second, Seed: 1, Host: &HostModel{Cores: 4}}
 	without, err := Simulate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ExcessPerBusyDevice = per
+	cfg.Host = &HostModel{Cores: 4, ExcessPerBusyDevice: per}
 	with, err := Simulate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

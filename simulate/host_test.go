@@ -11,12 +11,22 @@ import (
 	"github.com/iaasbench/iaasbench/scenarios"
 )
 
+// With a host the overhead is CPU work: one core of 200 µs per request
+// caps the rate at 5000/s however fast the device.
+func TestHostCoresCapThroughput(t *testing.T) {
+	c := base(10 * time.Microsecond)
+	c.Clients, c.GPUs, c.Overhead, c.Host = 16, 4, 200*time.Microsecond, &HostModel{Cores: 1}
+	within(t, "throughput on one host core", throughput(run(t, c)), 5000, 0.01)
+	c.Host = nil // pure latency: 16 clients in flight hide it
+	within(t, "throughput with latency-only overhead", throughput(run(t, c)), 16/(210e-6), 0.01)
+}
+
 // Cores are shared, not queued for: four clients' 200 µs of overhead on
 // two cores each take 400 µs, every one of them (a FIFO pool would let
 // some through in 200 µs and hold others for 600 µs).
 func TestHostCoresShareLikeAnOS(t *testing.T) {
 	c := base(time.Microsecond)
-	c.GPUs, c.Clients, c.Overhead, c.HostCores = 4, 4, 200*time.Microsecond, 2
+	c.GPUs, c.Clients, c.Overhead, c.Host = 4, 4, 200*time.Microsecond, &HostModel{Cores: 2}
 	r := run(t, c)
 	within(t, "throughput of 4 clients on 2 cores", throughput(r), 2/200e-6, 0.01)
 	want := 400e-6 + 1e-6
@@ -31,9 +41,9 @@ func TestHostCoresShareLikeAnOS(t *testing.T) {
 func TestDeviceOnHostTakesACore(t *testing.T) {
 	const d = 100 * time.Microsecond
 	c := base(d)
-	c.GPUs, c.Clients, c.HostCores = 2, 8, 1
+	c.GPUs, c.Clients, c.Host = 2, 8, &HostModel{Cores: 1}
 	within(t, "two GPUs, latency-only host", throughput(run(t, c)), 2/d.Seconds(), 0.01)
-	c.DeviceOnHost = true
+	c.Host.DeviceOnHost = true
 	r := run(t, c)
 	within(t, "two GPUs computing on one core", throughput(r), 1/d.Seconds(), 0.01)
 	// Each device holds its lock while it shares the core: both look busy.
@@ -50,9 +60,10 @@ func TestDeviceOnHostTakesACore(t *testing.T) {
 // 5000/s, and a lone client on a spare core does not see it.
 func TestBackgroundCPUCapsThroughput(t *testing.T) {
 	c := base(10 * time.Microsecond)
-	c.GPUs, c.Clients, c.Overhead, c.HostCores, c.BackgroundCPU = 4, 16, 100*time.Microsecond, 1, 100*time.Microsecond
+	c.GPUs, c.Clients, c.Overhead = 4, 16, 100*time.Microsecond
+	c.Host = &HostModel{Cores: 1, BackgroundCPU: 100 * time.Microsecond}
 	within(t, "throughput with background work", throughput(run(t, c)), 5000, 0.01)
-	c.Clients, c.HostCores = 1, 2
+	c.Clients, c.Host.Cores = 1, 2
 	within(t, "one client, a spare core", meanLatency(run(t, c)), 110e-6, 0.01)
 }
 
@@ -62,9 +73,9 @@ func TestBackgroundCPUCapsThroughput(t *testing.T) {
 func TestHandoffAfterReply(t *testing.T) {
 	const d = 100 * time.Microsecond
 	c := base(d)
-	c.Clients, c.Overhead, c.HostCores, c.DeviceOnHost = 8, 100*time.Microsecond, 16, true
+	c.Clients, c.Overhead, c.Host = 8, 100*time.Microsecond, &HostModel{Cores: 16, DeviceOnHost: true}
 	within(t, "device-bound, handed over at once", throughput(run(t, c)), 1/d.Seconds(), 0.01)
-	c.HandoffAfterReply = true
+	c.Host.HandoffAfterReply = true
 	r := run(t, c)
 	within(t, "device handed over after the reply", throughput(r), 1/150e-6, 0.01)
 	// The gap is not device time: utilisation is 100/150.
@@ -77,7 +88,7 @@ func TestHandoffAfterReply(t *testing.T) {
 // overhead.
 func TestCPUOverheadCapSplitsWorkFromWaiting(t *testing.T) {
 	c := base(time.Microsecond)
-	c.GPUs, c.Clients, c.HostCores, c.CPUOverheadCap = 4, 64, 1, 100*time.Microsecond
+	c.GPUs, c.Clients, c.Host = 4, 64, &HostModel{Cores: 1, CPUOverheadCap: 100 * time.Microsecond}
 	c.OverheadQuantiles = []time.Duration{300 * time.Microsecond, 400 * time.Microsecond, 500 * time.Microsecond}
 	within(t, "throughput with capped CPU work", throughput(run(t, c)), 10000, 0.01)
 	c.Clients = 1
@@ -86,9 +97,13 @@ func TestCPUOverheadCapSplitsWorkFromWaiting(t *testing.T) {
 
 func TestHostSettingsNeedCores(t *testing.T) {
 	c := base(time.Millisecond)
-	c.BackgroundCPU = time.Microsecond
-	if _, err := Simulate(context.Background(), c); err == nil || !strings.Contains(err.Error(), "HostCores") {
-		t.Errorf("background CPU without host cores: %v", err)
+	c.Host = &HostModel{BackgroundCPU: time.Microsecond}
+	if _, err := Simulate(context.Background(), c); err == nil || !strings.Contains(err.Error(), "host cores") {
+		t.Errorf("a host without cores: %v", err)
+	}
+	c.Host = &HostModel{Cores: 2, ExcessPerBusyDevice: []time.Duration{time.Microsecond}}
+	if _, err := Simulate(context.Background(), c); err == nil || !strings.Contains(err.Error(), "excess per busy device") {
+		t.Errorf("increments per busy device without excesses: %v", err)
 	}
 }
 
@@ -151,10 +166,10 @@ func TestCalibrateHostRecoversCPUPerRequest(t *testing.T) {
 func TestValidateFitsTheHost(t *testing.T) {
 	s := builtin(t, "quickstart")
 	env := results.Env{CPUs: 2}
-	truth := Options{Profile: h200(t), Overhead: 60 * time.Microsecond, HostCores: 2, DeviceOnHost: true,
-		HandoffAfterReply: true, BackgroundCPU: 150 * time.Microsecond, Env: &env, Seed: 3}
+	truth := Options{Profile: h200(t), Overhead: 60 * time.Microsecond, Env: &env, Seed: 3,
+		Host: &HostModel{Cores: 2, DeviceOnHost: true, HandoffAfterReply: true, BackgroundCPU: 150 * time.Microsecond}}
 	measured := simulatedAsMeasured(t, s, truth)
-	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env, DeviceCPU: emulatedGPUSpin}, FitOverhead|FitHost)
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env, Host: &HostModel{DeviceCPU: emulatedGPUSpin}}, FitOverhead|FitHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +177,7 @@ func TestValidateFitsTheHost(t *testing.T) {
 		t.Fatalf("no host fitted; warnings %v", v.Warnings)
 	}
 	t.Logf("host: %s; overhead %v", v.Host.How, v.Overhead)
-	if v.Host.Cores != 2 || !v.Options.DeviceOnHost || !v.Options.HandoffAfterReply {
+	if h := v.Options.Host; v.Host.Cores != 2 || h == nil || h.Cores != 2 || !h.DeviceOnHost || !h.HandoffAfterReply || h.DeviceCPU != emulatedGPUSpin {
 		t.Errorf("host model %+v / options %+v", v.Host, v.Options)
 	}
 	// True CPU per request: 60 µs overhead + 125 µs call + 150 µs.
@@ -190,10 +205,10 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 	env := results.Env{CPUs: 2}
 	us := time.Microsecond
 	tail := []time.Duration{40 * us, 45 * us, 50 * us, 50 * us, 55 * us, 60 * us, 60 * us, 70 * us, 300 * us, 600 * us}
-	truth := Options{Profile: h200(t), Overhead: 55 * us, OverheadQuantiles: tail, CPUOverheadCap: 55 * us,
-		HostCores: 2, DeviceOnHost: true, HandoffAfterReply: true, BackgroundCPU: 400 * us, Env: &env, Seed: 3}
+	truth := Options{Profile: h200(t), Overhead: 55 * us, OverheadQuantiles: tail, Env: &env, Seed: 3,
+		Host: &HostModel{Cores: 2, CPUOverheadCap: 55 * us, DeviceOnHost: true, HandoffAfterReply: true, BackgroundCPU: 400 * us}}
 	measured := simulatedAsMeasured(t, s, truth)
-	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env, DeviceCPU: emulatedGPUSpin}, FitOverhead|FitHost)
+	v, err := Validate(context.Background(), s, measured, Options{Profile: h200(t), Env: &env, Host: &HostModel{DeviceCPU: emulatedGPUSpin}}, FitOverhead|FitHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,9 +244,9 @@ func TestValidateDiscountsContentionInTheOverheadTail(t *testing.T) {
 func TestDeviceCPUIsOnlyTheSpin(t *testing.T) {
 	const d = 1400 * time.Microsecond
 	c := base(d)
-	c.GPUs, c.Clients, c.HostCores, c.DeviceOnHost = 4, 8, 2, true
+	c.GPUs, c.Clients, c.Host = 4, 8, &HostModel{Cores: 2, DeviceOnHost: true}
 	within(t, "whole calls on two cores", throughput(run(t, c)), 2/d.Seconds(), 0.01)
-	c.DeviceCPU = 120 * time.Microsecond
+	c.Host.DeviceCPU = 120 * time.Microsecond
 	r := run(t, c)
 	within(t, "only the spin on the cores", throughput(r), 4/(d.Seconds()+120e-6), 0.01)
 	within(t, "host CPU: four spins of 120 µs per call", r.HostCPUUtil, 4*120.0/1520/2, 0.01)

@@ -121,23 +121,14 @@ type Options struct {
 	// distribution of a measured device's excess over the profile
 	// (Config.ServiceExcess; see Validate).
 	ServiceExcess []time.Duration
-	// ExcessPerBusyDevice grows that excess with the GPUs busy on the host
-	// (Config.ExcessPerBusyDevice; see Validate).
-	ExcessPerBusyDevice []time.Duration
 	// OverheadQuantiles, when given, make the overhead a distribution
 	// (Config.OverheadQuantiles); Overhead is then its typical value, for
 	// the records.
 	OverheadQuantiles []time.Duration
-	// HostCores, when positive, makes the overhead CPU work on a pool of
-	// that many cores shared by everything (see Config.HostCores).
-	HostCores int
-	// CPUOverheadCap, DeviceOnHost and BackgroundCPU complete the host
-	// model (see Config; CalibrateHost fits them from an embedded sweep).
-	CPUOverheadCap    time.Duration
-	DeviceOnHost      bool
-	DeviceCPU         time.Duration
-	BackgroundCPU     time.Duration
-	HandoffAfterReply bool
+	// Host, when given, puts clients and servers on one machine with that
+	// many shared cores (Config.Host); Validate fits it from an embedded
+	// sweep (FitHost). Nil for a GPU server.
+	Host *HostModel
 	// Lengthen, when above 1, simulates each point this many times longer
 	// (and this many times the requests) than the scenario measures it:
 	// the figures of a long run, whose tail quantiles are not the noise
@@ -187,16 +178,10 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		MaxQueueSize: s.Server.MaxQueueSize,
 		ServiceTime:  opts.serviceTime(),
 		Overhead:     opts.Overhead,
-		HostCores:    opts.HostCores,
+		Host:         opts.Host,
 
-		CPUOverheadCap:      opts.CPUOverheadCap,
-		DeviceOnHost:        opts.DeviceOnHost,
-		DeviceCPU:           opts.DeviceCPU,
-		Overshoot:           opts.Overshoot,
-		ServiceExcess:       opts.ServiceExcess,
-		ExcessPerBusyDevice: opts.ExcessPerBusyDevice,
-		BackgroundCPU:       opts.BackgroundCPU,
-		HandoffAfterReply:   opts.HandoffAfterReply,
+		Overshoot:     opts.Overshoot,
+		ServiceExcess: opts.ServiceExcess,
 
 		OverheadQuantiles: opts.OverheadQuantiles,
 		KeepSeries:        opts.KeepSeries,
@@ -336,9 +321,9 @@ func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time
 	} else {
 		t.Notes = append(t.Notes, "simulated: no GPUs at this point; each instance is a CPU executor with the profile's service time")
 	}
-	if cfg.HostCores > 0 {
+	if cfg.Host != nil {
 		t.CPUUtilMean = 100 * res.HostCPUUtil
-		t.Notes = append(t.Notes, fmt.Sprintf("simulated: host CPU utilisation is the busy fraction of the modelled host's %d cores", cfg.HostCores))
+		t.Notes = append(t.Notes, fmt.Sprintf("simulated: host CPU utilisation is the busy fraction of the modelled host's %d cores", cfg.Host.Cores))
 	}
 	t.Notes = append(t.Notes, res.SeriesNotes...)
 	m.Telemetry = t
@@ -406,10 +391,10 @@ func (o Options) env() results.Env {
 	if o.Profile != nil {
 		env.ServerName += "; profile: " + o.Profile.Device
 	}
-	env.ServerVersion = fmt.Sprintf("overhead %gus, host cores %d", float64(o.Overhead)/1e3, o.HostCores)
+	env.ServerVersion = fmt.Sprintf("overhead %gus, host cores %d", float64(o.Overhead)/1e3, o.Host.cores())
 	if len(o.OverheadQuantiles) > 0 {
 		env.ServerVersion = fmt.Sprintf("overhead: empirical, %d quantiles (median %gus), host cores %d",
-			len(o.OverheadQuantiles), float64(o.OverheadQuantiles[len(o.OverheadQuantiles)/2])/1e3, o.HostCores)
+			len(o.OverheadQuantiles), float64(o.OverheadQuantiles[len(o.OverheadQuantiles)/2])/1e3, o.Host.cores())
 	}
 	if o.ServiceOffset != 0 {
 		env.ServerVersion += fmt.Sprintf(", service time = profile %+gus", float64(o.ServiceOffset)/1e3)
@@ -417,26 +402,13 @@ func (o Options) env() results.Env {
 	switch {
 	case len(o.ServiceExcess) > 0:
 		env.ServerVersion += fmt.Sprintf(", calls exceed the profile as measured (%d quantiles)", len(o.ServiceExcess))
-		if len(o.ExcessPerBusyDevice) > 0 {
+		if o.Host != nil && len(o.Host.ExcessPerBusyDevice) > 0 {
 			env.ServerVersion += ", more so with more GPUs busy on the host"
 		}
 	case o.Overshoot > 0:
 		env.ServerVersion += fmt.Sprintf(", calls overshoot by an exponential of mean %gus", float64(o.Overshoot)/1e3)
 	}
-	if o.HostCores > 0 {
-		if o.CPUOverheadCap > 0 {
-			env.ServerVersion += fmt.Sprintf(", overhead CPU capped at %gus", float64(o.CPUOverheadCap)/1e3)
-		}
-		if o.DeviceOnHost {
-			env.ServerVersion += ", device calls on host cores"
-			if o.DeviceCPU > 0 {
-				env.ServerVersion += fmt.Sprintf(" (at most their last %gus)", float64(o.DeviceCPU)/1e3)
-			}
-		}
-		if o.BackgroundCPU > 0 {
-			env.ServerVersion += fmt.Sprintf(", background CPU %gus per request", float64(o.BackgroundCPU)/1e3)
-		}
-	}
+	env.ServerVersion += o.Host.describe()
 	return env
 }
 
@@ -484,17 +456,11 @@ func Header(s *scenarios.Scenario, opts Options) results.Record {
 // options is the same sweep.
 func sweepID(s *scenarios.Scenario, o Options) string {
 	h := sha256.New()
-	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.ServiceOffset, o.HostCores, o.Seed)
+	fmt.Fprint(h, s.Hash(), o.Overhead, o.OverheadQuantiles, o.ServiceOffset, o.Host.cores(), o.Seed)
 	if o.Lengthen > 1 {
 		fmt.Fprint(h, "lengthen", o.Lengthen)
 	}
-	if o.HostCores > 0 && (o.CPUOverheadCap > 0 || o.DeviceOnHost || o.BackgroundCPU > 0) {
-		// Only a host model changes the ID, so IDs of earlier sweeps hold.
-		fmt.Fprint(h, o.CPUOverheadCap, o.DeviceOnHost, o.DeviceCPU, o.BackgroundCPU, o.Overshoot, o.ServiceExcess)
-		if len(o.ExcessPerBusyDevice) > 0 {
-			fmt.Fprint(h, "per busy device", o.ExcessPerBusyDevice)
-		}
-	}
+	fmt.Fprint(h, o.Host.identity(o))
 	if o.Profile != nil {
 		for _, p := range o.Profile.Points {
 			fmt.Fprint(h, p.Batch, p.P50US)

@@ -9,7 +9,7 @@
 //   - Placement: per server, `instances` instances on each GPU (as a
 //     KIND_GPU group); without GPUs, `instances` instances each with a
 //     private executor (the profile then stands for the CPU; its cores
-//     are shared only with DeviceOnHost).
+//     are shared only with HostModel.DeviceOnHost).
 //   - Service: a call of a batch of rows holds its device for the
 //     profile's service time of those rows; a device runs one call at a
 //     time (instances on one GPU share its capacity); an instance runs one
@@ -23,18 +23,12 @@
 //     1 ms). Ensembles run as one model.
 //   - Overhead: each request spends a client/network time outside the
 //     server, half before and half after it: a constant, or an empirical
-//     distribution (CalibrateOverhead fits both from a measured sweep);
-//     with HostCores it is CPU work on a shared pool of cores.
-//   - Host: with HostCores, clients and servers share one machine, as an
-//     embedded sweep runs. Each request's overhead (up to CPUOverheadCap
-//     of it; the rest is waiting), each device call (DeviceOnHost: an
-//     emulated GPU computes and spins on the CPU) and BackgroundCPU per
-//     request (work no request waits for: runtime, transport goroutines,
-//     other processes) are jobs on HostCores cores shared as an OS shares
-//     them (processor sharing, see host), so the host, not the devices,
-//     can cap throughput; with HandoffAfterReply a device passes to the
-//     next request only after the reply's CPU work, as the embedded
-//     server's handler goroutines do (CalibrateHost fits the host).
+//     distribution (CalibrateOverhead fits both from a measured sweep).
+//   - Host: nil for a GPU server. A HostModel (host.go) puts clients and
+//     servers on one machine, as an embedded sweep runs: the overhead,
+//     and with the embedded server's settings the device calls and
+//     background work, become jobs on a few shared cores, so the host,
+//     not the devices, can cap throughput.
 //   - Clients, as package measure drives them: closed loop keeps
 //     `concurrency` requests in flight per client; open loop sends at rate
 //     r per client: constant (clients staggered evenly over a period),
@@ -119,11 +113,6 @@ type Config struct {
 	// distribution: each call adds one of these (equally likely) excesses
 	// over its service time, as an emulated device measured them.
 	ServiceExcess []time.Duration
-	// ExcessPerBusyDevice, when given (as long as ServiceExcess), adds to
-	// the call's drawn excess, quantile for quantile, this much for every
-	// other GPU on the host busy when the call starts: emulated devices
-	// that share a host's cores wake later the more of them run.
-	ExcessPerBusyDevice []time.Duration
 	// Jitter spreads each call's time uniformly by ±Jitter (a fraction).
 	Jitter float64
 
@@ -135,40 +124,10 @@ type Config struct {
 	// values (equally likely), e.g. quantiles of measured latency minus
 	// service time at one client (see CalibrateOverhead).
 	OverheadQuantiles []time.Duration
-	// HostCores, when positive, makes that overhead CPU work on a pool of
-	// HostCores cores shared by all clients and servers, as when a sweep
-	// runs clients and embedded servers on one machine; 0 makes it pure
-	// latency and the host unlimited.
-	HostCores int
-	// CPUOverheadCap, with HostCores, bounds the CPU work of a request's
-	// overhead: of each draw, up to this much is CPU work and the rest is
-	// waiting that holds no core (an empirical distribution's tail on a
-	// busy host is preemption and late wake-ups, not work). 0: all of it
-	// is CPU work.
-	CPUOverheadCap time.Duration
-	// DeviceOnHost, with HostCores, makes each call also hold a host core
-	// for its whole service time (waiting for one if none is free), as an
-	// emulated GPU does (it runs the model on the CPU and spins to its
-	// deadline) and a CPU instance does.
-	DeviceOnHost bool
-	// DeviceCPU, with DeviceOnHost, is the most of a call that is CPU
-	// work: the embedded server's device sleeps through a long call
-	// (releasing the core) and spins only its last stretch
-	// (server.EmulatedGPUSpin, plus what the model computes). 0: the whole
-	// call is CPU work.
-	DeviceCPU time.Duration
-	// BackgroundCPU, with HostCores, is host CPU work per request that no
-	// request waits for (Go runtime and GC, transport goroutines, and on a
-	// shared machine other processes' share): queued on the cores when
-	// the response reaches its client.
-	BackgroundCPU time.Duration
-	// HandoffAfterReply, with HostCores, frees a device (and the
-	// instance) for the next request only when the CPU work of the
-	// finished request's reply is done: the embedded server runs a
-	// request's call on its handler goroutine, which goes on to send the
-	// response before the waiter it woke gets to run on a busy host.
-	// It applies to one-request calls (no dynamic batching).
-	HandoffAfterReply bool
+	// Host, when given, runs clients and servers on one machine whose
+	// cores they share (see HostModel); nil: the overhead is latency only
+	// and the host unlimited, as for GPU servers.
+	Host *HostModel
 
 	Warmup   time.Duration // simulated and discarded
 	Duration time.Duration // measured window after Warmup
@@ -208,8 +167,8 @@ type Result struct {
 	ExecRows   int64     // rows of those calls
 	GPUUtil    []float64 // per GPU (server-major), busy fraction over the window
 	GPUUtilMax float64   // highest sampled utilisation, fraction
-	// HostCPUUtil is, with HostCores, the busy fraction of the host's
-	// cores over the window.
+	// HostCPUUtil is, with a Host, the busy fraction of its cores over
+	// the window.
 	HostCPUUtil float64
 	Series      []results.Series
 	SeriesNotes []string
@@ -223,13 +182,12 @@ type request struct {
 	client   int32
 	rows     int32
 	half     float64 // this request's overhead/2, each way
-	cpu      float64 // with HostCores: the CPU work of each half (≤ half)
 	sent     float64 // intended send time: latency counts from here
 	arrive   float64 // at the server
 	dispatch float64 // batch handed to an instance
 	finished float64 // the call that ran it ended
 	rejected bool
-	holds    int32 // HandoffAfterReply: device+1 freed when its reply's CPU work is done
+	holds    int32 // host: device+1 freed when its reply's CPU work is done (HandoffAfterReply)
 }
 
 type clientState struct {
@@ -267,49 +225,45 @@ type devState struct {
 	cur      int32 // executing instance
 	wait     fifo  // instances waiting for the device
 	busyAcc  float64
-	handoff  bool // the call is over, the device awaits its handoff: not busy
+	handoff  bool // host: the call is over, the device awaits its handoff: not busy
 	since    float64
 	measBase float64 // busy time at the start of the window
 	lastBusy float64 // busy time at the last sample
 }
 
 type sim struct {
-	cfg     Config
-	q       eventQueue
-	rng     *rand.Rand
-	now     float64
-	half    float64   // overhead/2 in seconds (constant overhead)
-	ovhQ    []float64 // empirical overhead/2 values in seconds, sorted, if any
-	excessQ []float64 // empirical service excess in seconds, sorted, if any
-	// excessPerBusy pairs with excessQ (Config.ExcessPerBusyDevice).
-	excessPerBusy []float64
-	busyGPUs      int // GPUs with a call on them
-	maxRows       int
-	target        int
-	delay         float64
-	maxQueue      int
-	reqs          []request
-	freeReqs      []int32
-	clients       []clientState
-	servers       []serverState
-	insts         []instState
-	devs          []devState
-	host          host
-	cpuHalf       float64 // CPUOverheadCap/2 in seconds; +Inf when uncapped
-	bgCPU         float64 // BackgroundCPU in seconds
-	measuring     bool
-	done          bool
-	wStart        float64
-	wEnd          float64
-	inflight      int64
-	sent          int64 // open loop, constant: sends so far
-	res           *Result
-	winHist       []*hist.Histogram
-	winCount      []int64
-	winRows       []int64
-	series        [][]float64 // per kept GPU
-	seriesT       []float64
-	gpuIdx        []int32 // device ids of GPUs
+	cfg       Config
+	q         eventQueue
+	rng       *rand.Rand
+	now       float64
+	half      float64   // overhead/2 in seconds (constant overhead)
+	ovhQ      []float64 // empirical overhead/2 values in seconds, sorted, if any
+	excessQ   []float64 // empirical service excess in seconds, sorted, if any
+	busyGPUs  int       // GPUs with a call on them
+	maxRows   int
+	target    int
+	delay     float64
+	maxQueue  int
+	reqs      []request
+	freeReqs  []int32
+	clients   []clientState
+	servers   []serverState
+	insts     []instState
+	devs      []devState
+	host      *host // nil without a HostModel
+	measuring bool
+	done      bool
+	wStart    float64
+	wEnd      float64
+	inflight  int64
+	sent      int64 // open loop, constant: sends so far
+	res       *Result
+	winHist   []*hist.Histogram
+	winCount  []int64
+	winRows   []int64
+	series    [][]float64 // per kept GPU
+	seriesT   []float64
+	gpuIdx    []int32 // device ids of GPUs
 }
 
 // Validate checks a Config and names the first bad field.
@@ -329,22 +283,17 @@ func (c *Config) Validate() error {
 		return errors.New("no service time (give a device profile)")
 	case c.Overhead < 0:
 		return fmt.Errorf("overhead must not be negative, got %v", c.Overhead)
-	case c.HostCores < 0:
-		return fmt.Errorf("host cores must not be negative, got %d", c.HostCores)
-	case c.CPUOverheadCap < 0:
-		return fmt.Errorf("CPU overhead cap must not be negative, got %v", c.CPUOverheadCap)
-	case c.BackgroundCPU < 0:
-		return fmt.Errorf("background CPU must not be negative, got %v", c.BackgroundCPU)
-	case c.HostCores == 0 && (c.DeviceOnHost || c.HandoffAfterReply || c.BackgroundCPU > 0 || c.CPUOverheadCap > 0):
-		return errors.New("DeviceOnHost, HandoffAfterReply, BackgroundCPU and CPUOverheadCap need host cores (HostCores > 0)")
-	case len(c.ExcessPerBusyDevice) > 0 && len(c.ExcessPerBusyDevice) != len(c.ServiceExcess):
-		return fmt.Errorf("excess per busy device: %d values for %d service excesses", len(c.ExcessPerBusyDevice), len(c.ServiceExcess))
 	case slices.ContainsFunc(c.OverheadQuantiles, func(d time.Duration) bool { return d < 0 }):
 		return errors.New("overhead quantiles must not be negative")
 	case c.MaxBatchSize > 0 && c.BatchSize > c.MaxBatchSize:
 		return fmt.Errorf("batch size %d exceeds the model's max_batch_size %d", c.BatchSize, c.MaxBatchSize)
 	case c.Jitter < 0 || c.Jitter >= 1:
 		return fmt.Errorf("jitter must be in [0, 1), got %g", c.Jitter)
+	}
+	if c.Host != nil {
+		if err := c.Host.validate(c); err != nil {
+			return err
+		}
 	}
 	switch c.Mode {
 	case scenarios.ModeClosed:
@@ -413,22 +362,17 @@ func newSim(cfg Config) *sim {
 		maxRows:  math.MaxInt32,
 		delay:    cfg.MaxQueueDelay.Seconds(),
 		maxQueue: cfg.MaxQueueSize,
-		host:     host{cores: float64(cfg.HostCores)},
-		cpuHalf:  math.Inf(1),
-		bgCPU:    cfg.BackgroundCPU.Seconds(),
 		res:      &Result{Latency: hist.New()},
 	}
 	if cfg.MaxBatchSize > 0 {
 		m.maxRows = cfg.MaxBatchSize
 	}
-	if cfg.CPUOverheadCap > 0 {
-		m.cpuHalf = cfg.CPUOverheadCap.Seconds() / 2
-	}
 	for _, o := range cfg.OverheadQuantiles {
 		m.ovhQ = append(m.ovhQ, max(o.Seconds(), 0)/2)
 	}
 	slices.Sort(m.ovhQ)
-	// Sorted by excess, each with its increment per busy device.
+	// Sorted by excess; a host keeps its increments per busy device in
+	// the same order.
 	idx := make([]int, len(cfg.ServiceExcess))
 	for i := range idx {
 		idx[i] = i
@@ -436,9 +380,9 @@ func newSim(cfg Config) *sim {
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(cfg.ServiceExcess[a], cfg.ServiceExcess[b]) })
 	for _, i := range idx {
 		m.excessQ = append(m.excessQ, cfg.ServiceExcess[i].Seconds())
-		if len(cfg.ExcessPerBusyDevice) > 0 {
-			m.excessPerBusy = append(m.excessPerBusy, cfg.ExcessPerBusyDevice[i].Seconds())
-		}
+	}
+	if cfg.Host != nil {
+		m.host = newHost(cfg.Host, idx)
 	}
 	if m.maxQueue <= 0 {
 		m.maxQueue = DefaultMaxQueue
@@ -558,7 +502,7 @@ func (m *sim) run(ctx context.Context) error {
 		case evCPUDone:
 			m.cpuDone(e.a)
 		case evDeviceSpin:
-			m.cpuSubmit(e.a<<2|jobCall, float64(e.b)/1e9)
+			m.hostSpin(e.a, e.b)
 		case evMeasure:
 			m.startMeasuring()
 		case evSample:
@@ -630,7 +574,7 @@ func (m *sim) newRequest(client int32, t float64) int32 {
 	if len(m.ovhQ) > 0 {
 		h = drawQuantile(m.ovhQ, m.rng.Float64())
 	}
-	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), half: h, cpu: min(h, m.cpuHalf), sent: t}
+	m.reqs[id] = request{client: client, rows: int32(m.cfg.BatchSize), half: h, sent: t}
 	return id
 }
 
@@ -645,8 +589,8 @@ func (m *sim) send(c int32, t float64) {
 	}
 	r := m.newRequest(c, t)
 	m.inflight++
-	if m.cfg.HostCores > 0 {
-		m.cpuSubmit(r<<2|jobSend, m.reqs[r].cpu)
+	if m.host != nil {
+		m.hostTrip(r, jobSend)
 		return
 	}
 	m.after(m.reqs[r].half, evArrive, r, 0)
@@ -769,17 +713,11 @@ func (m *sim) startCall(d, i int32) {
 		m.busyGPUs++
 	}
 	dv.busy, dv.cur, dv.since = true, i, m.now
-	if m.cfg.DeviceOnHost {
-		svc := m.serviceTime(m.insts[i].rows)
-		if cpu := m.cfg.DeviceCPU.Seconds(); cpu > 0 && svc > cpu {
-			// Sleep first (no core), then spin the rest on one.
-			m.q.push(m.now+svc-cpu, evDeviceSpin, d, int32(m.cfg.DeviceCPU))
-			return
-		}
-		m.cpuSubmit(d<<2|jobCall, svc)
+	svc := m.serviceTime(m.insts[i].rows)
+	if m.host != nil && m.hostCall(d, svc) {
 		return
 	}
-	m.q.push(m.now+m.serviceTime(m.insts[i].rows), evDeviceDone, d, 0)
+	m.q.push(m.now+svc, evDeviceDone, d, 0)
 }
 
 func (m *sim) serviceTime(rows int) float64 {
@@ -787,8 +725,8 @@ func (m *sim) serviceTime(rows int) float64 {
 	if q := m.excessQ; len(q) > 0 {
 		u := m.rng.Float64()
 		e := drawQuantile(q, u)
-		if k := m.busyGPUs - 1; k > 0 && len(m.excessPerBusy) > 0 {
-			e += float64(k) * drawQuantile(m.excessPerBusy, u)
+		if k := m.busyGPUs - 1; k > 0 && m.host != nil {
+			e += m.hostExcess(k, u)
 		}
 		s = max(s+e, 0)
 	} else if o := m.cfg.Overshoot; o > 0 {
@@ -830,12 +768,7 @@ func (m *sim) deviceDone(d int32) {
 		m.res.Executions++
 		m.res.ExecRows += int64(in.rows)
 	}
-	if m.cfg.HandoffAfterReply && m.cfg.HostCores > 0 && !m.cfg.DynamicBatching && len(in.batch) == 1 {
-		r := in.batch[0]
-		dv.handoff = true
-		m.reqs[r].finished = m.now
-		m.reqs[r].holds = d + 1
-		m.reply(r)
+	if m.host != nil && m.hostHandoff(d, i) {
 		return
 	}
 	// Answer before freeing the instance, as the embedded server does.
@@ -965,8 +898,8 @@ func (m *sim) launch(sv *serverState, i int32) {
 
 // reply sends r's response back through the overhead.
 func (m *sim) reply(r int32) {
-	if m.cfg.HostCores > 0 {
-		m.cpuSubmit(r<<2|jobReply, m.reqs[r].cpu)
+	if m.host != nil {
+		m.hostTrip(r, jobReply)
 		return
 	}
 	m.after(m.reqs[r].half, evRespond, r, 0)
@@ -977,8 +910,8 @@ func (m *sim) respond(r int32) {
 	rq := m.reqs[r]
 	m.freeReqs = append(m.freeReqs, r)
 	m.inflight--
-	if m.bgCPU > 0 {
-		m.cpuSubmit(jobBackground, m.bgCPU)
+	if m.host != nil {
+		m.hostBackground()
 	}
 	if m.measuring {
 		m.record(&rq)
@@ -1028,8 +961,9 @@ func (m *sim) record(rq *request) {
 func (m *sim) startMeasuring() {
 	m.measuring = true
 	cfg := m.cfg
-	m.hostAdvance()
-	m.host.busyBase = m.host.busy
+	if m.host != nil {
+		m.hostStartMeasuring()
+	}
 	for d := range m.devs {
 		b := m.busyAt(int32(d))
 		m.devs[d].measBase, m.devs[d].lastBusy = b, b
@@ -1104,9 +1038,8 @@ func (m *sim) end() {
 	for _, d := range m.gpuIdx {
 		res.GPUUtil = append(res.GPUUtil, min((m.busyAt(d)-m.devs[d].measBase)/res.DurationS, 1))
 	}
-	if m.cfg.HostCores > 0 {
-		m.hostAdvance()
-		res.HostCPUUtil = min((m.host.busy-m.host.busyBase)/(m.host.cores*res.DurationS), 1)
+	if m.host != nil {
+		res.HostCPUUtil = m.hostUtil(res.DurationS)
 	}
 	if len(m.seriesT) == 0 {
 		// A window shorter than one sample period: its mean is the sample.

@@ -294,16 +294,6 @@ func TestFullQueueRejects(t *testing.T) {
 	}
 }
 
-// With HostCores the overhead is CPU work: one core of 200 µs per request
-// caps the rate at 5000/s however fast the device.
-func TestHostCoresCapThroughput(t *testing.T) {
-	c := base(10 * time.Microsecond)
-	c.Clients, c.GPUs, c.Overhead, c.HostCores = 16, 4, 200*time.Microsecond, 1
-	within(t, "throughput on one host core", throughput(run(t, c)), 5000, 0.01)
-	c.HostCores = 0 // pure latency: 16 clients in flight hide it
-	within(t, "throughput with latency-only overhead", throughput(run(t, c)), 16/(210e-6), 0.01)
-}
-
 func TestDeterministic(t *testing.T) {
 	c := base(time.Millisecond)
 	c.Mode, c.Arrival, c.Rate, c.Clients = scenarios.ModeOpen, scenarios.ArrivalPoisson, 100, 5
