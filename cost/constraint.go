@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/iaasbench/iaasbench/internal/stats"
 )
 
 // Constraint is one hard limit on a figure, e.g. "p99 <= 50ms".
@@ -309,29 +311,11 @@ func (p plan) normalisers(sets []map[string]float64) map[string]float64 {
 				vs = append(vs, math.Abs(v))
 			}
 		}
-		m := median(vs)
+		m := stats.Median(vs)
 		if m == 0 || math.IsNaN(m) {
 			m = 1
 		}
 		norm[f] = m
 	}
 	return norm
-}
-
-// median of vs (NaN when empty); vs is not modified.
-func median(vs []float64) float64 {
-	if len(vs) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), vs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	a, b := s[n/2-1], s[n/2]
-	if a == b { // keeps ±Inf pairs from turning into NaN
-		return a
-	}
-	return (a + b) / 2
 }

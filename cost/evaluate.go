@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -140,7 +141,7 @@ func Evaluate(recs []results.Record, spec Spec) ([]Evaluated, error) {
 		}
 		ev.Figures = make(map[string]float64, len(perFigure))
 		for name, vs := range perFigure {
-			ev.Figures[name] = median(vs)
+			ev.Figures[name] = stats.Median(vs)
 		}
 		ev.Expense = Expense{
 			USDPerHour:     ev.Figures["usd_per_hour"],

@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -221,7 +222,7 @@ func (s *FigureSurface) eval(z []float64) float64 {
 		f += s.poly[1+l] * u[l]
 	}
 	for i, c := range s.w {
-		f += c * tps(dist(u, s.centers[i]))
+		f += c * tps(stats.Distance(u, s.centers[i]))
 	}
 	if s.logY {
 		return math.Exp(f)
@@ -234,15 +235,6 @@ func tps(r float64) float64 {
 		return 0
 	}
 	return r * r * math.Log(r)
-}
-
-func dist(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		d := a[i] - b[i]
-		s += d * d
-	}
-	return math.Sqrt(s)
 }
 
 // fit builds the surface from raw coordinates xs and values ys. A refit
@@ -405,7 +397,7 @@ func (s *FigureSurface) splineSystem() *mat.Dense {
 	a := mat.NewDense(n+k+1, n+k+1, nil)
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
-			v := tps(dist(s.centers[i], s.centers[j]))
+			v := tps(stats.Distance(s.centers[i], s.centers[j]))
 			if i == j {
 				v += ridge
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -202,7 +203,7 @@ func foldPoint(rs []results.Record) *pointData {
 		p50 = append(p50, r.Measurement.Latency.P50US/1e3)
 		p99 = append(p99, r.Measurement.Latency.P99US/1e3)
 	}
-	pd.Throughput, pd.P50MS, pd.P99MS = median(tp), median(p50), median(p99)
+	pd.Throughput, pd.P50MS, pd.P99MS = stats.Median(tp), stats.Median(p50), stats.Median(p99)
 	// The trial with the median throughput stands for the point in the
 	// figures that need one trial's series (telemetry, breakdown).
 	slices.SortFunc(usable, func(a, b results.Record) int {
@@ -218,20 +219,6 @@ func foldPoint(rs []results.Record) *pointData {
 		pd.Measurement = nil
 	}
 	return pd
-}
-
-// median of vs (NaN when empty); vs is not modified.
-func median(vs []float64) float64 {
-	if len(vs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // classify finds the varied dimensions, the load axis and the

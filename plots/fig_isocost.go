@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/iaasbench/iaasbench/cost"
+	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -51,7 +52,7 @@ func newPlaneCost(r *reportCtx) planeCost {
 				vs = append(vs, math.Abs(v))
 			}
 		}
-		m := median(vs)
+		m := stats.Median(vs)
 		if m == 0 || math.IsNaN(m) {
 			m = 1
 		}
@@ -228,7 +229,7 @@ func drawIsoCost(r *reportCtx, path string) (Figure, error) {
 				cs = append(cs, v)
 			}
 		}
-		level, levelName = median(cs), "median measured"
+		level, levelName = stats.Median(cs), "median measured"
 	}
 	if pc.usable && !math.IsNaN(level) {
 		const n = 80

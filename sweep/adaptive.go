@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/cost"
+	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -427,7 +428,7 @@ func (a *Adaptive) newScorer(cs *cost.Surface, evals []cost.Evaluated, usable []
 		nearest := math.Inf(1)
 		for j, v := range sc.fitted {
 			if i != j {
-				nearest = math.Min(nearest, indexDist(u, v))
+				nearest = math.Min(nearest, stats.Distance(u, v))
 			}
 		}
 		if !math.IsInf(nearest, 1) {
@@ -492,7 +493,7 @@ func (sc *scorer) predict(p results.Point) prediction {
 	near := math.Inf(1)
 	u := sc.a.position(p)
 	for _, v := range sc.fitted {
-		near = math.Min(near, indexDist(u, v))
+		near = math.Min(near, stats.Distance(u, v))
 	}
 	g := distanceFactor(near / sc.spread)
 	pr := prediction{mu: pp.Cost, pf: 1}
@@ -684,15 +685,6 @@ func (a *Adaptive) position(p results.Point) []float64 {
 	return u
 }
 
-func indexDist(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		d := a[i] - b[i]
-		s += d * d
-	}
-	return math.Sqrt(s)
-}
-
 // spaceFilling picks n grid points: the one nearest the centre, then
 // greedy maximin picks (ties: grid order).
 func (a *Adaptive) spaceFilling(n int) []results.Point {
@@ -707,7 +699,7 @@ func (a *Adaptive) spaceFilling(n int) []results.Point {
 	var out []results.Point
 	take := func(u []float64) {
 		for i := range pos {
-			minD[i] = math.Min(minD[i], indexDist(pos[i], u))
+			minD[i] = math.Min(minD[i], stats.Distance(pos[i], u))
 		}
 	}
 	if n > 0 {
@@ -717,7 +709,7 @@ func (a *Adaptive) spaceFilling(n int) []results.Point {
 		}
 		bi, bd := 0, math.Inf(1)
 		for i := range pos {
-			if d := indexDist(pos[i], centre); d < bd-1e-12 {
+			if d := stats.Distance(pos[i], centre); d < bd-1e-12 {
 				bi, bd = i, d
 			}
 		}
@@ -752,7 +744,7 @@ func (a *Adaptive) farthestFrom(cands, from []results.Point) results.Point {
 		u := a.position(p)
 		d := math.Inf(1)
 		for _, v := range us {
-			d = math.Min(d, indexDist(u, v))
+			d = math.Min(d, stats.Distance(u, v))
 		}
 		if d > bd+1e-12 {
 			bi, bd = i, d
