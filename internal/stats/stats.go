@@ -29,18 +29,6 @@ func Median(xs []float64) float64 {
 	return (a + b) / 2
 }
 
-// Mean returns the arithmetic mean of xs, NaN when xs is empty.
-func Mean(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	sum := 0.0
-	for _, x := range xs {
-		sum += x
-	}
-	return sum / float64(len(xs))
-}
-
 // Distance returns the Euclidean distance between a and b, which must
 // have the same length.
 func Distance(a, b []float64) float64 {

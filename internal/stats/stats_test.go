@@ -33,15 +33,6 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-func TestMean(t *testing.T) {
-	if got := Mean([]float64{1, 2, 3, 10}); got != 4 {
-		t.Errorf("Mean = %v, want 4", got)
-	}
-	if got := Mean(nil); !math.IsNaN(got) {
-		t.Errorf("Mean(nil) = %v, want NaN", got)
-	}
-}
-
 func TestDistance(t *testing.T) {
 	// A 3-4-5 triangle, shifted.
 	if got := Distance([]float64{1, 1}, []float64{4, 5}); got != 5 {
