@@ -14,6 +14,7 @@ import (
 
 	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/server"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // talkSeconds is the talk's time for its 500,000 inferences.
@@ -38,9 +39,9 @@ func BenchmarkTalk500k(b *testing.B) {
 		rpc                  string
 		clients, concurrency int
 	}{
-		{"unary/8-clients", measure.RPCUnary, 8, 1},
-		{"stream/8-streams", measure.RPCStream, 8, 1},
-		{"stream/1-stream-8-in-flight", measure.RPCStream, 1, 8},
+		{"unary/8-clients", workload.RPCUnary, 8, 1},
+		{"stream/8-streams", workload.RPCStream, 8, 1},
+		{"stream/1-stream-8-in-flight", workload.RPCStream, 1, 8},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

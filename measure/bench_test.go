@@ -19,6 +19,7 @@ import (
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/server"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // serveEnv makes the test binary an embedded server (see TestMain), so
@@ -71,7 +72,7 @@ func serverProcess(b *testing.B) string {
 // request, read the clock twice, record the latency. It must not
 // allocate.
 func BenchmarkRecord(b *testing.B) {
-	o, _ := Options{Addrs: []string{"x"}, Model: "m", Mode: ModeOpen, Arrival: ArrivalPoisson, Rate: 1000}.withDefaults()
+	o, _ := Options{Addrs: []string{"x"}, Model: "m", Mode: workload.ModeOpen, Arrival: workload.ArrivalPoisson, Rate: 1000}.withDefaults()
 	r := &run{o: &o, epoch: time.Now(), stopCh: make(chan struct{})}
 	c := &clientLoad{sched: newSchedule(&o, 0)}
 	rec := r.newRecorder()
@@ -93,7 +94,7 @@ func BenchmarkRecord(b *testing.B) {
 func BenchmarkClientMemory(b *testing.B) {
 	addr := serverProcess(b)
 	for _, n := range []int64{10_000, 100_000} {
-		for _, rpc := range []string{RPCUnary, RPCStream} {
+		for _, rpc := range []string{workload.RPCUnary, workload.RPCStream} {
 			b.Run(fmt.Sprintf("measure-%s/requests=%d", rpc, n), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					o := quick(addr, "mlp")

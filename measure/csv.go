@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // CSVHeader is perf_analyzer's -f header (times in microseconds). In open
@@ -46,7 +47,7 @@ func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 // csvHeaderFor returns the header for the load mode.
 func csvHeaderFor(mode string) []string {
 	h := append([]string(nil), CSVHeader...)
-	if mode == ModeOpen {
+	if mode == workload.ModeOpen {
 		h[0] = "Request Rate"
 	}
 	return h
@@ -112,7 +113,7 @@ func AppendCSVFile(path string, m *results.Measurement, load float64) error {
 // concurrency in closed loop, total request rate in open loop.
 func CSVLoad(o Options) float64 {
 	clients := max(o.Clients, 1)
-	if o.Mode == ModeOpen {
+	if o.Mode == workload.ModeOpen {
 		rate := o.Rate
 		if rate == 0 {
 			rate = o.InferenceRate

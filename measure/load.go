@@ -15,6 +15,7 @@ import (
 	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/hist"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // recorder collects the latencies of one recording goroutine. The lock is
@@ -197,16 +198,16 @@ func (r *run) start() {
 				continue // more clients than requests: this one has no data
 			}
 		}
-		if o.Mode == ModeOpen {
+		if o.Mode == workload.ModeOpen {
 			c.sched = newSchedule(o, i)
 		}
 		r.clients = append(r.clients, c)
 		switch {
-		case o.RPC == RPCStream:
+		case o.RPC == workload.RPCStream:
 			rec := r.newRecorder()
 			r.wg.Add(1)
 			go func() { defer r.wg.Done(); r.streamClient(c, rec) }()
-		case o.Mode == ModeClosed:
+		case o.Mode == workload.ModeClosed:
 			for s := 0; s < o.Concurrency; s++ {
 				rec := r.newRecorder()
 				r.wg.Add(1)
@@ -395,7 +396,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 		slots[i].req = r.p.newRequest(i, slots[i].seq)
 		free <- int32(i)
 	}
-	if o.Mode == ModeClosed && o.Concurrency == 1 {
+	if o.Mode == workload.ModeClosed && o.Concurrency == 1 {
 		r.streamSerial(c, st, &slots[0], rec)
 		return
 	}
@@ -465,7 +466,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 	}
 	for {
 		at := int64(-1)
-		if o.Mode == ModeOpen {
+		if o.Mode == workload.ModeOpen {
 			at = c.sched.next()
 			if !r.sleepUntil(at, timer) {
 				break
@@ -565,13 +566,13 @@ type schedule struct {
 func newSchedule(o *Options, client int) schedule {
 	s := schedule{arrival: o.Arrival, rate: o.Rate, periodNS: 1e9 / o.Rate}
 	switch o.Arrival {
-	case ArrivalConstant:
+	case workload.ArrivalConstant:
 		// Spread the clients' phases so that the sum is evenly spaced.
 		s.t = s.periodNS * float64(client) / float64(o.Clients)
-	case ArrivalPoisson:
+	case workload.ArrivalPoisson:
 		s.rng = rand.New(rand.NewPCG(o.Seed, uint64(client)+1))
 		s.t = s.rng.ExpFloat64() * s.periodNS
-	case ArrivalFrames:
+	case workload.ArrivalFrames:
 		s.frame = -1
 	}
 	return s
@@ -579,7 +580,7 @@ func newSchedule(o *Options, client int) schedule {
 
 func (s *schedule) next() int64 {
 	switch s.arrival {
-	case ArrivalFrames:
+	case workload.ArrivalFrames:
 		// Frame k releases floor((k+1)·r) − floor(k·r) requests at k
 		// seconds, so a fractional r averages out over frames.
 		for s.left == 0 {
@@ -589,7 +590,7 @@ func (s *schedule) next() int64 {
 		}
 		s.left--
 		return s.frame * int64(time.Second)
-	case ArrivalPoisson:
+	case workload.ArrivalPoisson:
 		at := s.t
 		s.t += s.rng.ExpFloat64() * s.periodNS
 		return int64(at)

@@ -19,6 +19,7 @@ import (
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/server"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 func within(got, want, frac float64) bool { return math.Abs(got-want) <= frac*want }
@@ -127,7 +128,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	run := func(mode string) *results.Measurement {
 		o := quick(proxy.lis.Addr().String(), "mlp")
 		o.Mode = mode
-		if mode == ModeOpen {
+		if mode == workload.ModeOpen {
 			o.Rate = 200
 		}
 		o.Duration = 800 * time.Millisecond
@@ -139,7 +140,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 		t.Logf("%s: %d requests, p50 %.0f µs, p99 %.0f µs, max %.0f µs", mode, m.Requests, m.Latency.P50US, m.Latency.P99US, m.Latency.MaxUS)
 		return m
 	}
-	open := run(ModeOpen)
+	open := run(workload.ModeOpen)
 	if open.Latency.P99US < 100e3 {
 		t.Errorf("open loop p99 %.0f µs: the 200 ms stall does not show", open.Latency.P99US)
 	}
@@ -149,7 +150,7 @@ func TestOpenLoopShowsStall(t *testing.T) {
 	if !within(open.ThroughputRPS, 200, 0.1) && !raceEnabled {
 		t.Errorf("open loop throughput %.0f req/s, want the 200/s schedule", open.ThroughputRPS)
 	}
-	closed := run(ModeClosed)
+	closed := run(workload.ModeClosed)
 	if closed.Latency.MaxUS < 150e3 {
 		t.Errorf("closed loop max %.0f µs: the stalled request should show", closed.Latency.MaxUS)
 	}
@@ -165,11 +166,11 @@ func TestLoadModes(t *testing.T) {
 	}{
 		{"closed-unary", func(o *Options) { o.Clients, o.Concurrency = 2, 2 }},
 		{"closed-unary-shared-conn", func(o *Options) { o.Clients, o.SharedConnection = 3, true }},
-		{"closed-stream", func(o *Options) { o.RPC, o.Clients, o.Concurrency = RPCStream, 2, 3 }},
-		{"closed-stream-serial", func(o *Options) { o.RPC = RPCStream }},
-		{"open-unary-constant", func(o *Options) { o.Mode, o.Clients, o.Rate = ModeOpen, 2, 200 }},
+		{"closed-stream", func(o *Options) { o.RPC, o.Clients, o.Concurrency = workload.RPCStream, 2, 3 }},
+		{"closed-stream-serial", func(o *Options) { o.RPC = workload.RPCStream }},
+		{"open-unary-constant", func(o *Options) { o.Mode, o.Clients, o.Rate = workload.ModeOpen, 2, 200 }},
 		{"open-stream-poisson", func(o *Options) {
-			o.Mode, o.RPC, o.Arrival, o.Clients, o.Rate = ModeOpen, RPCStream, ArrivalPoisson, 2, 200
+			o.Mode, o.RPC, o.Arrival, o.Clients, o.Rate = workload.ModeOpen, workload.RPCStream, workload.ArrivalPoisson, 2, 200
 		}},
 	}
 	for _, tc := range cases {
@@ -191,10 +192,10 @@ func TestLoadModes(t *testing.T) {
 			}
 			mode, rpc := o.Mode, o.RPC
 			if mode == "" {
-				mode = ModeClosed
+				mode = workload.ModeClosed
 			}
 			if rpc == "" {
-				rpc = RPCUnary
+				rpc = workload.RPCUnary
 			}
 			if m.Mode != mode || m.RPC != rpc || len(m.Windows) < 2 || len(m.Windows) > 3 {
 				t.Errorf("mode %q rpc %q windows %d", m.Mode, m.RPC, len(m.Windows))
@@ -207,7 +208,7 @@ func TestLoadModes(t *testing.T) {
 				absInt(int64(s.InferenceCount)-8*int64(s.RequestCount)) > 8*16 || s.ComputeInferUS <= 0 {
 				t.Errorf("server breakdown %+v does not match %d requests", m.Server, m.Requests)
 			}
-			if o.Mode == ModeOpen && !within(m.ThroughputRPS, o.Rate*float64(o.Clients), 0.15) && !raceEnabled {
+			if o.Mode == workload.ModeOpen && !within(m.ThroughputRPS, o.Rate*float64(o.Clients), 0.15) && !raceEnabled {
 				t.Errorf("open loop throughput %.0f req/s, want %g", m.ThroughputRPS, o.Rate*float64(o.Clients))
 			}
 		})
@@ -237,7 +238,7 @@ func TestSequences(t *testing.T) {
 	srv := startServer(t)
 	t.Run("offline", func(t *testing.T) {
 		o := quick(srv.Addr(), "snapshotter")
-		o.Sequence, o.RPC, o.Clients, o.Concurrency = true, RPCStream, 2, 2
+		o.Sequence, o.RPC, o.Clients, o.Concurrency = true, workload.RPCStream, 2, 2
 		o.InferenceRate, o.DataSeconds, o.Warmup = 16, 10, -1
 		o.SequenceIDBase = 7000
 		m, err := Run(context.Background(), o)
@@ -270,7 +271,7 @@ func TestSequences(t *testing.T) {
 	})
 	t.Run("online-frames", func(t *testing.T) {
 		o := quick(srv.Addr(), "stream-e2e")
-		o.Sequence, o.RPC, o.Mode, o.Arrival = true, RPCStream, ModeOpen, ArrivalFrames
+		o.Sequence, o.RPC, o.Mode, o.Arrival = true, workload.RPCStream, workload.ModeOpen, workload.ArrivalFrames
 		o.Clients, o.InferenceRate, o.Warmup, o.Duration, o.Window = 2, 4, -1, 990*time.Millisecond, time.Second
 		m, err := Run(context.Background(), o)
 		if err != nil {
@@ -307,7 +308,7 @@ func TestFrameBursts(t *testing.T) {
 	loadCalibrated(t, srv.Addr(), map[string]string{"base_us": "15000"}, 1)
 	run := func(arrival string) *results.Measurement {
 		o := quick(srv.Addr(), "calibrated")
-		o.Mode, o.Arrival, o.Rate = ModeOpen, arrival, 10
+		o.Mode, o.Arrival, o.Rate = workload.ModeOpen, arrival, 10
 		o.Warmup, o.Duration, o.Window = -1, 990*time.Millisecond, time.Second
 		m, err := Run(context.Background(), o)
 		if err != nil {
@@ -316,7 +317,7 @@ func TestFrameBursts(t *testing.T) {
 		t.Logf("%s: %d requests, min %.0f µs p50 %.0f µs max %.0f µs", arrival, m.Requests, m.Latency.MinUS, m.Latency.P50US, m.Latency.MaxUS)
 		return m
 	}
-	f := run(ArrivalFrames)
+	f := run(workload.ArrivalFrames)
 	if f.Requests != 10 {
 		t.Errorf("frames: %d requests in the first second, want r = 10", f.Requests)
 	}
@@ -324,7 +325,7 @@ func TestFrameBursts(t *testing.T) {
 	if spread := f.Latency.MaxUS - f.Latency.MinUS; spread < 9*15e3*0.9 {
 		t.Errorf("frames: latency %.0f..%.0f µs, want the last of the burst ~9 service times (135 ms) after the first", f.Latency.MinUS, f.Latency.MaxUS)
 	}
-	c := run(ArrivalConstant)
+	c := run(workload.ArrivalConstant)
 	if c.Latency.MaxUS > 60e3 {
 		t.Errorf("constant arrivals: max latency %.0f µs, want about one service time", c.Latency.MaxUS)
 	}
@@ -365,7 +366,7 @@ func TestErrors(t *testing.T) {
 	})
 	t.Run("bad options", func(t *testing.T) {
 		o := quick(srv.Addr(), "mlp")
-		o.Mode = ModeOpen
+		o.Mode = workload.ModeOpen
 		if _, err := Run(ctx, o); err == nil || !strings.Contains(err.Error(), "rate") {
 			t.Errorf("open loop without a rate: err %v", err)
 		}
@@ -375,7 +376,7 @@ func TestErrors(t *testing.T) {
 // A server that dies mid-window ends the measurement with an error, and
 // what was measured before comes back marked incomplete.
 func TestServerDiesMidWindow(t *testing.T) {
-	for _, rpc := range []string{RPCUnary, RPCStream} {
+	for _, rpc := range []string{workload.RPCUnary, workload.RPCStream} {
 		t.Run(rpc, func(t *testing.T) {
 			srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", Logger: quietLogger()})
 			if err != nil {
@@ -460,7 +461,7 @@ func TestIsStable(t *testing.T) {
 }
 
 func TestSchedule(t *testing.T) {
-	o := Options{Arrival: ArrivalFrames, Rate: 2.5, Clients: 1}
+	o := Options{Arrival: workload.ArrivalFrames, Rate: 2.5, Clients: 1}
 	s := newSchedule(&o, 0)
 	counts := map[int64]int{}
 	for i := 0; i < 10; i++ {
@@ -469,12 +470,12 @@ func TestSchedule(t *testing.T) {
 	if counts[0] != 2 || counts[1] != 3 || counts[2] != 2 || counts[3] != 3 {
 		t.Errorf("frames at r=2.5: %v, want 2, 3, 2, 3 requests at 0, 1, 2, 3 s", counts)
 	}
-	o = Options{Arrival: ArrivalConstant, Rate: 100, Clients: 4}
+	o = Options{Arrival: workload.ArrivalConstant, Rate: 100, Clients: 4}
 	s = newSchedule(&o, 1)
 	if a, b := s.next(), s.next(); a != int64(2500*time.Microsecond) || b-a != int64(10*time.Millisecond) {
 		t.Errorf("constant 100/s, client 1 of 4: %d then %d ns", a, b)
 	}
-	o = Options{Arrival: ArrivalPoisson, Rate: 1000, Clients: 1, Seed: 3}
+	o = Options{Arrival: workload.ArrivalPoisson, Rate: 1000, Clients: 1, Seed: 3}
 	s = newSchedule(&o, 0)
 	var last int64
 	for i := 0; i < 20000; i++ {
@@ -486,11 +487,11 @@ func TestSchedule(t *testing.T) {
 }
 
 func TestCSV(t *testing.T) {
-	m := &results.Measurement{Mode: ModeClosed, ThroughputIPS: 1234.56,
+	m := &results.Measurement{Mode: workload.ModeClosed, ThroughputIPS: 1234.56,
 		Latency: results.LatencySummary{MeanUS: 1000, P50US: 900, P90US: 1500, P95US: 1700, P99US: 2500.4},
 		Server:  &results.Breakdown{QueueUS: 100, ComputeInputUS: 10, ComputeInferUS: 700, ComputeOutputUS: 5}}
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, ModeClosed, []*results.Measurement{m}, []float64{4}); err != nil {
+	if err := WriteCSV(&buf, workload.ModeClosed, []*results.Measurement{m}, []float64{4}); err != nil {
 		t.Fatal(err)
 	}
 	want := "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency\n" +
@@ -505,7 +506,7 @@ func TestCSV(t *testing.T) {
 		}
 	}
 	open := *m
-	open.Mode = ModeOpen
+	open.Mode = workload.ModeOpen
 	if err := AppendCSVFile(path, &open, 1); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("appending an open-loop row to a closed-loop file: err %v", err)
 	}

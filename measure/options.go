@@ -21,17 +21,7 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/internal/telemetry"
-)
-
-// Load modes, RPC kinds and arrival processes, as scenarios name them.
-const (
-	ModeClosed      = "closed" // each in-flight slot sends its next request when the last returns
-	ModeOpen        = "open"   // requests are sent on a schedule, whatever the server does
-	RPCUnary        = "unary"  // one ModelInfer call per request
-	RPCStream       = "stream" // one bidirectional ModelStreamInfer per client
-	ArrivalConstant = "constant"
-	ArrivalPoisson  = "poisson"
-	ArrivalFrames   = "frames" // r requests become available at each whole second, at once
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // Options configure one measurement. The zero value of a field means its
@@ -149,30 +139,30 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("options: no model")
 	}
 	if o.Mode == "" {
-		o.Mode = ModeClosed
+		o.Mode = workload.ModeClosed
 	}
 	if o.RPC == "" {
-		o.RPC = RPCUnary
+		o.RPC = workload.RPCUnary
 	}
 	switch o.Mode {
-	case ModeClosed:
+	case workload.ModeClosed:
 		if o.Arrival != "" {
 			return o, fmt.Errorf("options: arrival %q is for open loop; mode is closed", o.Arrival)
 		}
-	case ModeOpen:
+	case workload.ModeOpen:
 		if o.Arrival == "" {
-			o.Arrival = ArrivalConstant
+			o.Arrival = workload.ArrivalConstant
 		}
 		switch o.Arrival {
-		case ArrivalConstant, ArrivalPoisson, ArrivalFrames:
+		case workload.ArrivalConstant, workload.ArrivalPoisson, workload.ArrivalFrames:
 		default:
-			return o, fmt.Errorf("options: arrival %q, want %s, %s or %s", o.Arrival, ArrivalConstant, ArrivalPoisson, ArrivalFrames)
+			return o, fmt.Errorf("options: arrival %q, want %s, %s or %s", o.Arrival, workload.ArrivalConstant, workload.ArrivalPoisson, workload.ArrivalFrames)
 		}
 	default:
-		return o, fmt.Errorf("options: mode %q, want %s or %s", o.Mode, ModeClosed, ModeOpen)
+		return o, fmt.Errorf("options: mode %q, want %s or %s", o.Mode, workload.ModeClosed, workload.ModeOpen)
 	}
-	if o.RPC != RPCUnary && o.RPC != RPCStream {
-		return o, fmt.Errorf("options: rpc %q, want %s or %s", o.RPC, RPCUnary, RPCStream)
+	if o.RPC != workload.RPCUnary && o.RPC != workload.RPCStream {
+		return o, fmt.Errorf("options: rpc %q, want %s or %s", o.RPC, workload.RPCUnary, workload.RPCStream)
 	}
 	if o.Clients == 0 {
 		o.Clients = 1
@@ -212,7 +202,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.DataSeconds > 0 && o.InferenceRate <= 0 {
 		return o, fmt.Errorf("options: data seconds need the inference sampling rate r (InferenceRate)")
 	}
-	if o.Mode == ModeOpen && (!(o.Rate > 0) || math.IsInf(o.Rate, 0)) {
+	if o.Mode == workload.ModeOpen && (!(o.Rate > 0) || math.IsInf(o.Rate, 0)) {
 		return o, fmt.Errorf("options: open loop needs a rate > 0 requests per second per client, got %g", o.Rate)
 	}
 	if o.Concurrency < 0 {
@@ -220,16 +210,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 1
-		if o.Mode == ModeOpen {
+		if o.Mode == workload.ModeOpen {
 			o.Concurrency = 64
-			if o.Arrival == ArrivalFrames {
+			if o.Arrival == workload.ArrivalFrames {
 				o.Concurrency = max(64, int(math.Ceil(o.Rate)))
 			}
 		}
 	}
-	if o.Sequence && o.RPC == RPCUnary && o.Concurrency > 1 {
-		if o.Mode == ModeClosed {
-			return o, fmt.Errorf("options: a sequence over unary RPCs needs concurrency 1 per client (its requests must arrive in order); use rpc %s for more in flight", RPCStream)
+	if o.Sequence && o.RPC == workload.RPCUnary && o.Concurrency > 1 {
+		if o.Mode == workload.ModeClosed {
+			return o, fmt.Errorf("options: a sequence over unary RPCs needs concurrency 1 per client (its requests must arrive in order); use rpc %s for more in flight", workload.RPCStream)
 		}
 		o.Concurrency = 1 // open loop: late requests wait, in order
 	}

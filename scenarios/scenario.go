@@ -25,6 +25,7 @@ import (
 	"github.com/iaasbench/iaasbench/cost"
 	"github.com/iaasbench/iaasbench/k8s/spec"
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // Scenario is one sweep as written in a scenario file. Parse fills every
@@ -71,17 +72,6 @@ type Target struct {
 	Kubernetes spec.Config `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
 }
 
-// Workload modes, RPC kinds and arrival processes.
-const (
-	ModeClosed      = "closed" // each client sends when its last request returns
-	ModeOpen        = "open"   // requests are sent on a schedule, whatever the server does
-	RPCUnary        = "unary"
-	RPCStream       = "stream" // bidirectional ModelStreamInfer
-	ArrivalConstant = "constant"
-	ArrivalPoisson  = "poisson"
-	ArrivalFrames   = "frames" // data arrives in 1 s frames (a square wave), as from a detector
-)
-
 // Workload is the load that drives the model.
 type Workload struct {
 	Model   string `yaml:"model" json:"model"`
@@ -110,7 +100,7 @@ type Stream struct {
 // streaming reports whether the workload feeds a time series, so that
 // its Stream settings matter.
 func (w Workload) streaming() bool {
-	return w.Sequence || w.RPC == RPCStream || w.Arrival == ArrivalFrames || w.DataSeconds > 0
+	return w.Sequence || w.RPC == workload.RPCStream || w.Arrival == workload.ArrivalFrames || w.DataSeconds > 0
 }
 
 // SamplesPerRequest is the number of new samples per channel one request
@@ -212,8 +202,8 @@ func Default() *Scenario {
 	return &Scenario{
 		Target: Target{Kind: TargetEmbedded},
 		Workload: Workload{
-			Mode: ModeClosed,
-			RPC:  RPCUnary,
+			Mode: workload.ModeClosed,
+			RPC:  workload.RPCUnary,
 			Stream: Stream{
 				SampleRateHz: 4096,
 				KernelS:      1,
@@ -295,8 +285,8 @@ func Parse(data []byte, name string) (*Scenario, error) {
 		base := filepath.Base(name)
 		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	if s.Workload.Mode == ModeOpen && s.Workload.Arrival == "" {
-		s.Workload.Arrival = ArrivalConstant
+	if s.Workload.Mode == workload.ModeOpen && s.Workload.Arrival == "" {
+		s.Workload.Arrival = workload.ArrivalConstant
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
@@ -64,7 +65,7 @@ func TestBuiltinContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Workload.Model != "mlp" || q.Workload.Mode != ModeClosed || q.Workload.RPC != RPCUnary {
+	if q.Workload.Model != "mlp" || q.Workload.Mode != workload.ModeClosed || q.Workload.RPC != workload.RPCUnary {
 		t.Errorf("quickstart workload = %+v", q.Workload)
 	}
 	if q.Measure.Warmup.D() != 300*time.Millisecond || q.Measure.Window.D() != 500*time.Millisecond ||
@@ -88,8 +89,8 @@ func TestBuiltinContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := on.Workload; w.Model != "stream-e2e" || !w.Sequence || w.RPC != RPCStream || w.Mode != ModeOpen ||
-		w.Arrival != ArrivalFrames || w.Stream != (Stream{SampleRateHz: 4096, KernelS: 1, Channels: 21}) {
+	if w := on.Workload; w.Model != "stream-e2e" || !w.Sequence || w.RPC != workload.RPCStream || w.Mode != workload.ModeOpen ||
+		w.Arrival != workload.ArrivalFrames || w.Stream != (Stream{SampleRateHz: 4096, KernelS: 1, Channels: 21}) {
 		t.Errorf("deepclean-online workload = %+v", w)
 	}
 	if got := on.Workload.Stream.SamplesPerRequest(16); got != 256 {
@@ -100,7 +101,7 @@ func TestBuiltinContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := off.Workload; w.Mode != ModeClosed || w.DataSeconds != 64 || w.Arrival != "" {
+	if w := off.Workload; w.Mode != workload.ModeClosed || w.DataSeconds != 64 || w.Arrival != "" {
 		t.Errorf("deepclean-offline workload = %+v", w)
 	}
 
@@ -159,7 +160,7 @@ func TestDefaults(t *testing.T) {
 		m.StableWindows != 3 || m.MaxWindows != 10 || m.Trials != 1 || m.Duration != 0 {
 		t.Errorf("measure defaults = %+v", m)
 	}
-	if s.Target.Kind != TargetEmbedded || s.Workload.Mode != ModeClosed || s.Workload.RPC != RPCUnary ||
+	if s.Target.Kind != TargetEmbedded || s.Workload.Mode != workload.ModeClosed || s.Workload.RPC != workload.RPCUnary ||
 		s.Workload.Arrival != "" || s.Search.Strategy != StrategyGrid || s.Gate.MinTrials != 5 {
 		t.Errorf("defaults: %+v %+v %+v %+v", s.Target, s.Workload, s.Search, s.Gate)
 	}
@@ -170,7 +171,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if open.Workload.Arrival != ArrivalConstant {
+	if open.Workload.Arrival != workload.ArrivalConstant {
 		t.Errorf("open loop arrival = %q, want constant", open.Workload.Arrival)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // MaxPoints is the most points a scenario's full grid may hold.
@@ -110,11 +111,11 @@ func (v *validator) workload() {
 	if strings.TrimSpace(w.Model) == "" {
 		v.add("workload.model", "required: the name of the model to serve (e.g. mlp, calibrated, end-to-end, stream-e2e)")
 	}
-	v.enum("workload.mode", w.Mode, ModeClosed, ModeOpen)
-	v.enum("workload.rpc", w.RPC, RPCUnary, RPCStream)
+	v.enum("workload.mode", w.Mode, workload.ModeClosed, workload.ModeOpen)
+	v.enum("workload.rpc", w.RPC, workload.RPCUnary, workload.RPCStream)
 	if w.Arrival != "" {
-		v.enum("workload.arrival", w.Arrival, ArrivalConstant, ArrivalPoisson, ArrivalFrames)
-		if w.Mode != ModeOpen {
+		v.enum("workload.arrival", w.Arrival, workload.ArrivalConstant, workload.ArrivalPoisson, workload.ArrivalFrames)
+		if w.Mode != workload.ModeOpen {
 			v.add("workload.arrival", "only applies in open loop (mode: open); a closed loop sends when each request returns")
 		}
 	}
@@ -129,7 +130,7 @@ func (v *validator) workload() {
 	}
 	v.nonNegative("workload.data_seconds", w.DataSeconds)
 	if w.DataSeconds > 0 {
-		if w.Mode != ModeClosed {
+		if w.Mode != workload.ModeClosed {
 			v.add("workload.data_seconds", "a fixed amount of data is processed as fast as possible: needs mode: closed")
 		}
 		if !w.Sequence {
@@ -140,7 +141,7 @@ func (v *validator) workload() {
 		}
 	}
 	// Each request of a stream carries fs/r new samples: r must divide fs.
-	if (w.Sequence || w.Arrival == ArrivalFrames) && w.Stream.SampleRateHz > 0 {
+	if (w.Sequence || w.Arrival == workload.ArrivalFrames) && w.Stream.SampleRateHz > 0 {
 		rates, err := v.s.Dimensions.Rate.Expand()
 		if err == nil {
 			for _, r := range rates {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/device"
-	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // largeConfig is the scale the simulator exists for: 100 servers × 10
@@ -20,7 +20,7 @@ func largeConfig(b *testing.B, arrival string, sequence bool) Config {
 	}
 	return Config{
 		Servers: 100, GPUs: 10, Instances: 1, Clients: 100,
-		Mode: scenarios.ModeOpen, Arrival: arrival, Rate: 8, BatchSize: 8, Sequence: sequence,
+		Mode: workload.ModeOpen, Arrival: arrival, Rate: 8, BatchSize: 8, Sequence: sequence,
 		ServiceTime: p.ServiceTime, Overhead: DefaultOverhead,
 		Duration: 10 * time.Second, Seed: 1,
 	}
@@ -47,11 +47,11 @@ func benchLarge(b *testing.B, c Config) {
 // BenchmarkSimulateLarge: 1,000 GPUs, 10,000 streams at r = 8, constant
 // arrivals, 10 simulated seconds.
 func BenchmarkSimulateLarge(b *testing.B) {
-	benchLarge(b, largeConfig(b, scenarios.ArrivalConstant, false))
+	benchLarge(b, largeConfig(b, workload.ArrivalConstant, false))
 }
 
 // BenchmarkSimulateLargeFrames: the same with 1 s frame bursts and each
 // stream a sequence pinned to one instance (DeepClean online at scale).
 func BenchmarkSimulateLargeFrames(b *testing.B) {
-	benchLarge(b, largeConfig(b, scenarios.ArrivalFrames, true))
+	benchLarge(b, largeConfig(b, workload.ArrivalFrames, true))
 }

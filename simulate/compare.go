@@ -15,6 +15,7 @@ import (
 	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // Comparison sets a point's measured figures beside its simulated ones.
@@ -386,7 +387,7 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 // loop.
 func offeredLoad(p results.Point, s *scenarios.Scenario) float64 {
 	load := float64(max(p.Servers, 1) * max(p.Clients, 1))
-	if s.Workload.Mode == scenarios.ModeClosed {
+	if s.Workload.Mode == workload.ModeClosed {
 		if !s.Workload.Sequence && s.Workload.DataSeconds <= 0 {
 			load *= max(math.Round(p.Rate), 1)
 		}
@@ -454,7 +455,7 @@ func singleRequest(r results.Record, s *scenarios.Scenario) bool {
 		return false
 	}
 	p := r.Point
-	return s.Workload.Mode == scenarios.ModeClosed && !(s.Server.DynamicBatching && s.Server.MaxQueueDelayUS > 0) &&
+	return s.Workload.Mode == workload.ModeClosed && !(s.Server.DynamicBatching && s.Server.MaxQueueDelayUS > 0) &&
 		max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 && (s.Workload.DataSeconds > 0 || s.Workload.Sequence || p.Rate < 2)
 }
 

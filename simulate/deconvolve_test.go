@@ -10,7 +10,7 @@ import (
 
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
-	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // sampleQuantiles returns n equally likely values (at (k+½)/n) of the sorted
@@ -162,7 +162,7 @@ func TestExcessGrowsWithBusyDevices(t *testing.T) {
 	}
 
 	// Four clients on four GPUs: four calls at once, each 3 × 20 µs later.
-	cfg := Config{Servers: 1, GPUs: 4, Instances: 1, Clients: 4, Mode: scenarios.ModeClosed, Concurrency: 1, BatchSize: 1,
+	cfg := Config{Servers: 1, GPUs: 4, Instances: 1, Clients: 4, Mode: workload.ModeClosed, Concurrency: 1, BatchSize: 1,
 		ServiceTime: service, ServiceExcess: base, Duration: 2 * time.Second, Seed: 1, Host: &HostModel{Cores: 4}}
 	without, err := Simulate(context.Background(), cfg)
 	if err != nil {

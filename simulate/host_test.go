@@ -9,6 +9,7 @@ import (
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // With a host the overhead is CPU work: one core of 200 µs per request
@@ -270,7 +271,7 @@ func TestServiceExcessDrawnPerCall(t *testing.T) {
 // The excess is taken from the device calls the sweep recorded at
 // single-request points, relative to the point's service time.
 func TestCalibrateExcess(t *testing.T) {
-	s := &scenarios.Scenario{Workload: scenarios.Workload{Mode: scenarios.ModeClosed}}
+	s := &scenarios.Scenario{Workload: scenarios.Workload{Mode: workload.ModeClosed}}
 	calls := hist.New()
 	for i := 0; i < 1000; i++ {
 		calls.Record(int64(1400*time.Microsecond) + int64(i%10)*int64(10*time.Microsecond))

@@ -18,6 +18,7 @@ import (
 	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // Model is what the simulator needs to know of the served model.
@@ -187,10 +188,10 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		KeepSeries:        opts.KeepSeries,
 		Seed:              opts.Seed ^ pointSeed(p),
 	}
-	if c.Mode == scenarios.ModeOpen && c.Arrival == "" {
-		c.Arrival = scenarios.ArrivalConstant
+	if c.Mode == workload.ModeOpen && c.Arrival == "" {
+		c.Arrival = workload.ArrivalConstant
 	}
-	if c.Mode == scenarios.ModeClosed {
+	if c.Mode == workload.ModeClosed {
 		// As the sweep drives package measure: a sequence's requests go one
 		// at a time, in order; otherwise rate is the requests in flight
 		// per client (whole ones).
@@ -289,7 +290,7 @@ func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time
 		Incomplete:    res.Incomplete != "",
 		Error:         res.Incomplete,
 	}
-	if w.Mode == scenarios.ModeOpen {
+	if w.Mode == workload.ModeOpen {
 		m.Arrival = cfg.Arrival
 	}
 	if streaming(w) && cfg.Rate > 0 {
@@ -333,7 +334,7 @@ func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time
 // streaming mirrors the scenario's notion of a stream workload (a time
 // series whose data rate matters).
 func streaming(w scenarios.Workload) bool {
-	return w.Sequence || w.RPC == scenarios.RPCStream || w.Arrival == scenarios.ArrivalFrames || w.DataSeconds > 0
+	return w.Sequence || w.RPC == workload.RPCStream || w.Arrival == workload.ArrivalFrames || w.DataSeconds > 0
 }
 
 // stable applies the measurement's rule to the simulated windows: the

@@ -11,6 +11,7 @@ import (
 	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 func builtin(t *testing.T, name string) *scenarios.Scenario {
@@ -135,7 +136,7 @@ func TestDeepCleanOnlineStreams(t *testing.T) {
 	}
 	for _, r := range recs {
 		mm := r.Measurement
-		if r.Status != results.StatusOK || !mm.Sequence || mm.Arrival != scenarios.ArrivalFrames {
+		if r.Status != results.StatusOK || !mm.Sequence || mm.Arrival != workload.ArrivalFrames {
 			t.Fatalf("point %s: %s %s, sequence %v arrival %q", r.Point, r.Status, r.Reason, mm.Sequence, mm.Arrival)
 		}
 		// A profile of ~125us per call keeps up easily: every stream

@@ -54,7 +54,7 @@ import (
 
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
-	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // DefaultOverhead is the client/network time per request outside the
@@ -78,8 +78,8 @@ type Config struct {
 	Instances int // instances per GPU (per server without GPUs); at least 1
 	Clients   int // clients (streams) per server; at least 1
 
-	Mode    string  // scenarios.ModeClosed or scenarios.ModeOpen
-	Arrival string  // open loop: scenarios.ArrivalConstant, ArrivalPoisson or ArrivalFrames
+	Mode    string  // workload.ModeClosed or workload.ModeOpen
+	Arrival string  // open loop: workload.ArrivalConstant, ArrivalPoisson or ArrivalFrames
 	Rate    float64 // open loop: requests per second per client (r); closed loop with DataSeconds: r
 	// Concurrency is the number of requests each closed-loop client keeps
 	// in flight (at least 1).
@@ -296,7 +296,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Mode {
-	case scenarios.ModeClosed:
+	case workload.ModeClosed:
 		if c.DataSeconds > 0 {
 			if !(c.Rate > 0) {
 				return fmt.Errorf("a data budget needs the sampling rate r > 0, got %g", c.Rate)
@@ -304,7 +304,7 @@ func (c *Config) Validate() error {
 		} else if c.Concurrency < 1 {
 			return fmt.Errorf("closed-loop concurrency must be at least 1, got %d", c.Concurrency)
 		}
-	case scenarios.ModeOpen:
+	case workload.ModeOpen:
 		if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
 			return fmt.Errorf("open-loop rate must be positive, got %g", c.Rate)
 		}
@@ -312,7 +312,7 @@ func (c *Config) Validate() error {
 			return errors.New("a data budget needs a closed loop")
 		}
 		switch c.Arrival {
-		case scenarios.ArrivalConstant, scenarios.ArrivalPoisson, scenarios.ArrivalFrames:
+		case workload.ArrivalConstant, workload.ArrivalPoisson, workload.ArrivalFrames:
 		default:
 			return fmt.Errorf("unknown arrival %q (want constant, poisson or frames)", c.Arrival)
 		}
@@ -533,7 +533,7 @@ func (m *sim) startClients() {
 	cfg := m.cfg
 	n := len(m.clients)
 	switch cfg.Mode {
-	case scenarios.ModeClosed:
+	case workload.ModeClosed:
 		conc := cfg.Concurrency
 		if cfg.DataSeconds > 0 || conc < 1 {
 			conc = 1 // a data budget is worked through one request at a time per stream
@@ -543,11 +543,11 @@ func (m *sim) startClients() {
 				m.send(int32(i), 0)
 			}
 		}
-	case scenarios.ModeOpen:
+	case workload.ModeOpen:
 		switch cfg.Arrival {
-		case scenarios.ArrivalFrames:
+		case workload.ArrivalFrames:
 			m.q.push(0, evFrame, 0, 0)
-		case scenarios.ArrivalPoisson:
+		case workload.ArrivalPoisson:
 			// n independent Poisson streams of rate r are one Poisson
 			// stream of rate n·r whose arrivals belong to a uniformly
 			// random client: one event in the heap instead of n.
@@ -601,7 +601,7 @@ func (m *sim) openSend(c int32) {
 	n := len(m.clients)
 	m.send(c, m.now)
 	var next float64
-	if cfg.Arrival == scenarios.ArrivalPoisson {
+	if cfg.Arrival == workload.ArrivalPoisson {
 		next = m.now + m.rng.ExpFloat64()/(float64(n)*cfg.Rate)
 		c = int32(m.rng.IntN(n))
 	} else {
@@ -919,7 +919,7 @@ func (m *sim) respond(r int32) {
 	if m.done {
 		return
 	}
-	if m.cfg.Mode == scenarios.ModeClosed {
+	if m.cfg.Mode == workload.ModeClosed {
 		if rq.rejected {
 			// A rejected client backs off rather than spinning on a full
 			// queue (which with no overhead would never advance time).

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // flat is a service time independent of the batch's rows.
@@ -17,7 +17,7 @@ func flat(d time.Duration) func(int) time.Duration { return func(int) time.Durat
 func base(d time.Duration) Config {
 	return Config{
 		Servers: 1, GPUs: 1, Instances: 1, Clients: 1,
-		Mode: scenarios.ModeClosed, Concurrency: 1, BatchSize: 1,
+		Mode: workload.ModeClosed, Concurrency: 1, BatchSize: 1,
 		ServiceTime: flat(d), Warmup: time.Second, Duration: 10 * time.Second, Seed: 1,
 	}
 }
@@ -48,7 +48,7 @@ func TestMD1MeanWait(t *testing.T) {
 	const d = time.Millisecond
 	for _, rho := range []float64{0.5, 0.8} {
 		c := base(d)
-		c.Mode, c.Arrival, c.Rate = scenarios.ModeOpen, scenarios.ArrivalPoisson, rho/d.Seconds()
+		c.Mode, c.Arrival, c.Rate = workload.ModeOpen, workload.ArrivalPoisson, rho/d.Seconds()
 		c.Duration = 400 * time.Second
 		r := run(t, c)
 		wq := meanLatency(r) - d.Seconds()
@@ -67,7 +67,7 @@ func TestMM1MeanWait(t *testing.T) {
 	const d = time.Millisecond
 	const rho = 0.7
 	c := base(d)
-	c.Mode, c.Arrival, c.Rate = scenarios.ModeOpen, scenarios.ArrivalPoisson, rho/d.Seconds()
+	c.Mode, c.Arrival, c.Rate = workload.ModeOpen, workload.ArrivalPoisson, rho/d.Seconds()
 	c.ExponentialService = true
 	c.Duration = 400 * time.Second
 	r := run(t, c)
@@ -180,7 +180,7 @@ func TestMaxQueueDelayBoundsWait(t *testing.T) {
 	const d = time.Millisecond
 	const delay = 2 * time.Millisecond
 	c := base(d)
-	c.Mode, c.Arrival, c.Rate = scenarios.ModeOpen, scenarios.ArrivalConstant, 50 // one request per 20 ms: never company
+	c.Mode, c.Arrival, c.Rate = workload.ModeOpen, workload.ArrivalConstant, 50 // one request per 20 ms: never company
 	c.DynamicBatching, c.MaxBatchSize, c.PreferredBatchSizes = true, 64, []int{8}
 	c.MaxQueueDelay = delay
 	r := run(t, c)
@@ -191,7 +191,7 @@ func TestMaxQueueDelayBoundsWait(t *testing.T) {
 	within(t, "latency at a preferred size", meanLatency(run(t, c)), d.Seconds(), 1e-3)
 	// Eight requests at once fill the preferred size: no wait either.
 	c.PreferredBatchSizes = []int{8}
-	c.Arrival, c.Rate = scenarios.ArrivalFrames, 8
+	c.Arrival, c.Rate = workload.ArrivalFrames, 8
 	r = run(t, c)
 	within(t, "latency of a full preferred batch", float64(r.Latency.Max())/1e9, d.Seconds(), 0.01)
 	if r.Executions != r.Requests/8 {
@@ -205,7 +205,7 @@ func TestSequencesPinToOneInstance(t *testing.T) {
 	const d = 10 * time.Millisecond
 	c := base(d)
 	c.GPUs = 2
-	c.Mode, c.Arrival, c.Rate = scenarios.ModeOpen, scenarios.ArrivalFrames, 8
+	c.Mode, c.Arrival, c.Rate = workload.ModeOpen, workload.ArrivalFrames, 8
 	c.Sequence = true
 	r := run(t, c)
 	if r.GPUUtil[1] != 0 {
@@ -226,7 +226,7 @@ func TestSequencesPinToOneInstance(t *testing.T) {
 
 func TestFramesArriveOncePerSecond(t *testing.T) {
 	c := base(time.Millisecond)
-	c.Mode, c.Arrival, c.Rate, c.Clients = scenarios.ModeOpen, scenarios.ArrivalFrames, 4, 3
+	c.Mode, c.Arrival, c.Rate, c.Clients = workload.ModeOpen, workload.ArrivalFrames, 4, 3
 	c.Warmup, c.Duration, c.Window = time.Second, 4*time.Second, time.Second
 	r := run(t, c)
 	if r.Requests != 4*3*4 {
@@ -244,7 +244,7 @@ func TestFramesArriveOncePerSecond(t *testing.T) {
 
 func TestConstantArrivalRate(t *testing.T) {
 	c := base(100 * time.Microsecond)
-	c.Mode, c.Arrival, c.Rate, c.Clients, c.GPUs = scenarios.ModeOpen, scenarios.ArrivalConstant, 8, 100, 1
+	c.Mode, c.Arrival, c.Rate, c.Clients, c.GPUs = workload.ModeOpen, workload.ArrivalConstant, 8, 100, 1
 	r := run(t, c)
 	within(t, "offered load carried", throughput(r), 800, 0.002)
 	// Evenly staggered clients never meet: no queueing at 8% load.
@@ -275,7 +275,7 @@ func TestDataBudgetProcessesAllData(t *testing.T) {
 
 func TestFullQueueRejects(t *testing.T) {
 	c := base(time.Millisecond)
-	c.Mode, c.Arrival, c.Rate = scenarios.ModeOpen, scenarios.ArrivalConstant, 2000 // twice capacity
+	c.Mode, c.Arrival, c.Rate = workload.ModeOpen, workload.ArrivalConstant, 2000 // twice capacity
 	c.MaxQueueSize = 10
 	r := run(t, c)
 	if r.Errors == 0 {
@@ -296,7 +296,7 @@ func TestFullQueueRejects(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	c := base(time.Millisecond)
-	c.Mode, c.Arrival, c.Rate, c.Clients = scenarios.ModeOpen, scenarios.ArrivalPoisson, 100, 5
+	c.Mode, c.Arrival, c.Rate, c.Clients = workload.ModeOpen, workload.ArrivalPoisson, 100, 5
 	a, b := run(t, c), run(t, c)
 	if a.Requests != b.Requests || a.Latency.Sum() != b.Latency.Sum() {
 		t.Errorf("same config, different results: %d/%d requests", a.Requests, b.Requests)
@@ -324,7 +324,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		t.Errorf("instances 0: error %v, want one naming instances", err)
 	}
 	c = base(time.Millisecond)
-	c.Mode, c.Arrival, c.Rate = scenarios.ModeOpen, "bursty", 1
+	c.Mode, c.Arrival, c.Rate = workload.ModeOpen, "bursty", 1
 	if _, err := Simulate(context.Background(), c); err == nil || !contains(err.Error(), "bursty") {
 		t.Errorf("arrival bursty: error %v", err)
 	}

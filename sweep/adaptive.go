@@ -14,6 +14,7 @@ import (
 	"github.com/iaasbench/iaasbench/internal/stats"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // Defaults of an adaptive search whose scenario leaves them unset.
@@ -196,7 +197,7 @@ func NewAdaptive(s *scenarios.Scenario) (*Adaptive, error) {
 	// without sequences or a data budget; elsewhere it is a sampling or
 	// arrival rate, whose throughput need not saturate.
 	w := s.Workload
-	rateIsLoad := w.Mode == scenarios.ModeClosed && !w.Sequence && w.DataSeconds == 0
+	rateIsLoad := w.Mode == workload.ModeClosed && !w.Sequence && w.DataSeconds == 0
 	for _, d := range a.dims {
 		if d == "clients" || d == "rate" && rateIsLoad {
 			a.monotone = append(a.monotone, d)

@@ -10,6 +10,7 @@ import (
 	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // MeasureWith is the measurer that drives the point with package measure.
@@ -51,9 +52,9 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 		Progress:           progress,
 		Logger:             log,
 	}
-	if w.Sequence || w.Mode == scenarios.ModeOpen {
+	if w.Sequence || w.Mode == workload.ModeOpen {
 		o.InferenceRate = p.Rate
-		if w.Mode == scenarios.ModeOpen {
+		if w.Mode == workload.ModeOpen {
 			o.Rate = p.Rate
 		}
 	} else {

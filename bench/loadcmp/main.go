@@ -37,6 +37,7 @@ import (
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/server"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // result is one contender's run. cpuUS is the CPU time, client and
@@ -107,12 +108,12 @@ func run(conc int, dur, warm time.Duration, batch, rounds int, ghzPath, protoDir
 		rpc        string
 		contenders []contender
 	}{
-		{measure.RPCUnary, []contender{
-			{"iaasbench measure", func() result { return runMeasure(addr, measure.RPCUnary, conc, batch, warm, dur) }},
+		{workload.RPCUnary, []contender{
+			{"iaasbench measure", func() result { return runMeasure(addr, workload.RPCUnary, conc, batch, warm, dur) }},
 			{"minimal grpc-go loop", func() result { return minimalUnary(addr, req, conc, warm, dur) }},
 		}},
-		{measure.RPCStream, []contender{
-			{"iaasbench measure", func() result { return runMeasure(addr, measure.RPCStream, conc, batch, warm, dur) }},
+		{workload.RPCStream, []contender{
+			{"iaasbench measure", func() result { return runMeasure(addr, workload.RPCStream, conc, batch, warm, dur) }},
 			{"minimal grpc-go loop", func() result { return minimalStream(addr, req, conc, warm, dur) }},
 		}},
 	}

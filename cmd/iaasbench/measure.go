@@ -19,6 +19,7 @@ import (
 	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/server"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // measureShapes collects repeated --shape name:d1,d2 flags.
@@ -53,8 +54,8 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.Clients, "clients", 1, "number of clients (independent request streams); spread round-robin over the servers")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "requests in flight per client (closed loop, default 1) or at most (open loop, default 64)")
 	fs.BoolVar(&o.SharedConnection, "shared-conn", false, "clients of a server share one gRPC connection (default: one each)")
-	fs.StringVar(&o.Mode, "mode", measure.ModeClosed, "closed or open loop")
-	fs.StringVar(&o.RPC, "rpc", measure.RPCUnary, "unary or stream (bidirectional ModelStreamInfer)")
+	fs.StringVar(&o.Mode, "mode", workload.ModeClosed, "closed or open loop")
+	fs.StringVar(&o.RPC, "rpc", workload.RPCUnary, "unary or stream (bidirectional ModelStreamInfer)")
 	fs.StringVar(&o.Arrival, "arrival", "", "open loop arrivals: constant, poisson or frames (r requests at each whole second)")
 	fs.Float64Var(&o.Rate, "rate", 0, "open loop: requests per second per client (frames: per 1 s frame)")
 	fs.IntVar(&o.BatchSize, "batch-size", 1, "batch size of each request")
