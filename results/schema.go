@@ -36,10 +36,14 @@ const (
 // Point is one configuration of a sweep: its coordinates along every
 // dimension a scenario can vary. Zero means "not varied / default".
 type Point struct {
-	GPUs      int     `json:"gpus"`
-	Instances int     `json:"instances"` // model instances per GPU (or per server on CPU)
-	Clients   int     `json:"clients"`
-	Rate      float64 `json:"rate"` // inference sampling rate r (open loop) or concurrency per client (closed loop)
+	GPUs      int `json:"gpus"`
+	Instances int `json:"instances"` // model instances per GPU (or per server on CPU)
+	Clients   int `json:"clients"`
+	// Rate is the `rate` dimension: a rate (the open-loop request rate,
+	// or a sequence's sampling rate r) or, in a plain closed loop, the
+	// requests each client keeps in flight. The workload decides which;
+	// scenarios.Workload.ClientLoad decodes it.
+	Rate      float64 `json:"rate"`
 	BatchSize int     `json:"batch_size"`
 	Servers   int     `json:"servers"`
 }

@@ -115,7 +115,7 @@ type Dimensions struct {
 	GPUs      Values `yaml:"gpus" json:"gpus"`
 	Instances Values `yaml:"instances" json:"instances"`
 	Clients   Values `yaml:"clients" json:"clients"`
-	Rate      Values `yaml:"rate" json:"rate"` // inference sampling rate (stream/open) or concurrency per client (closed)
+	Rate      Values `yaml:"rate" json:"rate"` // inference sampling rate (stream/open) or concurrency per client (closed): see Workload.ClientLoad
 	BatchSize Values `yaml:"batch_size" json:"batch_size"`
 	Servers   Values `yaml:"servers" json:"servers"`
 }

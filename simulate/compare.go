@@ -387,12 +387,10 @@ func calibrateOverhead(measured []results.Record, s *scenarios.Scenario, service
 // loop.
 func offeredLoad(p results.Point, s *scenarios.Scenario) float64 {
 	load := float64(max(p.Servers, 1) * max(p.Clients, 1))
-	if s.Workload.Mode == workload.ModeClosed {
-		if !s.Workload.Sequence && s.Workload.DataSeconds <= 0 {
-			load *= max(math.Round(p.Rate), 1)
-		}
+	if l := s.Workload.ClientLoad(p); s.Workload.Mode == workload.ModeClosed {
+		load *= float64(l.Concurrency)
 	} else {
-		load *= p.Rate
+		load *= l.Rate
 	}
 	return load
 }
@@ -456,7 +454,7 @@ func singleRequest(r results.Record, s *scenarios.Scenario) bool {
 	}
 	p := r.Point
 	return s.Workload.Mode == workload.ModeClosed && !(s.Server.DynamicBatching && s.Server.MaxQueueDelayUS > 0) &&
-		max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 && (s.Workload.DataSeconds > 0 || s.Workload.Sequence || p.Rate < 2)
+		max(p.Servers, 1) == 1 && max(p.Clients, 1) == 1 && s.Workload.ClientLoad(p).Concurrency == 1
 }
 
 // checkServiceTimes compares the servers' own compute time at points with

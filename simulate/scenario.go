@@ -151,9 +151,8 @@ type Options struct {
 // simulates it.
 //
 // Clients are per server, as the sweep deploys them (each server gets
-// `clients` clients). In closed loop `rate` is the number of requests each
-// client keeps in flight, except for sequences (and data budgets), where
-// it is the sampling rate r and each client sends one request at a time.
+// `clients` clients); what `rate` asks of each is the workload's
+// (scenarios.Workload.ClientLoad).
 // The measured window is measure.duration, else max_windows × window,
 // after measure.warmup (a data budget measures from the start to the last
 // response instead). The model's max_batch_size, statefulness and, for
@@ -163,6 +162,7 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		return Config{}, errors.New("no device profile")
 	}
 	w := s.Workload
+	load := w.ClientLoad(p)
 	c := Config{
 		Servers:     max(p.Servers, 1),
 		GPUs:        max(p.GPUs, 0),
@@ -170,7 +170,7 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		Clients:     max(p.Clients, 1),
 		Mode:        w.Mode,
 		Arrival:     w.Arrival,
-		Rate:        p.Rate,
+		Rate:        load.Rate,
 		BatchSize:   max(p.BatchSize, 1),
 		Sequence:    w.Sequence || m.Sequence,
 		DataSeconds: w.DataSeconds,
@@ -192,11 +192,11 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		c.Arrival = workload.ArrivalConstant
 	}
 	if c.Mode == workload.ModeClosed {
-		// As the sweep drives package measure: a sequence's requests go one
-		// at a time, in order; otherwise rate is the requests in flight
-		// per client (whole ones).
-		c.Concurrency = max(int(p.Rate), 1)
-		if c.Sequence || c.DataSeconds > 0 {
+		// As the sweep drives package measure; a model that is stateful
+		// makes each client a sequence, one request at a time, even where
+		// the workload does not say so.
+		c.Concurrency = load.Concurrency
+		if c.Sequence {
 			c.Concurrency = 1
 		}
 	}
@@ -229,6 +229,7 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 		c.Duration = time.Duration(max(ms.MaxWindows, 1)) * c.Window
 	}
 	if c.DataSeconds > 0 {
+		c.Rate = load.SamplingRate // the budget is DataSeconds·r requests
 		c.Warmup, c.Duration, c.Window, c.Requests = 0, 0, 0, 0
 	} else if n := opts.Lengthen; n > 1 {
 		c.Duration *= time.Duration(n)
@@ -264,7 +265,7 @@ func Point(ctx context.Context, s *scenarios.Scenario, p results.Point, m Model,
 		rec.Status, rec.Reason = results.StatusFailed, "simulate: "+err.Error()
 		return rec
 	}
-	rec.Measurement = measurement(s, cfg, res, rec.Started)
+	rec.Measurement = measurement(s, p, cfg, res, rec.Started)
 	if len(m.Steps) > 0 {
 		rec.Measurement.Telemetry.Notes = append(rec.Measurement.Telemetry.Notes,
 			fmt.Sprintf("simulated: ensemble %s (%v) modelled as one model whose call takes the profile's service time", m.Name, m.Steps))
@@ -277,7 +278,7 @@ func Point(ctx context.Context, s *scenarios.Scenario, p results.Point, m Model,
 }
 
 // measurement turns a Result into the Measurement a sweep would record.
-func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time) *results.Measurement {
+func measurement(s *scenarios.Scenario, p results.Point, cfg Config, res *Result, start time.Time) *results.Measurement {
 	w := s.Workload
 	m := &results.Measurement{
 		Model: w.Model, Mode: w.Mode, RPC: w.RPC, Sequence: cfg.Sequence,
@@ -293,8 +294,8 @@ func measurement(s *scenarios.Scenario, cfg Config, res *Result, start time.Time
 	if w.Mode == workload.ModeOpen {
 		m.Arrival = cfg.Arrival
 	}
-	if streaming(w) && cfg.Rate > 0 {
-		m.DataRate = m.ThroughputRPS / cfg.Rate
+	if r := w.ClientLoad(p).SamplingRate; streaming(w) && r > 0 {
+		m.DataRate = m.ThroughputRPS / r
 	}
 	h := res.Latency.ToResults()
 	m.Histogram = &h

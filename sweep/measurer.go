@@ -10,7 +10,6 @@ import (
 	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
-	"github.com/iaasbench/iaasbench/workload"
 )
 
 // MeasureWith is the measurer that drives the point with package measure.
@@ -22,9 +21,8 @@ func MeasureWith(log *slog.Logger, progress io.Writer) Measurer {
 
 // MeasureOptions maps a scenario's workload and a point onto measure's
 // options. The clients dimension counts clients per server (n servers × k
-// clients, as in the talk's offline pipeline); rate is the inference
-// sampling rate r for stream workloads and open loop, and the requests
-// each client keeps in flight for plain closed loop.
+// clients, as in the talk's offline pipeline); what rate means is the
+// workload's (scenarios.Workload.ClientLoad).
 func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log *slog.Logger, progress io.Writer) measure.Options {
 	w := s.Workload
 	servers := max(len(dep.Addrs), 1)
@@ -52,14 +50,8 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 		Progress:           progress,
 		Logger:             log,
 	}
-	if w.Sequence || w.Mode == workload.ModeOpen {
-		o.InferenceRate = p.Rate
-		if w.Mode == workload.ModeOpen {
-			o.Rate = p.Rate
-		}
-	} else {
-		o.Concurrency = max(int(p.Rate), 1)
-	}
+	l := w.ClientLoad(p)
+	o.Concurrency, o.Rate, o.InferenceRate = l.Concurrency, l.Rate, l.SamplingRate
 	return o
 }
 
