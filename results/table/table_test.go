@@ -1,9 +1,10 @@
-package main
+package table
 
 import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestResultsCSVShowsDeviceCalls(t *testing.T) {
 		{Status: results.StatusOK, Point: results.Point{GPUs: 0}, Measurement: &results.Measurement{}},
 	}
 	var out bytes.Buffer
-	if err := writeResultsCSV(&out, recs); err != nil {
+	if err := WriteCSV(&out, recs); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&out).ReadAll()
@@ -51,5 +52,30 @@ func TestResultsCSVShowsDeviceCalls(t *testing.T) {
 	}
 	if got := get(2, "device_call_p50_us"); got != "" {
 		t.Errorf("a point without device calls shows %q, want empty", got)
+	}
+}
+
+// The text table shows the columns with a short name, in order, and the
+// same values as the CSV.
+func TestTextShowsTheShortColumns(t *testing.T) {
+	recs := []results.Record{{Status: results.StatusOK, Trial: 2, Source: results.SourceMeasured,
+		Point: results.Point{GPUs: 4, Instances: 2, Clients: 8, Rate: 1, BatchSize: 8, Servers: 1},
+		Measurement: &results.Measurement{ThroughputIPS: 12345.678, Latency: results.LatencySummary{P50US: 1500, P90US: 1800, P99US: 2500},
+			Telemetry: &results.Telemetry{GPUUtilMean: 97.5, CPUUtilMean: 60}}}}
+	var out bytes.Buffer
+	if err := WriteText(&out, recs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want a header and a row:\n%s", len(lines), out.String())
+	}
+	want := "gpus inst clients rate batch servers trial status inf/s p50 ms p99 ms gpu % cpu % reason"
+	if got := strings.Join(strings.Fields(lines[0]), " "); got != want {
+		t.Errorf("header %q, want %q", got, want)
+	}
+	want = "4 2 8 1 8 1 2 ok 12345.678 1.500 2.500 97.500 60.000"
+	if got := strings.Join(strings.Fields(lines[1]), " "); got != want {
+		t.Errorf("row %q, want %q", got, want)
 	}
 }
