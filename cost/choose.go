@@ -32,6 +32,22 @@ type OperatingPoint struct {
 	Fit map[string]float64 `json:"fit,omitempty"`
 }
 
+// MeasuredGrid returns the distinct points of recs (point records; a
+// header is skipped) in the order first seen: the grid a sweep measured,
+// each point once however many trials it had, for Choose.
+func MeasuredGrid(recs []results.Record) []results.Point {
+	var grid []results.Point
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.Kind == results.KindHeader || seen[r.Point.Key()] {
+			continue
+		}
+		seen[r.Point.Key()] = true
+		grid = append(grid, r.Point)
+	}
+	return grid
+}
+
 // Choose picks the operating point: the best feasible measured point, the
 // best feasible unmeasured point of grid predicted by a Surface over
 // the varied dimensions, and the latency/expense frontier. It is an error

@@ -258,3 +258,15 @@ func TestChooseFrontierMeetsDemand(t *testing.T) {
 		t.Errorf("frontier ends: %s (p99 %v), %s (usd/h %v)", first.Point.Key(), first.Figures["p99"], last.Point.Key(), last.Figures["usd_per_hour"])
 	}
 }
+
+// Trials of one point count once, in the order first measured; the
+// header is no point.
+func TestMeasuredGridHasEachPointOnce(t *testing.T) {
+	a := results.Point{GPUs: 1, Clients: 1}
+	b := results.Point{GPUs: 2, Clients: 1}
+	recs := []results.Record{{Kind: results.KindHeader}, {Point: a, Trial: 0}, {Point: b}, {Point: a, Trial: 1}}
+	got := MeasuredGrid(recs)
+	if len(got) != 2 || got[0] != a || got[1] != b {
+		t.Errorf("grid %v, want [%v %v]", got, a, b)
+	}
+}

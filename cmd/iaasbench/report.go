@@ -76,15 +76,7 @@ func printOperatingPoint(out io.Writer, recs []results.Record, spec cost.Spec) {
 		fmt.Fprintln(out, "cost:", err)
 		return
 	}
-	var grid []results.Point
-	seen := map[string]bool{}
-	for _, r := range points {
-		if !seen[r.Point.Key()] {
-			seen[r.Point.Key()] = true
-			grid = append(grid, r.Point)
-		}
-	}
-	op, err := cost.Choose(evals, grid, spec)
+	op, err := cost.Choose(evals, cost.MeasuredGrid(points), spec)
 	if err != nil {
 		fmt.Fprintln(out, "operating point:", err)
 		return
