@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iaasbench/iaasbench/client"
-	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/measure"
 )
 
@@ -32,37 +30,22 @@ func runProfile(ctx context.Context, args []string, out io.Writer) error {
 	if *url == "" {
 		return fmt.Errorf("need --url of a running server (iaasbench profile measures a real server; the embedded one would profile this CPU)")
 	}
-	c, err := client.Dial(*url)
-	if err != nil {
-		return err
+	name := *deviceName
+	if name == "" {
+		name = "unknown (pass --device)"
 	}
-	md, err := c.ServerMetadata(ctx)
-	c.Close()
-	if err != nil {
-		return err
-	}
-	p := device.Profile{Device: *deviceName, Model: *model, Measured: time.Now().UTC().Format("2006-01-02"),
-		What: fmt.Sprintf("mean server-side compute (input + infer + output) of one call at concurrency 1, from ModelStatistics deltas; %s %s at %s, measured with iaasbench profile",
-			md.GetName(), md.GetVersion(), *url)}
-	if p.Device == "" {
-		p.Device = "unknown (pass --device)"
-	}
+	var sizes []int
 	for _, f := range strings.Split(*batches, ",") {
 		b, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || b <= 0 {
 			return fmt.Errorf("--batches: %q is not a positive integer", f)
 		}
-		m, err := measure.Run(ctx, measure.Options{Addrs: []string{*url}, Model: *model, Clients: 1, BatchSize: b,
-			Warmup: 300 * time.Millisecond, Duration: *dur, NoTelemetry: true, Logger: slog.Default()})
-		if err != nil {
-			return fmt.Errorf("batch %d: %w", b, err)
-		}
-		if m.Server == nil || m.Server.ExecutionCount == 0 {
-			return fmt.Errorf("batch %d: the server reported no executions in its statistics", b)
-		}
-		us := m.Server.ComputeInputUS + m.Server.ComputeInferUS + m.Server.ComputeOutputUS
-		p.Points = append(p.Points, device.ProfilePoint{Batch: b, P50US: us})
-		fmt.Fprintf(os.Stderr, "batch %5d: %8.1f us per call (client p50 %.1f us)\n", b, us, m.Latency.P50US)
+		sizes = append(sizes, b)
+	}
+	p, err := measure.Profile(ctx, measure.ProfileOptions{Addr: *url, Model: *model, Batches: sizes,
+		Warmup: 300 * time.Millisecond, Duration: *dur, Device: name, Progress: os.Stderr, Logger: slog.Default()})
+	if err != nil {
+		return err
 	}
 	w := out
 	if *outFile != "" {
