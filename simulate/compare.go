@@ -164,36 +164,16 @@ func (v *Validation) WriteFits(w io.Writer, source string) error {
 	if o.Profile != nil {
 		device = o.Profile.Device
 	}
-	if v.Host == nil {
+	if v.Host != nil {
+		v.writeHost(&b, source)
+		fmt.Fprintf(&b, "profile: %s\n\n", device)
+	} else {
 		cores := "unlimited (overhead is latency only)"
 		if n := o.Host.cores(); n > 0 {
 			cores = fmt.Sprint(n)
 		}
 		fmt.Fprintf(&b, "profile: %s; host cores: %s\n\n", device, cores)
-		_, err := io.WriteString(w, b.String())
-		return err
 	}
-	capText := ""
-	if c := o.Host.CPUOverheadCap; c > 0 {
-		capText = fmt.Sprintf(" (overhead CPU capped at %.1f µs, its tail waiting)", us(c))
-	}
-	fmt.Fprintf(&b, "host: embedded target, so %d cores shared by clients, servers and device calls%s, fitted from %s: %s\n",
-		v.Host.Cores, capText, source, v.Host.How)
-	switch {
-	case len(o.ServiceExcess) > 0:
-		q := o.ServiceExcess
-		fmt.Fprintf(&b, "device calls: each adds an excess over the profile drawn from the calls recorded at one request in flight (median %.1f µs, p99 %.1f µs)",
-			us(q[len(q)/2]), us(q[len(q)*99/100]))
-		if p := o.Host.ExcessPerBusyDevice; len(p) > 0 {
-			fmt.Fprintf(&b, ", plus per further GPU busy on the host %+.1f µs at the median, %+.1f µs at p99 (fitted from every point's recorded calls)",
-				us(p[len(p)/2]), us(p[len(p)*99/100]))
-		}
-		b.WriteString("\n")
-	case o.Overshoot > 0:
-		fmt.Fprintf(&b, "device calls: no calls recorded in %s; each adds an exponential excess of mean %.1f µs (the servers' compute time over the profile)\n",
-			source, us(o.Overshoot))
-	}
-	fmt.Fprintf(&b, "profile: %s\n\n", device)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/iaasbench/iaasbench/hist"
@@ -325,6 +326,31 @@ func (m *sim) hostStartMeasuring() {
 func (m *sim) hostUtil(d float64) float64 {
 	m.hostAdvance()
 	return min((m.host.busy-m.host.busyBase)/(m.host.cores*d), 1)
+}
+
+// writeHost says, for Validation.WriteFits, what the host fit found.
+func (v *Validation) writeHost(b *strings.Builder, source string) {
+	o := v.Options
+	capText := ""
+	if c := o.Host.CPUOverheadCap; c > 0 {
+		capText = fmt.Sprintf(" (overhead CPU capped at %.1f µs, its tail waiting)", us(c))
+	}
+	fmt.Fprintf(b, "host: embedded target, so %d cores shared by clients, servers and device calls%s, fitted from %s: %s\n",
+		v.Host.Cores, capText, source, v.Host.How)
+	switch {
+	case len(o.ServiceExcess) > 0:
+		q := o.ServiceExcess
+		fmt.Fprintf(b, "device calls: each adds an excess over the profile drawn from the calls recorded at one request in flight (median %.1f µs, p99 %.1f µs)",
+			us(q[len(q)/2]), us(q[len(q)*99/100]))
+		if p := o.Host.ExcessPerBusyDevice; len(p) > 0 {
+			fmt.Fprintf(b, ", plus per further GPU busy on the host %+.1f µs at the median, %+.1f µs at p99 (fitted from every point's recorded calls)",
+				us(p[len(p)/2]), us(p[len(p)*99/100]))
+		}
+		b.WriteString("\n")
+	case o.Overshoot > 0:
+		fmt.Fprintf(b, "device calls: no calls recorded in %s; each adds an exponential excess of mean %.1f µs (the servers' compute time over the profile)\n",
+			source, us(o.Overshoot))
+	}
 }
 
 // HostCalibration is a model of the host fitted from a sweep that ran
