@@ -136,7 +136,7 @@ func (h *HostModel) identity(o Options) string {
 // on the way in or out, a device call, or background work.
 type host struct {
 	HostModel
-	cores    float64
+	ncores   float64    // Cores
 	v        float64    // virtual time: work per running job so far
 	at       float64    // simulated time v was brought up to
 	jobs     eventQueue // running jobs: t = v at which they finish, a = job
@@ -153,7 +153,7 @@ type host struct {
 
 // newHost starts the pool of h; order sorts Config.ServiceExcess.
 func newHost(h *HostModel, order []int) *host {
-	hs := &host{HostModel: *h, cores: float64(h.Cores), cpuHalf: math.Inf(1), bgCPU: h.BackgroundCPU.Seconds()}
+	hs := &host{HostModel: *h, ncores: float64(h.Cores), cpuHalf: math.Inf(1), bgCPU: h.BackgroundCPU.Seconds()}
 	if h.CPUOverheadCap > 0 {
 		hs.cpuHalf = h.CPUOverheadCap.Seconds() / 2
 	}
@@ -179,10 +179,10 @@ const hostSlack = 1e-12
 
 func (h *host) rate() float64 {
 	n := float64(len(h.jobs.ev))
-	if n <= h.cores {
+	if n <= h.ncores {
 		return 1
 	}
-	return h.cores / n
+	return h.ncores / n
 }
 
 // hostAdvance brings the virtual clock up to now.
@@ -190,7 +190,7 @@ func (m *sim) hostAdvance() {
 	h := m.host
 	if n := float64(len(h.jobs.ev)); n > 0 {
 		h.v += (m.now - h.at) * h.rate()
-		h.busy += (m.now - h.at) * min(n, h.cores)
+		h.busy += (m.now - h.at) * min(n, h.ncores)
 	}
 	h.at = m.now
 }
@@ -325,7 +325,7 @@ func (m *sim) hostStartMeasuring() {
 // ending now.
 func (m *sim) hostUtil(d float64) float64 {
 	m.hostAdvance()
-	return min((m.host.busy-m.host.busyBase)/(m.host.cores*d), 1)
+	return min((m.host.busy-m.host.busyBase)/(m.host.ncores*d), 1)
 }
 
 // writeHost says, for Validation.WriteFits, what the host fit found.
