@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -63,108 +61,127 @@ func (s *Server) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInferR
 }
 
 func (s *Server) infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	arrived := time.Now()
-	rt, err := s.acquire(req.GetModelName(), req.GetModelVersion())
-	if err != nil {
+	call := grpcCall{req: req}
+	if err := s.serveInfer(ctx, req.GetModelName(), req.GetModelVersion(), &request{}, &call); err != nil {
 		return nil, err
 	}
+	return call.resp, nil
+}
+
+// frontEnd is one protocol's side of an inference request: it decodes and
+// checks the inputs into the request, and encodes the outputs.
+type frontEnd interface {
+	bind(cfg *pb.ModelConfig, r *request) error
+	emit(rt *runtime, r *request) error
+}
+
+// serveInfer runs one request through the model's runtime. gRPC and HTTP
+// both come here, so they share scheduling, statistics and validation.
+// emit runs while the runtime is still held.
+func (s *Server) serveInfer(ctx context.Context, model, version string, r *request, fe frontEnd) error {
+	arrived := time.Now()
+	rt, err := s.acquire(model, version)
+	if err != nil {
+		return err
+	}
 	defer rt.release()
-	r := &request{ctx: ctx, arrived: arrived}
-	if err := decodeRequest(rt.cfg, req, r); err != nil {
+	r.ctx, r.arrived = ctx, arrived
+	if err := fe.bind(rt.cfg, r); err != nil {
 		rt.mv.stats.request(false, int64(time.Since(arrived)), 0, 0, 0, 0)
-		return nil, err
+		return err
 	}
 	r.inNS = int64(time.Since(arrived))
 	if err := rt.infer(r); err != nil {
 		rt.mv.stats.request(false, int64(time.Since(arrived)), 0, 0, 0, 0)
-		return nil, err
+		return err
 	}
 	t := time.Now()
-	resp, err := encodeResponse(rt.cfg, req, r, rt.mv.version)
+	err = fe.emit(rt, r)
 	r.outNS += int64(time.Since(t))
 	rt.mv.stats.request(err == nil, int64(time.Since(arrived)), r.queueNS, r.inNS, r.inferNS, r.outNS)
-	return resp, err
+	return err
 }
 
-// decodeRequest checks the request against the model config and converts
-// its tensors to float32, naming the offending input on error.
-func decodeRequest(cfg *pb.ModelConfig, req *pb.ModelInferRequest, r *request) error {
+// grpcCall is the gRPC front-end of one ModelInfer call.
+type grpcCall struct {
+	req  *pb.ModelInferRequest
+	resp *pb.ModelInferResponse
+}
+
+// bind checks the request against the model config and decodes its
+// tensors, naming the offending input on error.
+func (g *grpcCall) bind(cfg *pb.ModelConfig, r *request) error {
+	req := g.req
 	if err := decodeSequence(req, &r.seq); err != nil {
 		return err
 	}
-	ins := cfg.GetInput()
-	if len(req.GetInputs()) != len(ins) {
-		return status.Errorf(codes.InvalidArgument, "model %q expects %d inputs (%s), got %d", cfg.Name, len(ins), inputNames(cfg), len(req.GetInputs()))
-	}
 	raw := req.GetRawInputContents()
-	if len(raw) > 0 && len(raw) != len(req.GetInputs()) {
-		return status.Errorf(codes.InvalidArgument, "model %q: %d raw_input_contents for %d inputs", cfg.Name, len(raw), len(req.GetInputs()))
+	if len(raw) > 0 {
+		// Triton refuses this mix: which of the two would be the data?
+		for _, t := range req.GetInputs() {
+			if t.Contents != nil {
+				return status.Errorf(codes.InvalidArgument, "model %q: input %q has typed contents but the request also carries raw_input_contents; send all inputs one way or the other", cfg.Name, t.GetName())
+			}
+		}
+		if len(raw) != len(req.GetInputs()) {
+			return status.Errorf(codes.InvalidArgument, "model %q: %d raw_input_contents for %d inputs", cfg.Name, len(raw), len(req.GetInputs()))
+		}
 	}
-	batching := cfg.GetMaxBatchSize() > 0
-	r.inputs = make([][]float32, len(ins))
-	r.shapes = make([][]int64, len(ins))
-	r.rows = 1
-	seen := 0
+	b, err := newBinder(cfg, r, len(req.GetInputs()))
+	if err != nil {
+		return err
+	}
 	for i, t := range req.GetInputs() {
-		idx := -1
-		for j, in := range ins {
-			if in.GetName() == t.GetName() {
-				idx = j
-				break
+		slot, n, err := b.input(t.GetName(), t.GetDatatype(), t.GetShape())
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(raw) > 0:
+			err = decodeRaw(cfg.Name, t.GetName(), slot, n, raw[i])
+		case t.Contents != nil:
+			err = decodeTyped(cfg.Name, t.GetName(), slot, n, t.GetContents())
+		case n == 0:
+		default:
+			err = status.Errorf(codes.InvalidArgument, "model %q: input %q carries no data: send raw_input_contents or typed contents", cfg.Name, t.GetName())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return b.finish()
+}
+
+// emit writes the requested outputs (all when none are named) as raw
+// contents, as Triton's gRPC endpoint does.
+func (g *grpcCall) emit(rt *runtime, r *request) error {
+	cfg := rt.cfg
+	names := func(yield func(string) bool) {
+		for _, o := range g.req.GetOutputs() {
+			if !yield(o.GetName()) {
+				return
 			}
 		}
-		if idx < 0 {
-			return status.Errorf(codes.InvalidArgument, "model %q has no input %q (inputs: %s)", cfg.Name, t.GetName(), inputNames(cfg))
-		}
-		if r.shapes[idx] != nil {
-			return status.Errorf(codes.InvalidArgument, "model %q: input %q given twice", cfg.Name, t.GetName())
-		}
-		seen++
-		in := ins[idx]
-		if t.GetDatatype() != "FP32" {
-			return status.Errorf(codes.InvalidArgument, "model %q: input %q has datatype %s, expected FP32", cfg.Name, t.GetName(), t.GetDatatype())
-		}
-		want := fullShape(batching, in.GetDims())
-		shape := t.GetShape()
-		if !shapeMatches(shape, want) {
-			return status.Errorf(codes.InvalidArgument, "model %q: input %q has shape %v, expected %v (-1 is any size)", cfg.Name, t.GetName(), shape, want)
-		}
-		if batching {
-			rows := int(shape[0])
-			if rows < 1 || rows > int(cfg.GetMaxBatchSize()) {
-				return status.Errorf(codes.InvalidArgument, "model %q: input %q has batch size %d, expected 1..%d (max_batch_size)", cfg.Name, t.GetName(), rows, cfg.GetMaxBatchSize())
-			}
-			if i > 0 && rows != r.rows {
-				return status.Errorf(codes.InvalidArgument, "model %q: input %q has batch size %d but earlier inputs have %d", cfg.Name, t.GetName(), rows, r.rows)
-			}
-			r.rows = rows
-		}
-		n := int64(1)
-		for _, d := range shape {
-			n *= d
-		}
-		var data []float32
-		if len(raw) > 0 {
-			b := raw[i]
-			if int64(len(b)) != n*4 {
-				return status.Errorf(codes.InvalidArgument, "model %q: input %q of shape %v needs %d bytes of FP32, got %d", cfg.Name, t.GetName(), shape, n*4, len(b))
-			}
-			data = make([]float32, n)
-			for k := range data {
-				data[k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
-			}
+	}
+	idx, err := selectOutputs(cfg, r, names, nil)
+	if err != nil {
+		return err
+	}
+	resp := &pb.ModelInferResponse{ModelName: cfg.Name, ModelVersion: rt.mv.version, Id: g.req.GetId()}
+	resp.Outputs = make([]*pb.ModelInferResponse_InferOutputTensor, 0, len(idx))
+	resp.RawOutputContents = make([][]byte, 0, len(idx))
+	for _, i := range idx {
+		o := &r.outputs[i]
+		resp.Outputs = append(resp.Outputs, &pb.ModelInferResponse_InferOutputTensor{Name: cfg.GetOutput()[i].GetName(), Datatype: wireDatatype(o.Type), Shape: o.Shape})
+		var b []byte
+		if o.Type == pb.DataType_TYPE_FP32 || o.Type == pb.DataType_TYPE_STRING {
+			b = appendRaw(make([]byte, 0, rawSize(o)), o)
 		} else {
-			data = t.GetContents().GetFp32Contents()
-			if int64(len(data)) != n {
-				return status.Errorf(codes.InvalidArgument, "model %q: input %q of shape %v needs %d fp32_contents values, got %d", cfg.Name, t.GetName(), shape, n, len(data))
-			}
+			b = o.Raw
 		}
-		r.inputs[idx] = data
-		r.shapes[idx] = shape
+		resp.RawOutputContents = append(resp.RawOutputContents, b)
 	}
-	if seen != len(ins) {
-		return status.Errorf(codes.InvalidArgument, "model %q expects inputs %s", cfg.Name, inputNames(cfg))
-	}
+	g.resp = resp
 	return nil
 }
 
@@ -217,39 +234,3 @@ func inputNames(cfg *pb.ModelConfig) string {
 	return out
 }
 
-// encodeResponse writes the requested outputs (all when none are named)
-// as raw little-endian FP32, as Triton's clients read them.
-func encodeResponse(cfg *pb.ModelConfig, req *pb.ModelInferRequest, r *request, version string) (*pb.ModelInferResponse, error) {
-	resp := &pb.ModelInferResponse{ModelName: cfg.Name, ModelVersion: version, Id: req.GetId()}
-	want := req.GetOutputs()
-	add := func(i int) {
-		o := cfg.GetOutput()[i]
-		data := r.outputs[i]
-		b := make([]byte, 4*len(data))
-		for k, v := range data {
-			binary.LittleEndian.PutUint32(b[4*k:], math.Float32bits(v))
-		}
-		resp.Outputs = append(resp.Outputs, &pb.ModelInferResponse_InferOutputTensor{Name: o.GetName(), Datatype: "FP32", Shape: r.outShapes[i]})
-		resp.RawOutputContents = append(resp.RawOutputContents, b)
-	}
-	if len(want) == 0 {
-		for i := range cfg.GetOutput() {
-			add(i)
-		}
-		return resp, nil
-	}
-	for _, w := range want {
-		found := false
-		for i, o := range cfg.GetOutput() {
-			if o.GetName() == w.GetName() {
-				add(i)
-				found = true
-				break
-			}
-		}
-		if !found {
-			return nil, status.Errorf(codes.InvalidArgument, "model %q has no output %q", cfg.Name, w.GetName())
-		}
-	}
-	return resp, nil
-}

@@ -16,9 +16,16 @@ func validateConfig(cfg *pb.ModelConfig) error {
 	if len(cfg.GetInput()) == 0 || len(cfg.GetOutput()) == 0 {
 		return fmt.Errorf("model %q: needs at least one input and one output", cfg.Name)
 	}
+	// Every data type is carried (TYPE_STRING as BYTES); whether a
+	// backend computes on it is the backend's check.
 	for _, in := range cfg.GetInput() {
-		if in.GetDataType() != pb.DataType_TYPE_FP32 {
-			return fmt.Errorf("model %q: input %q has data_type %s; the embedded server serves TYPE_FP32 tensors", cfg.Name, in.Name, in.DataType)
+		if in.GetDataType() == pb.DataType_TYPE_INVALID {
+			return fmt.Errorf("model %q: input %q needs a data_type (TYPE_FP32, TYPE_INT32, TYPE_STRING, ...)", cfg.Name, in.Name)
+		}
+	}
+	for _, o := range cfg.GetOutput() {
+		if o.GetDataType() == pb.DataType_TYPE_INVALID {
+			return fmt.Errorf("model %q: output %q needs a data_type (TYPE_FP32, TYPE_INT32, TYPE_STRING, ...)", cfg.Name, o.Name)
 		}
 	}
 	for _, g := range cfg.GetInstanceGroup() {

@@ -19,14 +19,13 @@ import (
 type request struct {
 	ctx     context.Context
 	rows    int // batch dimension; 1 for models with max_batch_size 0
-	inputs  [][]float32
-	shapes  [][]int64
+	inputs  []backend.Tensor
+	bound   []bool // which inputs the request gave (binder's bookkeeping)
 	seq     seqControl
 	arrived time.Time
 
-	outputs   [][]float32
-	outShapes [][]int64
-	queueNS   int64
+	outputs []backend.Tensor
+	queueNS int64
 	inNS      int64
 	inferNS   int64
 	outNS     int64
@@ -376,7 +375,7 @@ func (rt *runtime) execute(ctx context.Context, in *instance, reqs []*request, s
 	b := backend.Batch{State: state}
 	if len(reqs) == 1 {
 		r := reqs[0]
-		b.Rows, b.Inputs, b.InputShapes = r.rows, r.inputs, r.shapes
+		b.Rows, b.Inputs = r.rows, r.inputs
 	} else {
 		mergeInputs(&b, reqs)
 	}
@@ -413,44 +412,74 @@ func mergeInputs(b *backend.Batch, reqs []*request) {
 	}
 	b.Rows = rows
 	n := len(reqs[0].inputs)
-	b.Inputs = make([][]float32, n)
-	b.InputShapes = make([][]int64, n)
+	b.Inputs = make([]backend.Tensor, n)
 	for i := 0; i < n; i++ {
-		total := 0
-		for _, r := range reqs {
-			total += len(r.inputs[i])
+		first := &reqs[0].inputs[i]
+		t := backend.Tensor{Type: first.Type, Shape: slices.Clone(first.Shape)}
+		t.Shape[0] = int64(rows)
+		switch t.Type {
+		case pb.DataType_TYPE_FP32:
+			total := 0
+			for _, r := range reqs {
+				total += len(r.inputs[i].FP32)
+			}
+			t.FP32 = make([]float32, 0, total)
+			for _, r := range reqs {
+				t.FP32 = append(t.FP32, r.inputs[i].FP32...)
+			}
+		case pb.DataType_TYPE_STRING:
+			total := 0
+			for _, r := range reqs {
+				total += len(r.inputs[i].Bytes)
+			}
+			t.Bytes = make([][]byte, 0, total)
+			for _, r := range reqs {
+				t.Bytes = append(t.Bytes, r.inputs[i].Bytes...)
+			}
+		default:
+			total := 0
+			for _, r := range reqs {
+				total += len(r.inputs[i].Raw)
+			}
+			t.Raw = make([]byte, 0, total)
+			for _, r := range reqs {
+				t.Raw = append(t.Raw, r.inputs[i].Raw...)
+			}
 		}
-		buf := make([]float32, 0, total)
-		for _, r := range reqs {
-			buf = append(buf, r.inputs[i]...)
-		}
-		b.Inputs[i] = buf
-		shape := slices.Clone(reqs[0].shapes[i])
-		shape[0] = int64(rows)
-		b.InputShapes[i] = shape
+		b.Inputs[i] = t
 	}
 }
 
 func splitOutputs(b *backend.Batch, reqs []*request) error {
 	if len(reqs) == 1 {
-		reqs[0].outputs, reqs[0].outShapes = b.Outputs, b.OutputShapes
+		reqs[0].outputs = b.Outputs
 		return nil
 	}
 	for _, r := range reqs {
-		r.outputs = make([][]float32, len(b.Outputs))
-		r.outShapes = make([][]int64, len(b.Outputs))
+		r.outputs = make([]backend.Tensor, len(b.Outputs))
 	}
-	for i, out := range b.Outputs {
-		if b.Rows == 0 || len(out)%b.Rows != 0 {
-			return fmt.Errorf("output %d has %d values, not a multiple of the batch %d", i, len(out), b.Rows)
+	for i := range b.Outputs {
+		out := &b.Outputs[i]
+		n := out.Len()
+		if b.Rows == 0 || n%b.Rows != 0 || len(out.Shape) == 0 {
+			return fmt.Errorf("output %d has %d values, not a multiple of the batch %d", i, n, b.Rows)
 		}
-		per := len(out) / b.Rows
+		per := n / b.Rows
+		size := backend.ElementSize(out.Type)
 		off := 0
 		for _, r := range reqs {
-			r.outputs[i] = out[off*per : (off+r.rows)*per : (off+r.rows)*per]
-			shape := slices.Clone(b.OutputShapes[i])
-			shape[0] = int64(r.rows)
-			r.outShapes[i] = shape
+			t := backend.Tensor{Type: out.Type, Shape: slices.Clone(out.Shape)}
+			t.Shape[0] = int64(r.rows)
+			lo, hi := off*per, (off+r.rows)*per
+			switch out.Type {
+			case pb.DataType_TYPE_FP32:
+				t.FP32 = out.FP32[lo:hi:hi]
+			case pb.DataType_TYPE_STRING:
+				t.Bytes = out.Bytes[lo:hi:hi]
+			default:
+				t.Raw = out.Raw[lo*size : hi*size : hi*size]
+			}
+			r.outputs[i] = t
 			off += r.rows
 		}
 	}
@@ -461,9 +490,9 @@ func splitOutputs(b *backend.Batch, reqs []*request) error {
 // ensemble's queue and compute times are the sums over its steps, which is
 // how its statistics explain where the time went.
 func (rt *runtime) inferEnsemble(r *request) error {
-	tensors := make(map[string]tensor, 4)
+	tensors := make(map[string]backend.Tensor, 4)
 	for i, in := range rt.cfg.GetInput() {
-		tensors[in.GetName()] = tensor{r.inputs[i], r.shapes[i]}
+		tensors[in.GetName()] = r.inputs[i]
 	}
 	for _, st := range rt.cfg.GetEnsembleScheduling().GetStep() {
 		srt, err := rt.srv.acquire(st.GetModelName(), versionString(st.GetModelVersion()))
@@ -481,8 +510,11 @@ func (rt *runtime) inferEnsemble(r *request) error {
 				srt.release()
 				return status.Errorf(codes.Internal, "ensemble %q step %q: tensor %q for input %q is not produced by any earlier step", rt.cfg.Name, st.GetModelName(), name, in.GetName())
 			}
-			sub.inputs = append(sub.inputs, t.data)
-			sub.shapes = append(sub.shapes, t.shape)
+			if t.Type != in.GetDataType() {
+				srt.release()
+				return status.Errorf(codes.InvalidArgument, "ensemble %q step %q: tensor %q is %s but input %q takes %s", rt.cfg.Name, st.GetModelName(), name, t.Type, in.GetName(), in.GetDataType())
+			}
+			sub.inputs = append(sub.inputs, t)
 		}
 		err = srt.infer(sub)
 		srt.mv.stats.request(err == nil, int64(time.Since(sub.arrived)), sub.queueNS, sub.inNS, sub.inferNS, sub.outNS)
@@ -499,7 +531,10 @@ func (rt *runtime) inferEnsemble(r *request) error {
 			if !ok {
 				continue
 			}
-			tensors[name] = tensor{sub.outputs[i], sub.outShapes[i]}
+			if i >= len(sub.outputs) {
+				return status.Errorf(codes.Internal, "ensemble %q step %q: backend produced %d outputs, config declares %d", rt.cfg.Name, st.GetModelName(), len(sub.outputs), len(srt.cfg.GetOutput()))
+			}
+			tensors[name] = sub.outputs[i]
 		}
 	}
 	for _, out := range rt.cfg.GetOutput() {
@@ -507,14 +542,8 @@ func (rt *runtime) inferEnsemble(r *request) error {
 		if !ok {
 			return status.Errorf(codes.Internal, "ensemble %q: no step produces output %q", rt.cfg.Name, out.GetName())
 		}
-		r.outputs = append(r.outputs, t.data)
-		r.outShapes = append(r.outShapes, t.shape)
+		r.outputs = append(r.outputs, t)
 	}
 	rt.mv.stats.execution(r.rows, 0, 0, 0)
 	return nil
-}
-
-type tensor struct {
-	data  []float32
-	shape []int64
 }

@@ -497,10 +497,10 @@ func (s *Server) ModelMetadata(_ context.Context, r *pb.ModelMetadataRequest) (*
 	sort.Strings(out.Versions)
 	batch := cfg.GetMaxBatchSize() > 0
 	for _, in := range cfg.GetInput() {
-		out.Inputs = append(out.Inputs, &pb.ModelMetadataResponse_TensorMetadata{Name: in.Name, Datatype: "FP32", Shape: fullShape(batch, in.Dims)})
+		out.Inputs = append(out.Inputs, &pb.ModelMetadataResponse_TensorMetadata{Name: in.Name, Datatype: wireDatatype(in.GetDataType()), Shape: fullShape(batch, in.Dims)})
 	}
 	for _, o := range cfg.GetOutput() {
-		out.Outputs = append(out.Outputs, &pb.ModelMetadataResponse_TensorMetadata{Name: o.Name, Datatype: "FP32", Shape: fullShape(batch, o.Dims)})
+		out.Outputs = append(out.Outputs, &pb.ModelMetadataResponse_TensorMetadata{Name: o.Name, Datatype: wireDatatype(o.GetDataType()), Shape: fullShape(batch, o.Dims)})
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -19,18 +20,20 @@ type Batch struct {
 	// Rows is the batch size (the first dimension of every input) for
 	// batching models, or 1 for models with max_batch_size 0.
 	Rows int
-	// Inputs holds each input's FP32 data in the order of the model
-	// config's inputs; InputShapes their full shapes (batch dim included
-	// where the model batches).
-	Inputs      [][]float32
-	InputShapes [][]int64
-	// Outputs and OutputShapes are set by Execute, in the order of the
-	// model config's outputs.
-	Outputs      [][]float32
-	OutputShapes [][]int64
+	// Inputs holds each input in the order of the model config's inputs,
+	// with its full shape (batch dim included where the model batches).
+	Inputs []Tensor
+	// Outputs are set by Execute, in the order of the model config's
+	// outputs.
+	Outputs []Tensor
 	// State is the sequence's state for stateful models (from NewState).
 	State any
 }
+
+// ErrInput marks an execution error caused by the request's data (a
+// malformed element, say) rather than by the server: the server answers
+// it as an invalid argument, not an internal error.
+var ErrInput = errors.New("bad input")
 
 // Instance is one copy of a model: it executes one batch at a time and owns
 // its scratch memory.
@@ -47,7 +50,7 @@ type Model interface {
 
 // Names lists the backends this package provides.
 func Names() []string {
-	return []string{DenseName, CalibratedName, SnapshotterName, ChannelMixName}
+	return []string{DenseName, CalibratedName, SnapshotterName, ChannelMixName, AddSubName}
 }
 
 // New builds the model described by cfg. Ensembles are not backends; the
@@ -65,6 +68,8 @@ func New(cfg *pb.ModelConfig) (Model, error) {
 		m, err = newSnapshotter(p)
 	case ChannelMixName:
 		m, err = newChannelMix(p)
+	case AddSubName:
+		m, err = newAddSub(p)
 	case "":
 		return nil, fmt.Errorf("model %q: no backend set (the embedded server runs backends %s)", cfg.GetName(), strings.Join(Names(), ", "))
 	default:

@@ -10,9 +10,9 @@ import (
 )
 
 // CalibratedName is the backend with a known service time: it returns its
-// input after a + b·batch microseconds (plus optional jitter), holding its
-// instance all that time. Tests and benchmarks check measurements against
-// this known truth.
+// inputs (any data type, input i as output i) after a + b·batch
+// microseconds (plus optional jitter), holding its instance all that time.
+// Tests and benchmarks check measurements against this known truth.
 const CalibratedName = "iaasbench_calibrated"
 
 // Calibrated is a model whose execution time is set by its config.
@@ -27,6 +27,16 @@ type Calibrated struct {
 func newCalibrated(p params) (*Calibrated, error) {
 	if err := p.knownKeys("base_us", "per_item_us", "jitter", "seed"); err != nil {
 		return nil, err
+	}
+	// Output i is input i: their data types must agree.
+	ins := p.cfg.GetInput()
+	for i, out := range p.cfg.GetOutput() {
+		if i >= len(ins) {
+			return nil, fmt.Errorf("output %q has no input to return (backend %s returns input i as output i; %d inputs)", out.GetName(), CalibratedName, len(ins))
+		}
+		if out.GetDataType() != ins[i].GetDataType() {
+			return nil, fmt.Errorf("output %q has data_type %s but input %q, which it returns, has %s", out.GetName(), out.GetDataType(), ins[i].GetName(), ins[i].GetDataType())
+		}
 	}
 	c := &Calibrated{}
 	var err error
@@ -87,12 +97,8 @@ func (in *calibratedInstance) Execute(ctx context.Context, b *Batch) error {
 	if err := Busy(ctx, d); err != nil {
 		return err
 	}
-	b.Outputs = b.Outputs[:0]
-	b.OutputShapes = b.OutputShapes[:0]
-	for i, x := range b.Inputs {
-		b.Outputs = append(b.Outputs, x) // identity: the input buffer is the request's own
-		b.OutputShapes = append(b.OutputShapes, b.InputShapes[i])
-	}
+	// Identity, any data type: the input buffers are the requests' own.
+	b.Outputs = append(b.Outputs[:0], b.Inputs...)
 	return nil
 }
 

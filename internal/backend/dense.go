@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	pb "github.com/iaasbench/iaasbench/inferencepb"
 )
 
 // DenseName is the backend of fully connected networks: the talk's MLP and
@@ -31,6 +33,9 @@ type Dense struct {
 
 func newDense(p params) (*Dense, error) {
 	if err := p.knownKeys("layers", "activation", "output_activation", "seed"); err != nil {
+		return nil, err
+	}
+	if err := p.requireTypes(DenseName, pb.DataType_TYPE_FP32); err != nil {
 		return nil, err
 	}
 	sizes, err := p.ints("layers")
@@ -102,7 +107,7 @@ type denseInstance struct {
 // server's instances already give the parallelism.
 func (in *denseInstance) Execute(_ context.Context, b *Batch) error {
 	first, last := in.d.Layers[0], in.d.Layers[len(in.d.Layers)-1]
-	x := b.Inputs[0]
+	x := b.Inputs[0].FP32
 	if len(x) != b.Rows*first.In {
 		return fmt.Errorf("input has %d values, want %d rows × %d", len(x), b.Rows, first.In)
 	}
@@ -123,8 +128,7 @@ func (in *denseInstance) Execute(_ context.Context, b *Batch) error {
 			cur = dst
 		}
 	}
-	b.Outputs = append(b.Outputs[:0], out)
-	b.OutputShapes = append(b.OutputShapes[:0], []int64{int64(b.Rows), int64(last.Out)})
+	b.Outputs = append(b.Outputs[:0], Tensor{Type: pb.DataType_TYPE_FP32, Shape: []int64{int64(b.Rows), int64(last.Out)}, FP32: out})
 	return nil
 }
 

@@ -3,6 +3,8 @@ package backend
 import (
 	"context"
 	"testing"
+
+	pb "github.com/iaasbench/iaasbench/inferencepb"
 )
 
 // BenchmarkDenseBatch8 is one execution of the talk's MLP at batch 8, the
@@ -15,7 +17,7 @@ func BenchmarkDenseBatch8(b *testing.B) {
 	for i := range x {
 		x[i] = float32(i%7) - 3
 	}
-	batch := &Batch{Rows: 8, Inputs: [][]float32{x}, InputShapes: [][]int64{{8, 64}}}
+	batch := &Batch{Rows: 8, Inputs: []Tensor{{Type: pb.DataType_TYPE_FP32, Shape: []int64{8, 64}, FP32: x}}}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if err := inst.Execute(context.Background(), batch); err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	pb "github.com/iaasbench/iaasbench/inferencepb"
 )
 
 // SnapshotterName is the talk's streaming state model. Each sequence keeps
@@ -21,6 +23,9 @@ type Snapshotter struct {
 
 func newSnapshotter(p params) (*Snapshotter, error) {
 	if err := p.knownKeys("channels", "kernel"); err != nil {
+		return nil, err
+	}
+	if err := p.requireTypes(SnapshotterName, pb.DataType_TYPE_FP32); err != nil {
 		return nil, err
 	}
 	ch, err := p.int("channels", 21)
@@ -52,7 +57,7 @@ func (in snapshotterInstance) Execute(_ context.Context, b *Batch) error {
 	if !ok {
 		return fmt.Errorf("snapshotter needs sequence state: send sequence_id with sequence_start on the first request")
 	}
-	shape := b.InputShapes[0]
+	shape := b.Inputs[0].Shape
 	if len(shape) != 2 || shape[0] != int64(s.Channels) {
 		return fmt.Errorf("update has shape %v, want [%d, update]", shape, s.Channels)
 	}
@@ -60,7 +65,7 @@ func (in snapshotterInstance) Execute(_ context.Context, b *Batch) error {
 	if u <= 0 || u > s.Kernel {
 		return fmt.Errorf("update of %d samples per channel, want 1..%d (the kernel)", u, s.Kernel)
 	}
-	upd := b.Inputs[0]
+	upd := b.Inputs[0].FP32
 	for c := 0; c < s.Channels; c++ {
 		row := state[c*s.Kernel : (c+1)*s.Kernel]
 		copy(row, row[u:])
@@ -68,8 +73,7 @@ func (in snapshotterInstance) Execute(_ context.Context, b *Batch) error {
 	}
 	out := make([]float32, len(state))
 	copy(out, state)
-	b.Outputs = append(b.Outputs[:0], out)
-	b.OutputShapes = append(b.OutputShapes[:0], []int64{int64(s.Channels), int64(s.Kernel)})
+	b.Outputs = append(b.Outputs[:0], Tensor{Type: pb.DataType_TYPE_FP32, Shape: []int64{int64(s.Channels), int64(s.Kernel)}, FP32: out})
 	return nil
 }
 
@@ -88,6 +92,9 @@ type ChannelMix struct {
 
 func newChannelMix(p params) (*ChannelMix, error) {
 	if err := p.knownKeys("channels", "seed"); err != nil {
+		return nil, err
+	}
+	if err := p.requireTypes(ChannelMixName, pb.DataType_TYPE_FP32); err != nil {
 		return nil, err
 	}
 	ch, err := p.int("channels", 21)
@@ -121,14 +128,14 @@ type channelMixInstance struct{ m *ChannelMix }
 
 // Execute expects [channels, T] (unbatched) or [batch, channels, T].
 func (in channelMixInstance) Execute(_ context.Context, b *Batch) error {
-	shape := b.InputShapes[0]
+	shape := b.Inputs[0].Shape
 	if len(shape) < 2 || shape[len(shape)-2] != int64(in.m.Channels) {
 		return fmt.Errorf("input has shape %v, want [..., %d, T]", shape, in.m.Channels)
 	}
 	t := int(shape[len(shape)-1])
-	rows := len(b.Inputs[0]) / (in.m.Channels * t)
+	rows := len(b.Inputs[0].FP32) / (in.m.Channels * t)
 	out := make([]float32, rows*t)
-	x := b.Inputs[0]
+	x := b.Inputs[0].FP32
 	for r := 0; r < rows; r++ {
 		o := out[r*t : (r+1)*t]
 		for i := range o {
@@ -143,7 +150,6 @@ func (in channelMixInstance) Execute(_ context.Context, b *Batch) error {
 		}
 	}
 	outShape := append(append([]int64{}, shape[:len(shape)-2]...), int64(t))
-	b.Outputs = append(b.Outputs[:0], out)
-	b.OutputShapes = append(b.OutputShapes[:0], outShape)
+	b.Outputs = append(b.Outputs[:0], Tensor{Type: pb.DataType_TYPE_FP32, Shape: outShape, FP32: out})
 	return nil
 }
