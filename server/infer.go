@@ -233,4 +233,3 @@ func inputNames(cfg *pb.ModelConfig) string {
 	}
 	return out
 }
-

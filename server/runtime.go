@@ -26,11 +26,11 @@ type request struct {
 
 	outputs []backend.Tensor
 	queueNS int64
-	inNS      int64
-	inferNS   int64
-	outNS     int64
-	err       error
-	done      chan struct{} // closed when a batched execution finished
+	inNS    int64
+	inferNS int64
+	outNS   int64
+	err     error
+	done    chan struct{} // closed when a batched execution finished
 }
 
 type seqControl struct {
