@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -39,6 +41,17 @@ type Options struct {
 	// MetricsAddr is the Prometheus metrics address (default
 	// 127.0.0.1:8002); "off" disables the endpoint.
 	MetricsAddr string
+	// HTTPAddr is the KServe v2 HTTP/REST address; empty or "off" serves
+	// no HTTP (serve's flag defaults to Triton's 127.0.0.1:8000).
+	HTTPAddr string
+	// TLS, when set, serves gRPC and HTTP over TLS (see LoadTLS); the
+	// metrics endpoint stays plain HTTP, as Triton's does.
+	TLS *tls.Config
+	// AuthToken, when set, is the bearer token every gRPC call and HTTP
+	// request must carry (authorization: Bearer <token>), health checks
+	// included unless AuthExemptHealth.
+	AuthToken        string
+	AuthExemptHealth bool
 	// Repository to serve; nil serves the built-in repository.
 	Repository *modelrepo.Repository
 	// MaxQueue bounds each model's queue of waiting requests; past it the
@@ -64,12 +77,16 @@ type Server struct {
 	mu     sync.RWMutex
 	models map[string]*modelEntry
 
-	grpc    *grpc.Server
-	lis     net.Listener
-	http    *http.Server
-	httpLis net.Listener
-	cancel  context.CancelFunc
-	bg      sync.WaitGroup
+	grpc       *grpc.Server
+	lis        net.Listener
+	metrics    *http.Server
+	metricsLis net.Listener
+	api        *http.Server // KServe v2 HTTP/REST
+	apiLis     net.Listener
+	auth       *authenticator
+	calls      callPool
+	cancel     context.CancelFunc
+	bg         sync.WaitGroup
 
 	pb.UnimplementedGRPCInferenceServiceServer
 }
@@ -112,7 +129,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, models: map[string]*modelEntry{}}
+	if opts.HTTPAddr == "" {
+		opts.HTTPAddr = "off"
+	}
+	s := &Server{opts: opts, log: opts.Logger, models: map[string]*modelEntry{}, auth: newAuthenticator(opts.AuthToken, opts.AuthExemptHealth)}
 	if opts.Repository != nil {
 		s.repo = *opts.Repository
 	} else {
@@ -163,16 +183,60 @@ func (s *Server) Start() error {
 		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
 	}
 	s.lis = lis
-	s.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(256<<20),
-		grpc.MaxSendMsgSize(256<<20),
-		grpc.InitialWindowSize(4<<20),
-		grpc.InitialConnWindowSize(16<<20),
+	gopts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(256 << 20),
+		grpc.MaxSendMsgSize(256 << 20),
+		grpc.InitialWindowSize(4 << 20),
+		grpc.InitialConnWindowSize(16 << 20),
 		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
-	)
+	}
+	if s.opts.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(s.opts.TLS.Clone())))
+	}
+	if s.auth != nil {
+		gopts = append(gopts, grpc.ChainUnaryInterceptor(s.auth.unary), grpc.ChainStreamInterceptor(s.auth.stream))
+	}
+	s.grpc = grpc.NewServer(gopts...)
 	pb.RegisterGRPCInferenceServiceServer(s.grpc, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	fail := func(err error) error {
+		s.grpc.Stop()
+		if s.apiLis != nil {
+			s.apiLis.Close()
+		}
+		cancel()
+		return err
+	}
+	if s.opts.HTTPAddr != "off" {
+		al, err := net.Listen("tcp", s.opts.HTTPAddr)
+		if err != nil {
+			return fail(fmt.Errorf("listen for HTTP on %s: %w", s.opts.HTTPAddr, err))
+		}
+		if s.opts.TLS != nil {
+			tc := s.opts.TLS.Clone()
+			tc.NextProtos = []string{"http/1.1"} // Triton's HTTP endpoint is HTTP/1.1
+			al = tls.NewListener(al, tc)
+		}
+		s.apiLis = al
+		var h http.Handler = s.httpHandler()
+		if s.auth != nil {
+			h = s.auth.http(h)
+		}
+		s.api = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	}
+	if s.opts.MetricsAddr != "off" {
+		hl, err := net.Listen("tcp", s.opts.MetricsAddr)
+		if err != nil {
+			return fail(fmt.Errorf("listen for metrics on %s: %w", s.opts.MetricsAddr, err))
+		}
+		s.metricsLis = hl
+		mux := http.NewServeMux()
+		mux.HandleFunc("/metrics", s.serveMetrics)
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+	s.warnExposure()
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -180,30 +244,27 @@ func (s *Server) Start() error {
 			s.log.Error("grpc serve", "err", err)
 		}
 	}()
+	for _, hs := range []struct {
+		srv  *http.Server
+		lis  net.Listener
+		what string
+	}{{s.api, s.apiLis, "http serve"}, {s.metrics, s.metricsLis, "metrics serve"}} {
+		if hs.srv == nil {
+			continue
+		}
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			if err := hs.srv.Serve(hs.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error(hs.what, "err", err)
+			}
+		}()
+	}
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.reapSequences(ctx) }()
 	if len(s.devices) > 0 {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.sampleDevices(ctx, 100*time.Millisecond) }()
-	}
-	if s.opts.MetricsAddr != "off" {
-		hl, err := net.Listen("tcp", s.opts.MetricsAddr)
-		if err != nil {
-			s.grpc.Stop()
-			cancel()
-			return fmt.Errorf("listen for metrics on %s: %w", s.opts.MetricsAddr, err)
-		}
-		s.httpLis = hl
-		mux := http.NewServeMux()
-		mux.HandleFunc("/metrics", s.serveMetrics)
-		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			if err := s.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("metrics serve", "err", err)
-			}
-		}()
 	}
 	return nil
 }
@@ -218,10 +279,23 @@ func (s *Server) Addr() string {
 
 // MetricsURL is the Prometheus endpoint, or "" when disabled.
 func (s *Server) MetricsURL() string {
-	if s.httpLis == nil {
+	if s.metricsLis == nil {
 		return ""
 	}
-	return "http://" + s.httpLis.Addr().String() + "/metrics"
+	return "http://" + s.metricsLis.Addr().String() + "/metrics"
+}
+
+// HTTPURL is the base URL of the KServe v2 HTTP/REST endpoint
+// (http://host:port, https:// with TLS), or "" when disabled.
+func (s *Server) HTTPURL() string {
+	if s.apiLis == nil {
+		return ""
+	}
+	scheme := "http://"
+	if s.opts.TLS != nil {
+		scheme = "https://"
+	}
+	return scheme + s.apiLis.Addr().String()
 }
 
 // Shutdown stops accepting requests and drains those in flight, or stops
@@ -241,8 +315,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.grpc.Stop()
 		err = ctx.Err()
 	}
-	if s.http != nil {
-		_ = s.http.Shutdown(ctx)
+	if s.api != nil {
+		if err := s.api.Shutdown(ctx); err != nil {
+			s.api.Close() // ctx ended: stop hard, as gRPC does
+		}
+	}
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(ctx)
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -476,7 +555,7 @@ func (s *Server) ServerMetadata(context.Context, *pb.ServerMetadataRequest) (*pb
 	return &pb.ServerMetadataResponse{
 		Name:       "iaasbench",
 		Version:    s.opts.Version,
-		Extensions: []string{"model_configuration", "model_repository", "model_repository(unload_dependents)", "schedule_policy", "sequence", "statistics"},
+		Extensions: []string{"binary_tensor_data", "model_configuration", "model_repository", "model_repository(unload_dependents)", "schedule_policy", "sequence", "statistics"},
 	}, nil
 }
 
@@ -535,12 +614,27 @@ func (s *Server) ModelStatistics(_ context.Context, r *pb.ModelStatisticsRequest
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := &pb.ModelStatisticsResponse{}
-	if r.GetName() != "" {
+	if r.GetName() != "" && r.GetVersion() != "" {
 		mv, err := s.lookupLocked(r.GetName(), r.GetVersion())
 		if err != nil {
 			return nil, err
 		}
 		out.ModelStats = append(out.ModelStats, mv.stats.pb(r.GetName(), mv.version))
+		return out, nil
+	}
+	if r.GetName() != "" {
+		// Every served version of the model, as Triton answers.
+		if _, err := s.lookupLocked(r.GetName(), ""); err != nil {
+			return nil, err
+		}
+		vs := make([]string, 0, len(s.models[r.GetName()].versions))
+		for v := range s.models[r.GetName()].versions {
+			vs = append(vs, v)
+		}
+		sort.Strings(vs)
+		for _, v := range vs {
+			out.ModelStats = append(out.ModelStats, s.models[r.GetName()].versions[v].stats.pb(r.GetName(), v))
+		}
 		return out, nil
 	}
 	names := make([]string, 0, len(s.models))

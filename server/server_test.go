@@ -133,7 +133,7 @@ func TestHealthAndMetadata(t *testing.T) {
 	if err != nil || md.Name != "iaasbench" || md.Version != "test" {
 		t.Fatalf("server metadata = %v, %v", md, err)
 	}
-	for _, m := range []string{"mlp", "noise-remover", "end-to-end", "calibrated", "snapshotter", "deepclean", "stream-e2e"} {
+	for _, m := range []string{"mlp", "noise-remover", "end-to-end", "calibrated", "snapshotter", "deepclean", "stream-e2e", "simple", "simple_string", "simple_identity"} {
 		if ok, err := c.ModelReady(ctx, m, ""); err != nil || !ok {
 			t.Errorf("model %s ready = %v, %v", m, ok, err)
 		}
@@ -153,7 +153,7 @@ func TestHealthAndMetadata(t *testing.T) {
 		t.Fatalf("mlp config = %v, %v", cfg, err)
 	}
 	idx, err := c.Index(ctx)
-	if err != nil || len(idx) != 7 {
+	if err != nil || len(idx) != 10 {
 		t.Fatalf("index = %v, %v", idx, err)
 	}
 }
@@ -234,7 +234,7 @@ func TestStatisticsAndMetrics(t *testing.T) {
 		t.Fatalf("compute/batch stats: %v", s)
 	}
 	all, err := c.Statistics(ctx, "", "")
-	if err != nil || len(all) != 7 {
+	if err != nil || len(all) != 10 {
 		t.Fatalf("all stats: %d, %v", len(all), err)
 	}
 	resp, err := http.Get(srv.MetricsURL())

@@ -17,6 +17,12 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("serve", os.Stderr)
 	addr := fs.String("addr", "127.0.0.1:8001", "gRPC listen address (loopback unless you mean otherwise)")
 	metrics := fs.String("metrics-addr", "127.0.0.1:8002", `Prometheus metrics address, or "off"`)
+	httpAddr := fs.String("http-addr", "127.0.0.1:8000", `KServe v2 HTTP/REST address (Triton's port), or "off"`)
+	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve gRPC and HTTP over TLS (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	tlsClientCA := fs.String("tls-client-ca", "", "PEM CA bundle: require client certificates signed by it (mutual TLS)")
+	tokenFile := fs.String("auth-token-file", "", "file holding a bearer token every request must carry (authorization: Bearer <token>)")
+	exemptHealth := fs.Bool("auth-exempt-health", false, "with --auth-token-file: leave the health checks (live, ready, model ready) open for probes")
 	repo := fs.String("repo", "", "model repository directory in Triton's layout (default: the built-in models)")
 	maxQueue := fs.Int("max-queue", 1024, "requests a model may queue before the server answers UNAVAILABLE")
 	gpus := fs.Int("emulated-gpus", 0, "number of emulated GPU devices for KIND_GPU instance groups")
@@ -24,7 +30,24 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := server.Options{Addr: *addr, MetricsAddr: *metrics, MaxQueue: *maxQueue, EmulatedGPUs: *gpus, Version: version, Logger: slog.Default()}
+	opts := server.Options{Addr: *addr, MetricsAddr: *metrics, HTTPAddr: *httpAddr, MaxQueue: *maxQueue, EmulatedGPUs: *gpus,
+		AuthExemptHealth: *exemptHealth, Version: version, Logger: slog.Default()}
+	if *tlsCert != "" || *tlsKey != "" || *tlsClientCA != "" {
+		cfg, err := server.LoadTLS(*tlsCert, *tlsKey, *tlsClientCA)
+		if err != nil {
+			return err
+		}
+		opts.TLS = cfg
+	}
+	if *tokenFile != "" {
+		tok, err := server.ReadTokenFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		opts.AuthToken = tok
+	} else if *exemptHealth {
+		return fmt.Errorf("--auth-exempt-health needs --auth-token-file")
+	}
 	if *repo != "" {
 		r, err := modelrepo.Dir(*repo)
 		if err != nil {
@@ -50,7 +73,19 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if metricsAt == "" {
 		metricsAt = "off"
 	}
-	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, metrics %s\n", srv.Addr(), metricsAt)
+	httpAt := srv.HTTPURL()
+	if httpAt == "" {
+		httpAt = "off"
+	}
+	grpcAt := "grpc://" + srv.Addr()
+	if opts.TLS != nil {
+		grpcAt = "grpcs://" + srv.Addr()
+	}
+	auth := "none"
+	if opts.AuthToken != "" {
+		auth = "bearer token from " + *tokenFile
+	}
+	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, HTTP on %s, metrics %s, auth %s\n", grpcAt, httpAt, metricsAt, auth)
 	<-ctx.Done()
 	slog.Info("shutting down: draining requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
