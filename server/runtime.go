@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -392,7 +393,9 @@ func (rt *runtime) execute(ctx context.Context, in *instance, reqs []*request, s
 	}
 	t3 := time.Now()
 	inNS, inferNS, outNS := int64(t1.Sub(t0)), int64(t2.Sub(t1)), int64(t3.Sub(t2))
-	if err != nil {
+	if errors.Is(err, backend.ErrInput) {
+		err = status.Errorf(codes.InvalidArgument, "model %q: %v", rt.cfg.Name, err)
+	} else if err != nil {
 		err = status.Errorf(codes.Internal, "model %q: execution failed: %v", rt.cfg.Name, err)
 	} else {
 		rt.mv.stats.execution(b.Rows, inNS, inferNS, outNS)

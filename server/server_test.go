@@ -32,7 +32,9 @@ func start(t testing.TB, opts server.Options) (*server.Server, *client.Client) {
 	if opts.MetricsAddr == "" {
 		opts.MetricsAddr = "127.0.0.1:0"
 	}
-	opts.Logger = quietLogger()
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
