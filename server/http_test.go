@@ -786,7 +786,9 @@ func TestHTTPSequence(t *testing.T) {
 	do(t, "POST", url+"/v2/models/snapshotter/infer", body, nil).wantError(t, "bad sequence_start", http.StatusBadRequest, "sequence_start")
 }
 
-func mlpNet() *backend.Dense { return backend.NewDense([]int{64, 256, 128, 64, 1}, "relu", "sigmoid", 1) }
+func mlpNet() *backend.Dense {
+	return backend.NewDense([]int{64, 256, 128, 64, 1}, "relu", "sigmoid", 1)
+}
 
 func zeros(n int) []any {
 	v := make([]any, n)
