@@ -345,15 +345,16 @@ func httpCode(c codes.Code) int {
 // pooled so that the body, the parsed header, the decoded inputs and the
 // response buffer are reused from request to request.
 type httpCall struct {
-	body []byte // the whole request body
-	hdr  httpInferRequest
-	raw  bool // Inference-Header-Content-Length: 0 — the body is one input's binary data
-	bin  []byte
-	r    request
-	out  []byte // response: JSON header, then binary outputs
-	blob []byte // binary outputs, gathered while the header is written
-	idx  []int
-	jlen int // length of the JSON part of out, when binary data follows
+	body  []byte // the whole request body
+	hdr   httpInferRequest
+	raw   bool // Inference-Header-Content-Length: 0 — the body is one input's binary data
+	bin   []byte
+	r     request
+	out   []byte // response: JSON header, then binary outputs
+	blob  []byte // binary outputs, gathered while the header is written
+	idx   []int
+	names []string
+	jlen  int // length of the JSON part of out, when binary data follows
 }
 
 // httpInferRequest is $inference_request. Parameters are read into raw
@@ -462,14 +463,15 @@ func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request, model, versio
 		statusError(w, err)
 		return
 	}
+	// Canonical keys set directly: Header.Set would allocate per call.
 	h := w.Header()
 	if c.jlen > 0 {
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set(inferHeaderLength, strconv.Itoa(c.jlen))
+		h["Content-Type"] = s.ctBinary
+		h[inferHeaderLength] = []string{strconv.Itoa(c.jlen)}
 	} else {
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = s.ctJSON
 	}
-	h.Set("Content-Length", strconv.Itoa(len(c.out)))
+	h["Content-Length"] = []string{strconv.Itoa(len(c.out))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(c.out)
 }
@@ -707,14 +709,11 @@ func (c *httpCall) emit(rt *runtime, r *request) error {
 			return status.Errorf(codes.Unimplemented, "model %q: output %q: shared memory is not supported by the embedded server", cfg.Name, q.Outputs[i].Name)
 		}
 	}
-	names := func(yield func(string) bool) {
-		for i := range q.Outputs {
-			if !yield(q.Outputs[i].Name) {
-				return
-			}
-		}
+	c.names = c.names[:0]
+	for i := range q.Outputs {
+		c.names = append(c.names, q.Outputs[i].Name)
 	}
-	c.idx, err = selectOutputs(cfg, r, names, c.idx)
+	c.idx, err = selectOutputs(cfg, r, c.names, c.idx)
 	if err != nil {
 		return err
 	}

@@ -156,12 +156,9 @@ func (g *grpcCall) bind(cfg *pb.ModelConfig, r *request) error {
 // contents, as Triton's gRPC endpoint does.
 func (g *grpcCall) emit(rt *runtime, r *request) error {
 	cfg := rt.cfg
-	names := func(yield func(string) bool) {
-		for _, o := range g.req.GetOutputs() {
-			if !yield(o.GetName()) {
-				return
-			}
-		}
+	var names []string
+	for _, o := range g.req.GetOutputs() {
+		names = append(names, o.GetName())
 	}
 	idx, err := selectOutputs(cfg, r, names, nil)
 	if err != nil {
@@ -211,12 +208,20 @@ func decodeSequence(req *pb.ModelInferRequest, sc *seqControl) error {
 	return nil
 }
 
-func shapeMatches(got, want []int64) bool {
-	if len(got) != len(want) {
+// shapeFits reports whether a request's shape fits a config's dims, after
+// the batch dimension where the model batches (-1 in dims is any size).
+func shapeFits(got []int64, batching bool, dims []int64) bool {
+	if batching {
+		if len(got) == 0 {
+			return false
+		}
+		got = got[1:]
+	}
+	if len(got) != len(dims) {
 		return false
 	}
 	for i := range got {
-		if got[i] < 0 || (want[i] >= 0 && got[i] != want[i]) {
+		if got[i] < 0 || (dims[i] >= 0 && got[i] != dims[i]) {
 			return false
 		}
 	}

@@ -85,8 +85,10 @@ type Server struct {
 	apiLis     net.Listener
 	auth       *authenticator
 	calls      callPool
-	cancel     context.CancelFunc
-	bg         sync.WaitGroup
+	// Content-Type values shared by HTTP responses (read-only).
+	ctJSON, ctBinary []string
+	cancel           context.CancelFunc
+	bg               sync.WaitGroup
 
 	pb.UnimplementedGRPCInferenceServiceServer
 }
@@ -132,7 +134,8 @@ func New(opts Options) (*Server, error) {
 	if opts.HTTPAddr == "" {
 		opts.HTTPAddr = "off"
 	}
-	s := &Server{opts: opts, log: opts.Logger, models: map[string]*modelEntry{}, auth: newAuthenticator(opts.AuthToken, opts.AuthExemptHealth)}
+	s := &Server{opts: opts, log: opts.Logger, models: map[string]*modelEntry{}, auth: newAuthenticator(opts.AuthToken, opts.AuthExemptHealth),
+		ctJSON: []string{"application/json"}, ctBinary: []string{"application/octet-stream"}}
 	if opts.Repository != nil {
 		s.repo = *opts.Repository
 	} else {

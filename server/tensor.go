@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/binary"
 	"fmt"
-	"iter"
 	"math"
 	"strings"
 
@@ -33,10 +32,10 @@ type binder struct {
 	seen int
 }
 
-func newBinder(cfg *pb.ModelConfig, r *request, inputs int) (*binder, error) {
+func newBinder(cfg *pb.ModelConfig, r *request, inputs int) (binder, error) {
 	ins := cfg.GetInput()
 	if inputs != len(ins) {
-		return nil, status.Errorf(codes.InvalidArgument, "model %q expects %d inputs (%s), got %d", cfg.Name, len(ins), inputNames(cfg), inputs)
+		return binder{}, status.Errorf(codes.InvalidArgument, "model %q expects %d inputs (%s), got %d", cfg.Name, len(ins), inputNames(cfg), inputs)
 	}
 	if cap(r.inputs) >= len(ins) {
 		r.inputs = r.inputs[:len(ins)]
@@ -54,7 +53,7 @@ func newBinder(cfg *pb.ModelConfig, r *request, inputs int) (*binder, error) {
 		r.bound = make([]bool, len(ins))
 	}
 	r.rows = 1
-	return &binder{cfg: cfg, r: r}, nil
+	return binder{cfg: cfg, r: r}, nil
 }
 
 // input checks one input's name, datatype and shape; it returns the slot
@@ -84,9 +83,8 @@ func (b *binder) input(name, datatype string, shape []int64) (*backend.Tensor, i
 		}
 	}
 	batching := cfg.GetMaxBatchSize() > 0
-	want := fullShape(batching, in.GetDims())
-	if !shapeMatches(shape, want) {
-		return nil, 0, status.Errorf(codes.InvalidArgument, "model %q: input %q has shape %v, expected %v (-1 is any size)", cfg.Name, name, shape, want)
+	if !shapeFits(shape, batching, in.GetDims()) {
+		return nil, 0, status.Errorf(codes.InvalidArgument, "model %q: input %q has shape %v, expected %v (-1 is any size)", cfg.Name, name, shape, fullShape(batching, in.GetDims()))
 	}
 	if batching {
 		rows := int(shape[0])
@@ -332,7 +330,7 @@ func appendRaw(dst []byte, t *backend.Tensor) []byte {
 // config order, when none are named) to indices of the config's outputs,
 // appending to dst. It also checks that the backend produced what the
 // config declares.
-func selectOutputs(cfg *pb.ModelConfig, r *request, names iter.Seq[string], dst []int) ([]int, error) {
+func selectOutputs(cfg *pb.ModelConfig, r *request, names []string, dst []int) ([]int, error) {
 	outs := cfg.GetOutput()
 	if len(r.outputs) != len(outs) {
 		return nil, status.Errorf(codes.Internal, "model %q: backend produced %d outputs, config declares %d", cfg.Name, len(r.outputs), len(outs))
@@ -343,23 +341,20 @@ func selectOutputs(cfg *pb.ModelConfig, r *request, names iter.Seq[string], dst 
 		}
 	}
 	dst = dst[:0]
-	var missing string
-	if names != nil {
-		names(func(w string) bool {
-			for i, o := range outs {
-				if o.GetName() == w {
-					dst = append(dst, i)
-					return true
-				}
+	for _, w := range names {
+		found := false
+		for i, o := range outs {
+			if o.GetName() == w {
+				dst = append(dst, i)
+				found = true
+				break
 			}
-			missing = w
-			return false
-		})
+		}
+		if !found {
+			return nil, status.Errorf(codes.InvalidArgument, "model %q has no output %q (outputs: %s)", cfg.Name, w, outputNames(cfg))
+		}
 	}
-	if missing != "" {
-		return nil, status.Errorf(codes.InvalidArgument, "model %q has no output %q (outputs: %s)", cfg.Name, missing, outputNames(cfg))
-	}
-	if len(dst) == 0 {
+	if len(names) == 0 {
 		for i := range outs {
 			dst = append(dst, i)
 		}
