@@ -13,6 +13,7 @@ import (
 
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/server"
 )
 
@@ -148,7 +149,7 @@ func TestTritonValidation(t *testing.T) {
 max_batch_size: 0
 input [ { name: "i" data_type: TYPE_INT8 dims: [ 2 ] } ]
 output [ { name: "o" data_type: TYPE_INT8 dims: [ 2 ] } ]`)
-	repo, err := server.DirRepository(dir)
+	repo, err := modelrepo.Dir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ input [ { name: "TEXT" data_type: TYPE_STRING dims: [ 1 ] } ]
 output [ { name: "ECHO" data_type: TYPE_STRING dims: [ 1 ] } ]
 dynamic_batching { max_queue_delay_microseconds: 100 }
 parameters { key: "base_us" value: { string_value: "50" } }`)
-	repo, err := server.DirRepository(dir)
+	repo, err := modelrepo.Dir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ backend: "iaasbench_dense"
 input [ { name: "x" data_type: TYPE_STRING dims: [ 4 ] } ]
 output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]
 parameters { key: "layers" value: { string_value: "4,1" } }`)
-	brepo, _ := server.DirRepository(bad)
+	brepo, _ := modelrepo.Dir(bad)
 	_, err = server.New(server.Options{Repository: &brepo, Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), `input "x" has data_type TYPE_STRING`) || !strings.Contains(err.Error(), "iaasbench_dense") {
 		t.Errorf("dense on strings: %v", err)

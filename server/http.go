@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
-	"github.com/iaasbench/iaasbench/server/backend"
+	"github.com/iaasbench/iaasbench/internal/backend"
 )
 
 // The KServe v2 HTTP/REST front-end, with Triton's extensions over HTTP:

@@ -26,8 +26,8 @@ import (
 
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/internal/backend"
 	"github.com/iaasbench/iaasbench/server"
-	"github.com/iaasbench/iaasbench/server/backend"
 )
 
 // startHTTP runs a server with its HTTP endpoint on a free loopback port.

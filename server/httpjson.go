@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
-	"github.com/iaasbench/iaasbench/server/backend"
+	"github.com/iaasbench/iaasbench/internal/backend"
 )
 
 // walkJSONArray calls fn with each leaf of a JSON array, nested arrays
