@@ -205,6 +205,7 @@ func (s *Server) Start() error {
 	s.cancel = cancel
 	fail := func(err error) error {
 		s.grpc.Stop()
+		lis.Close() // not yet served, so Stop does not close it
 		if s.apiLis != nil {
 			s.apiLis.Close()
 		}
