@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -796,4 +797,26 @@ func zeros(n int) []any {
 		v[i] = 0
 	}
 	return v
+}
+
+// A busy HTTP port fails Start with the address, and frees the gRPC port.
+func TestHTTPListenFailureNamesTheAddress(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", HTTPAddr: busy.Addr().String(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Start()
+	if err == nil || !strings.Contains(err.Error(), "listen for HTTP on "+busy.Addr().String()) {
+		t.Fatalf("Start with a busy HTTP port: %v", err)
+	}
+	if l, err := net.Listen("tcp", srv.Addr()); err != nil {
+		t.Errorf("gRPC port %s still held after the failed Start: %v", srv.Addr(), err)
+	} else {
+		l.Close()
+	}
 }
