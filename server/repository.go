@@ -50,14 +50,15 @@ func validateConfig(cfg *pb.ModelConfig) error {
 }
 
 // applyDefaults fills what Triton fills: one instance group of count 1 and
-// kind CPU when none is given (no GPUs exist here unless emulated).
+// kind KIND_AUTO when none is given (place then puts it on the GPUs when
+// the server has them, else on the CPU).
 func applyDefaults(cfg *pb.ModelConfig) *pb.ModelConfig {
 	cfg = proto.Clone(cfg).(*pb.ModelConfig)
 	if cfg.GetPlatform() == "ensemble" {
 		return cfg
 	}
 	if len(cfg.InstanceGroup) == 0 {
-		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_CPU}}
+		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_AUTO}}
 	}
 	for i, g := range cfg.InstanceGroup {
 		if g.Name == "" {

@@ -57,6 +57,12 @@ type Options struct {
 	// MaxQueue bounds each model's queue of waiting requests; past it the
 	// server answers UNAVAILABLE rather than growing memory (default 1024).
 	MaxQueue int
+	// MaxInflightBytes bounds the memory held by inference requests in
+	// flight (their bodies, decoded tensors and outputs); past it a
+	// ModelInfer call gets RESOURCE_EXHAUSTED before its body is read and
+	// a streamed request waits. 0: DefaultMaxInflightBytes (a sixteenth of
+	// the machine's or cgroup's memory); negative: no limit.
+	MaxInflightBytes int64
 	// EmulatedGPUs is the number of emulated GPU devices (0: none).
 	EmulatedGPUs int
 	// Profiles maps a model name to the device profile its instances follow
@@ -73,9 +79,12 @@ type Server struct {
 	repo    modelrepo.Repository
 	log     *slog.Logger
 	devices []*gpu
+	// inflight is the budget of bytes of inference requests in flight.
+	inflight *inflight
 
 	mu     sync.RWMutex
 	models map[string]*modelEntry
+	loadMu sync.Mutex // serialises loads
 
 	grpc       *grpc.Server
 	lis        net.Listener
@@ -134,8 +143,15 @@ func New(opts Options) (*Server, error) {
 	if opts.HTTPAddr == "" {
 		opts.HTTPAddr = "off"
 	}
+	if opts.MaxInflightBytes == 0 {
+		opts.MaxInflightBytes = DefaultMaxInflightBytes()
+	}
+	if err := checkServerLimits(opts); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts, log: opts.Logger, models: map[string]*modelEntry{}, auth: newAuthenticator(opts.AuthToken, opts.AuthExemptHealth),
-		ctJSON: []string{"application/json"}, ctBinary: []string{"application/octet-stream"}}
+		ctJSON: []string{"application/json"}, ctBinary: []string{"application/octet-stream"},
+		inflight: newInflight(opts.MaxInflightBytes, opts.Logger)}
 	if opts.Repository != nil {
 		s.repo = *opts.Repository
 	} else {
@@ -187,10 +203,15 @@ func (s *Server) Start() error {
 	}
 	s.lis = lis
 	gopts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(256 << 20),
+		// Inference messages are read through the in-flight budget
+		// (admission.go), bounded by maxInferMessage; this bounds the rest.
+		grpc.MaxRecvMsgSize(maxControlMessage),
 		grpc.MaxSendMsgSize(256 << 20),
+		// A fixed window (grpc-go then does not grow it): unread data per
+		// stream stays below it until the server reads the body.
 		grpc.InitialWindowSize(4 << 20),
 		grpc.InitialConnWindowSize(16 << 20),
+		grpc.InTapHandle(s.tapInference),
 		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
 	}
 	if s.opts.TLS != nil {
@@ -200,7 +221,7 @@ func (s *Server) Start() error {
 		gopts = append(gopts, grpc.ChainUnaryInterceptor(s.auth.unary), grpc.ChainStreamInterceptor(s.auth.stream))
 	}
 	s.grpc = grpc.NewServer(gopts...)
-	pb.RegisterGRPCInferenceServiceServer(s.grpc, s)
+	s.grpc.RegisterService(s.serviceDesc(), s)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	fail := func(err error) error {
@@ -378,7 +399,13 @@ func (s *Server) load(name string, override *pb.ModelConfig) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	cfg = applyDefaults(cfg)
+	place(cfg, len(s.devices))
 
+	s.loadMu.Lock() // one load at a time: the instance limit counts the others
+	defer s.loadMu.Unlock()
+	if err := s.checkInstances(name, cfg, len(versions)); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	old := s.models[name]
 	s.mu.RUnlock()
@@ -683,6 +710,9 @@ func (s *Server) RepositoryIndex(_ context.Context, r *pb.RepositoryIndexRequest
 // RepositoryModelLoad loads or reloads a model. The "config" parameter, a
 // ModelConfig in JSON, overrides the model's config.pbtxt as in Triton.
 func (s *Server) RepositoryModelLoad(_ context.Context, r *pb.RepositoryModelLoadRequest) (*pb.RepositoryModelLoadResponse, error) {
+	if err := checkLoadRequest(r); err != nil {
+		return nil, err
+	}
 	var override *pb.ModelConfig
 	if p, ok := r.GetParameters()["config"]; ok {
 		raw := p.GetStringParam()
@@ -694,11 +724,6 @@ func (s *Server) RepositoryModelLoad(_ context.Context, r *pb.RepositoryModelLoa
 			return nil, status.Errorf(codes.InvalidArgument, "load %q: parameter config is not a ModelConfig in JSON: %v", r.GetModelName(), err)
 		}
 	}
-	for k := range r.GetParameters() {
-		if k != "config" {
-			return nil, status.Errorf(codes.InvalidArgument, "load %q: unsupported parameter %q (supported: config)", r.GetModelName(), k)
-		}
-	}
 	if err := s.load(r.GetModelName(), override); err != nil {
 		return nil, err
 	}
@@ -707,6 +732,9 @@ func (s *Server) RepositoryModelLoad(_ context.Context, r *pb.RepositoryModelLoa
 
 // RepositoryModelUnload unloads a model.
 func (s *Server) RepositoryModelUnload(_ context.Context, r *pb.RepositoryModelUnloadRequest) (*pb.RepositoryModelUnloadResponse, error) {
+	if err := checkModelName(fmt.Sprintf("unload %.64q", r.GetModelName()), r.GetModelName()); err != nil {
+		return nil, err
+	}
 	if err := s.unload(r.GetModelName()); err != nil {
 		return nil, err
 	}
