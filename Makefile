@@ -4,7 +4,7 @@ BIN     ?= bin/iaasbench
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export CGO_CFLAGS ?= -Wno-deprecated-declarations
 
-.PHONY: all build run test test-race bench lint proto fuzz clean k8s-tools test-k8s
+.PHONY: all build run test test-race bench stress lint proto fuzz clean k8s-tools test-k8s
 
 # Where the Kubernetes control-plane binaries are built and cached.
 K8S_BIN ?= $(HOME)/.cache/iaasbench/k8s/bin
@@ -41,6 +41,12 @@ bench:
 	$(GO) test -run '^$$' -bench GateRates -benchtime 20x -timeout 30m ./gate/
 	$(GO) test -run '^$$' -bench 'AdaptiveVsGrid|AdaptiveRandomSystems|AdaptiveVsGridEmbedded' -benchtime 1x ./sweep/
 	$(GO) test -run '^$$' -bench Large -benchtime 3x ./simulate/
+
+# Memory under a burst: 16 concurrent 250 MB ModelInfer calls against
+# `iaasbench serve` in its own process; RSS idle, at peak and after, beside
+# a server that gets no burst. Needs ~2.5 GB free; not part of `make test`.
+stress:
+	$(GO) run ./bench/burst -n 16 -size 250MB
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./scenarios/

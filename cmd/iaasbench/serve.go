@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/iaasbench/iaasbench/device"
@@ -24,14 +25,23 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	tokenFile := fs.String("auth-token-file", "", "file holding a bearer token every request must carry (authorization: Bearer <token>)")
 	exemptHealth := fs.Bool("auth-exempt-health", false, "with --auth-token-file: leave the health checks (live, ready, model ready) open for probes")
 	repo := fs.String("repo", "", "model repository directory in Triton's layout (default: the built-in models)")
-	maxQueue := fs.Int("max-queue", 1024, "requests a model may queue before the server answers UNAVAILABLE")
-	gpus := fs.Int("emulated-gpus", 0, "number of emulated GPU devices for KIND_GPU instance groups")
+	maxQueue := fs.Int("max-queue", 1024, "requests a model may queue before the server answers UNAVAILABLE (Triton's max_queue_size; a model's own dynamic_batching.default_queue_policy wins)")
+	maxInflight := fs.String("max-inflight-bytes", "auto", `memory for inference requests in flight (bodies, decoded tensors, outputs), e.g. 2GiB; past it ModelInfer gets RESOURCE_EXHAUSTED before its body is read; "auto": a sixteenth of RAM or the cgroup limit; "off": no limit`)
+	gpus := fs.Int("emulated-gpus", 0, "number of emulated GPU devices; KIND_GPU and KIND_AUTO instance groups (the built-in models') run on them")
 	profile := fs.String("gpu-profile", "h200-mlp", "device profile for the mlp model on emulated GPUs (built-in name or JSON file)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *maxQueue <= 0 {
+		return fmt.Errorf("--max-queue %d: want > 0", *maxQueue)
+	}
 	opts := server.Options{Addr: *addr, MetricsAddr: *metrics, HTTPAddr: *httpAddr, MaxQueue: *maxQueue, EmulatedGPUs: *gpus,
 		AuthExemptHealth: *exemptHealth, Version: version, Logger: slog.Default()}
+	inflight, err := parseMaxInflight(*maxInflight)
+	if err != nil {
+		return err
+	}
+	opts.MaxInflightBytes = inflight
 	if *tlsCert != "" || *tlsKey != "" || *tlsClientCA != "" {
 		cfg, err := server.LoadTLS(*tlsCert, *tlsKey, *tlsClientCA)
 		if err != nil {
@@ -85,10 +95,36 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if opts.AuthToken != "" {
 		auth = "bearer token from " + *tokenFile
 	}
-	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, HTTP on %s, metrics %s, auth %s\n", grpcAt, httpAt, metricsAt, auth)
+	limit := "no limit"
+	if opts.MaxInflightBytes > 0 {
+		limit = server.FormatBytes(opts.MaxInflightBytes)
+		// This process is the server: let the collector work harder near
+		// the budget rather than let garbage of past requests pile up.
+		debug.SetMemoryLimit(server.MemoryLimitFor(opts.MaxInflightBytes))
+	}
+	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, HTTP on %s, metrics %s, auth %s, %d emulated GPUs, requests in flight up to %s\n",
+		grpcAt, httpAt, metricsAt, auth, *gpus, limit)
 	<-ctx.Done()
 	slog.Info("shutting down: draining requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// parseMaxInflight reads --max-inflight-bytes: auto, off or a size.
+func parseMaxInflight(v string) (int64, error) {
+	switch v {
+	case "auto":
+		return server.DefaultMaxInflightBytes(), nil
+	case "off":
+		return -1, nil
+	}
+	n, err := server.ParseBytes(v)
+	if err != nil {
+		return 0, fmt.Errorf("--max-inflight-bytes: %w", err)
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("--max-inflight-bytes %q: want a positive size, auto or off", v)
+	}
+	return n, nil
 }
