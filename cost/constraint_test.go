@@ -3,6 +3,8 @@ package cost
 import (
 	"strings"
 	"testing"
+
+	"github.com/iaasbench/iaasbench/results"
 )
 
 func TestParseConstraintUnits(t *testing.T) {
@@ -119,6 +121,30 @@ func TestConstraintMetAndViolation(t *testing.T) {
 			if got := con.violation(c.v); got != c.violation {
 				t.Errorf("%q violation at %v = %q, want %q", c.in, c.v, got, c.violation)
 			}
+		}
+	}
+}
+
+// A point whose server refused some requests for overload is measured:
+// rejection_rate is a figure of its own, in percent, and a constraint on
+// it separates the points that kept up from those that did not.
+func TestRejectionRateFigure(t *testing.T) {
+	c, err := ParseConstraint("rejection_rate <= 1%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rate float64
+		met  bool
+	}{{0, true}, {0.01, true}, {0.05, false}} {
+		rec := results.Record{Measurement: &results.Measurement{ThroughputIPS: 900, RejectionRate: tc.rate}}
+		v, err := Figure(rec, Expense{}, "rejection_rate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		near(t, "rejection_rate", v, 100*tc.rate, 1e-12)
+		if c.Met(v) != tc.met {
+			t.Errorf("rate %g: %s met = %v, want %v", tc.rate, c, c.Met(v), tc.met)
 		}
 	}
 }

@@ -32,19 +32,20 @@ type figureInfo struct {
 // are in milliseconds, rates per second, utilisations in percent (0–100),
 // expense in USD.
 //
-//	throughput         inferences per second
-//	throughput_rps     requests per second
+//	throughput         inferences per second (goodput: successful requests only)
+//	throughput_rps     requests per second (goodput)
 //	p50 p90 p95 p99 p999 mean max   client latency, ms
 //	data_rate          seconds of stream data processed per second (0 if not a stream)
 //	gpu_util cpu_util  mean utilisation, % (absent without telemetry)
 //	usd_per_hour usd_per_million usd_per_data_hour   see Expense
 //	errors             failed requests in the measured window
+//	rejection_rate     requests the server refused for overload, % of those offered
 var FigureNames = []string{
 	"throughput", "throughput_rps",
 	"p50", "p90", "p95", "p99", "p999", "mean", "max",
 	"data_rate", "gpu_util", "cpu_util",
 	"usd_per_hour", "usd_per_million", "usd_per_data_hour",
-	"errors",
+	"errors", "rejection_rate",
 }
 
 var figureTable = map[string]figureInfo{
@@ -64,6 +65,7 @@ var figureTable = map[string]figureInfo{
 	"usd_per_million":   {unitUSD, false},
 	"usd_per_data_hour": {unitUSD, false},
 	"errors":            {unitCount, false},
+	"rejection_rate":    {unitPercent, false},
 }
 
 // expenseFigures are computed from prices, not fitted.
@@ -135,6 +137,8 @@ func Figure(rec results.Record, exp Expense, name string) (float64, error) {
 		return exp.USDPerDataHour, nil
 	case "errors":
 		return float64(m.Errors), nil
+	case "rejection_rate":
+		return 100 * m.RejectionRate, nil
 	}
 	return 0, unknownFigure(name) // unreachable: the table and the switch agree
 }

@@ -25,6 +25,7 @@ type recorder struct {
 	mu       sync.Mutex
 	h        hist.Histogram
 	errors   int64
+	rejected int64 // requests the server refused for overload (reject.go)
 	lastErr  error
 	failedAt int64 // start of the current run of failures, 0 when the last request succeeded
 	done     atomic.Int64
@@ -53,15 +54,25 @@ func (r *recorder) fail(now int64, err error) time.Duration {
 	return d
 }
 
-// drain moves the window's latencies into h and returns its errors.
-func (r *recorder) drain(h *hist.Histogram) int64 {
+// reject counts a request the server refused for overload. It neither
+// ends nor starts a run of failures: the server answered.
+func (r *recorder) reject() {
+	r.mu.Lock()
+	r.rejected++
+	r.mu.Unlock()
+	r.done.Add(1)
+}
+
+// drain moves the window's latencies into h and returns its errors and
+// rejections.
+func (r *recorder) drain(h *hist.Histogram) (errs, rejected int64) {
 	r.mu.Lock()
 	h.Merge(&r.h)
 	r.h.Reset()
-	e := r.errors
-	r.errors = 0
+	errs, rejected = r.errors, r.rejected
+	r.errors, r.rejected = 0, 0
 	r.mu.Unlock()
-	return e
+	return errs, rejected
 }
 
 // run is the state shared by the load's goroutines.
@@ -131,12 +142,22 @@ func (r *run) newRecorder() *recorder {
 	return rec
 }
 
-// failure handles a failed request: counted, and fatal when the model or
-// request is wrong or when the recorder has seen only failures for
-// ErrorGrace. It reports whether the goroutine should stop.
+// failure handles a failed request: a rejection for overload is counted
+// apart and the load goes on; another failure is counted, and fatal when
+// the model or request is wrong or when the recorder has seen only
+// failures for ErrorGrace. It reports whether the goroutine should stop.
 func (r *run) failure(c *clientLoad, rec *recorder, err error) bool {
 	if r.stopping.Load() && r.ctx.Err() != nil {
 		return true // cancelled by our own hard stop
+	}
+	if isRejection(err, c.conn) {
+		rec.reject()
+		if r.o.Mode == workload.ModeClosed && r.o.RPC == workload.RPCUnary {
+			// A refused slot would otherwise resend at once, turning the
+			// client into a busy loop against a server that refuses fast.
+			time.Sleep(time.Millisecond)
+		}
+		return false
 	}
 	d := rec.fail(r.now(), err)
 	if isFatal(err) || d >= r.o.ErrorGrace {

@@ -74,8 +74,9 @@ type coordinator struct {
 // window is one closed measurement window.
 type window struct {
 	results.Window
-	errors int64
-	stats  *statSnap // at the window's end; nil when unreadable
+	errors   int64
+	rejected int64
+	stats    *statSnap // at the window's end; nil when unreadable
 }
 
 // wait sleeps until deadline (ns since epoch) or until the load fails,
@@ -102,12 +103,13 @@ func (c *coordinator) wait(deadline int64) error {
 // errLoadDone says every client finished its fixed share of the load.
 var errLoadDone = errors.New("load done")
 
-func (c *coordinator) drainAll(h *hist.Histogram) int64 {
-	var errs int64
+func (c *coordinator) drainAll(h *hist.Histogram) (errs, rejected int64) {
 	for _, rec := range c.r.recorders {
-		errs += rec.drain(h)
+		e, j := rec.drain(h)
+		errs += e
+		rejected += j
 	}
-	return errs
+	return errs, rejected
 }
 
 func (c *coordinator) measure() (*results.Measurement, error) {
@@ -164,16 +166,17 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		wh := recent[len(windows)%k]
 		wh.Reset()
 		snap := c.snapshotAsync()
-		errs := c.drainAll(wh)
+		errs, rejected := c.drainAll(wh)
 		total.Merge(wh)
 		dur := time.Duration(now - wStart).Seconds()
 		w := window{Window: results.Window{
 			StartS:    time.Duration(wStart - start).Seconds(),
 			DurationS: dur,
 			P99US:     float64(wh.Quantile(0.99)) / 1e3,
-		}, errors: errs, stats: snap()}
+		}, errors: errs, rejected: rejected, stats: snap()}
 		if dur > 0 {
 			w.ThroughputIPS = float64(wh.Count()*int64(c.p.rows)) / dur
+			w.RejectedRPS = float64(rejected) / dur
 		}
 		windows = append(windows, w)
 		wStart = now
@@ -217,17 +220,25 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	for _, w := range windows {
 		m.Windows = append(m.Windows, w.Window)
 	}
-	var errs int64
+	var errs, rejected int64
 	for _, w := range windows[from:] {
 		m.DurationS += w.DurationS
 		errs += w.errors
+		rejected += w.rejected
 	}
 	m.Requests = agg.Count()
 	m.Inferences = m.Requests * int64(c.p.rows)
 	m.Errors = errs
+	m.Rejected = rejected
 	if m.DurationS > 0 {
 		m.ThroughputRPS = float64(m.Requests) / m.DurationS
 		m.ThroughputIPS = float64(m.Inferences) / m.DurationS
+		offered := m.Requests + rejected + errs
+		m.OfferedRPS = float64(offered) / m.DurationS
+		m.RejectedRPS = float64(rejected) / m.DurationS
+		if offered > 0 {
+			m.RejectionRate = float64(rejected) / float64(offered)
+		}
 	}
 	if o.Sequence {
 		m.DataRate = m.ThroughputRPS / o.InferenceRate
@@ -252,7 +263,7 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		return m, stop
 	}
 	if m.Requests == 0 {
-		err := fmt.Errorf("no request of model %q completed in %.3g s of measurement (%d errors)", o.Model, m.DurationS, errs)
+		err := fmt.Errorf("no request of model %q completed in %.3g s of measurement (%d errors, %d rejected for overload)", o.Model, m.DurationS, errs, rejected)
 		if le := c.lastError(); le != nil {
 			err = fmt.Errorf("%w; last error: %v", err, le)
 		}

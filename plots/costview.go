@@ -78,7 +78,7 @@ func (r *reportCtx) formatObjective(v float64) string {
 		return "$" + formatNumber(v)
 	case r.objective == "throughput" || r.objective == "throughput_rps":
 		return formatNumber(v) + "/s"
-	case r.objective == "gpu_util" || r.objective == "cpu_util":
+	case r.objective == "gpu_util" || r.objective == "cpu_util" || r.objective == "rejection_rate":
 		return formatNumber(v) + "%"
 	case slices.Contains([]string{"p50", "p90", "p95", "p99", "p999", "mean", "max"}, r.objective):
 		return formatNumber(v) + " ms"
@@ -107,6 +107,8 @@ func (r *reportCtx) objectiveLabel() string {
 		return r.objective + " (%, higher is better)"
 	case "errors":
 		return "errors"
+	case "rejection_rate":
+		return "requests rejected for overload (%, lower is better)"
 	}
 	return r.objective + " (ms)"
 }

@@ -158,12 +158,28 @@ type Measurement struct {
 	Start     time.Time `json:"start"`
 	DurationS float64   `json:"duration_s"` // measured window (warm-up excluded)
 
-	Requests   int64 `json:"requests"`
-	Inferences int64 `json:"inferences"` // requests × batch size
+	Requests   int64 `json:"requests"`   // requests that succeeded
+	Inferences int64 `json:"inferences"` // successful requests × batch size
 	Errors     int64 `json:"errors"`
+	// Rejected counts requests the server refused for overload (gRPC
+	// UNAVAILABLE or RESOURCE_EXHAUSTED from a server that is up, a
+	// queue-full error on a stream, HTTP 503/429): an answer, not a
+	// failure of the measurement. Absent (0) in files written before it
+	// was recorded, when no request was refused either.
+	Rejected int64 `json:"rejected,omitempty"`
 
+	// ThroughputRPS and ThroughputIPS are goodput: successful requests and
+	// their inferences per second. Rejected requests are not in them.
 	ThroughputRPS float64 `json:"throughput_rps"` // requests per second
 	ThroughputIPS float64 `json:"throughput_ips"` // inferences per second
+	// OfferedRPS is the load the server was offered: requests answered
+	// (succeeded, rejected or failed) per second. Beside ThroughputRPS it
+	// shows how much of the load got through. 0 in older files.
+	OfferedRPS float64 `json:"offered_rps,omitempty"`
+	// RejectedRPS is Rejected per second, and RejectionRate the fraction
+	// (0..1) of offered requests that were rejected.
+	RejectedRPS   float64 `json:"rejected_rps,omitempty"`
+	RejectionRate float64 `json:"rejection_rate,omitempty"`
 	// DataRate is seconds of data processed per second of wall time for
 	// stream workloads (throughput / r); zero otherwise.
 	DataRate float64 `json:"data_rate,omitempty"`
@@ -226,8 +242,9 @@ type Breakdown struct {
 type Window struct {
 	StartS        float64 `json:"start_s"` // since the measurement's start
 	DurationS     float64 `json:"duration_s"`
-	ThroughputIPS float64 `json:"throughput_ips"`
+	ThroughputIPS float64 `json:"throughput_ips"` // goodput
 	P99US         float64 `json:"p99_us"`
+	RejectedRPS   float64 `json:"rejected_rps,omitempty"`
 }
 
 // Telemetry holds the time series sampled beside the load and their

@@ -283,13 +283,20 @@ func measurement(s *scenarios.Scenario, p results.Point, cfg Config, res *Result
 	m := &results.Measurement{
 		Model: w.Model, Mode: w.Mode, RPC: w.RPC, Sequence: cfg.Sequence,
 		Start: start, DurationS: res.DurationS,
-		Requests: res.Requests, Inferences: res.Inferences, Errors: res.Errors,
+		// The simulator's errors are requests a full queue refused: what a
+		// measurement records as rejected for overload.
+		Requests: res.Requests, Inferences: res.Inferences, Rejected: res.Errors,
 		ThroughputRPS: float64(res.Requests) / res.DurationS,
+		OfferedRPS:    float64(res.Requests+res.Errors) / res.DurationS,
+		RejectedRPS:   float64(res.Errors) / res.DurationS,
 		ThroughputIPS: float64(res.Inferences) / res.DurationS,
 		Latency:       res.Latency.Summary(),
 		Windows:       res.Windows,
 		Incomplete:    res.Incomplete != "",
 		Error:         res.Incomplete,
+	}
+	if n := res.Requests + res.Errors; n > 0 {
+		m.RejectionRate = float64(res.Errors) / float64(n)
 	}
 	if w.Mode == workload.ModeOpen {
 		m.Arrival = cfg.Arrival

@@ -152,8 +152,8 @@ func writeMeasurementJSON(m *results.Measurement, path string, out io.Writer) er
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("write measurement: %w", err)
 	}
-	fmt.Fprintf(out, "%s: %.0f infer/s (%.0f req/s), p50 %.0f µs, p99 %.0f µs, %d errors, stable=%v -> %s\n",
-		m.Model, m.ThroughputIPS, m.ThroughputRPS, m.Latency.P50US, m.Latency.P99US, m.Errors, m.Stable, path)
+	fmt.Fprintf(out, "%s: %.0f infer/s (%.0f req/s of %.0f offered), p50 %.0f µs, p99 %.0f µs, %d errors, %d rejected (%.1f%%), stable=%v -> %s\n",
+		m.Model, m.ThroughputIPS, m.ThroughputRPS, m.OfferedRPS, m.Latency.P50US, m.Latency.P99US, m.Errors, m.Rejected, 100*m.RejectionRate, m.Stable, path)
 	return nil
 }
 
