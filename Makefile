@@ -50,6 +50,7 @@ stress:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./scenarios/
+	$(GO) test -run '^$$' -fuzz FuzzModelInfer -fuzztime 60s ./server/
 
 # Regenerate the protobuf code (protoc from Debian's protobuf-compiler;
 # the Go plugins from the module proxy).

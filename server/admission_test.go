@@ -24,7 +24,10 @@ import (
 
 func startInternal(t *testing.T, opts Options) (*Server, *client.Client) {
 	t.Helper()
-	opts.Addr, opts.MetricsAddr = "127.0.0.1:0", "off"
+	opts.Addr = "127.0.0.1:0"
+	if opts.MetricsAddr == "" {
+		opts.MetricsAddr = "off"
+	}
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := New(opts)
 	if err != nil {

@@ -133,6 +133,9 @@ func (in channelMixInstance) Execute(_ context.Context, b *Batch) error {
 		return fmt.Errorf("input has shape %v, want [..., %d, T]", shape, in.m.Channels)
 	}
 	t := int(shape[len(shape)-1])
+	if t <= 0 {
+		return fmt.Errorf("input has shape %v: no samples (T must be at least 1)", shape)
+	}
 	rows := len(b.Inputs[0].FP32) / (in.m.Channels * t)
 	out := make([]float32, rows*t)
 	x := b.Inputs[0].FP32
