@@ -24,8 +24,8 @@ import (
 // grpc-go (v1.85) reads a message's whole body off the stream before the
 // service handler runs, and tells nobody its length beforehand: its
 // buffer pool sees the body one HTTP/2 frame (16 KiB) at a time. So the
-// server reads inference messages itself: ModelInfer and ModelStreamInfer
-// are registered as stream handlers that take the stream's transport
+// server reads inference messages itself: the handlers of ModelInfer and
+// ModelStreamInfer take the stream's transport
 // (grpc.ServerTransportStreamFromContext), read the 5-byte length prefix,
 // reserve room for the message in the budget, and only then read the body.
 // A unary request that does not fit is refused with RESOURCE_EXHAUSTED
@@ -38,6 +38,10 @@ import (
 // exhausted, before the stream exists. Other methods are small (the
 // model-control API's limits are in limits.go) and go through grpc-go's
 // own reading, bounded by MaxRecvMsgSize.
+//
+// ModelInfer stays a unary method (its handler is replaced, so unary
+// interceptors still run); ModelStreamInfer's stream handler is replaced
+// (stream interceptors still run around it).
 
 const (
 	// maxInferMessage bounds one inference message, as grpc-go's
@@ -66,15 +70,17 @@ type messageReader interface {
 // ModelStreamInfer read through the budget.
 func (s *Server) serviceDesc() *grpc.ServiceDesc {
 	d := pb.GRPCInferenceService_ServiceDesc
-	d.Methods = nil
-	for _, m := range pb.GRPCInferenceService_ServiceDesc.Methods {
-		if m.MethodName != "ModelInfer" {
-			d.Methods = append(d.Methods, m)
+	d.Methods = append([]grpc.MethodDesc{}, d.Methods...)
+	for i := range d.Methods {
+		if d.Methods[i].MethodName == "ModelInfer" {
+			d.Methods[i].Handler = s.modelInferHandler
 		}
 	}
-	d.Streams = []grpc.StreamDesc{
-		{StreamName: "ModelInfer", Handler: s.serveModelInfer},
-		{StreamName: "ModelStreamInfer", Handler: s.serveModelStreamInfer, ServerStreams: true, ClientStreams: true},
+	d.Streams = append([]grpc.StreamDesc{}, d.Streams...)
+	for i := range d.Streams {
+		if d.Streams[i].StreamName == "ModelStreamInfer" {
+			d.Streams[i].Handler = s.serveModelStreamInfer
+		}
 	}
 	return &d
 }
@@ -88,37 +94,49 @@ func (s *Server) tapInference(ctx context.Context, info *tap.Info) (context.Cont
 	return ctx, nil
 }
 
-// serveModelInfer is ModelInfer with admission before the body is read.
-func (s *Server) serveModelInfer(_ any, stream grpc.ServerStream) error {
-	ctx := stream.Context()
+// modelInferHandler is the generated ModelInfer handler with admission
+// before the body is read: instead of dec (grpc-go's reading), it reads
+// the message off the transport itself. Unary interceptors run as for any
+// method, after the request is read.
+//
+// The reservation ends when the handler returns; grpc-go then marshals
+// and sends the response, whose outputs are not counted while it does.
+func (s *Server) modelInferHandler(_ any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	var req *pb.ModelInferRequest
 	var held int64
 	if mr, ok := grpc.ServerTransportStreamFromContext(ctx).(messageReader); ok {
 		var err error
 		req, held, err = s.readInferMessage(ctx, mr, false)
 		if errors.Is(err, io.EOF) {
-			return status.Error(codes.Internal, "grpc: the client sent no request message")
+			return nil, status.Error(codes.Internal, "grpc: the client sent no request message")
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		req = &pb.ModelInferRequest{}
-		if err := stream.RecvMsg(req); err != nil {
-			return err
+		if err := dec(req); err != nil {
+			return nil, err
 		}
 		held = need(int64(inferBytes(req)))
 		s.inflight.force(held)
 	}
-	defer s.inflight.release(held)
-	resp, err := s.ModelInfer(ctx, req)
-	if err != nil {
-		return err
+	defer func() { s.inflight.release(held) }()
+	handle := func(ctx context.Context, r any) (any, error) {
+		resp, err := s.ModelInfer(ctx, r.(*pb.ModelInferRequest))
+		if err == nil {
+			// Outputs are memory of this request from here on: new
+			// requests must leave room for them while it lasts.
+			out := int64(outputBytes(resp))
+			s.inflight.force(out)
+			held += out
+		}
+		return resp, err
 	}
-	out := int64(outputBytes(resp))
-	s.inflight.force(out)
-	defer s.inflight.release(out)
-	return stream.SendMsg(resp)
+	if interceptor == nil {
+		return handle(ctx, req)
+	}
+	return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: s, FullMethod: pb.GRPCInferenceService_ModelInfer_FullMethodName}, handle)
 }
 
 // serveModelStreamInfer is ModelStreamInfer with each message admitted
