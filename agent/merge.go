@@ -34,8 +34,9 @@ func Merge(parts []*results.Measurement, want int) (*results.Measurement, error)
 	}
 	out := *got[0]
 	out.Histogram, out.Windows, out.Server, out.Telemetry = nil, nil, nil, nil
-	out.Requests, out.Inferences, out.Errors = 0, 0, 0
+	out.Requests, out.Inferences, out.Errors, out.Rejected = 0, 0, 0, 0
 	out.ThroughputIPS, out.ThroughputRPS, out.DataRate, out.DurationS = 0, 0, 0, 0
+	out.OfferedRPS, out.RejectedRPS, out.RejectionRate = 0, 0, 0
 	out.Stable, out.Incomplete, out.Error = true, false, ""
 	total := &hist.Histogram{}
 	for i, p := range got {
@@ -50,6 +51,9 @@ func Merge(parts []*results.Measurement, want int) (*results.Measurement, error)
 		out.Requests += p.Requests
 		out.Inferences += p.Inferences
 		out.Errors += p.Errors
+		out.Rejected += p.Rejected
+		out.OfferedRPS += p.OfferedRPS
+		out.RejectedRPS += p.RejectedRPS
 		out.ThroughputRPS += p.ThroughputRPS
 		out.ThroughputIPS += p.ThroughputIPS
 		out.DataRate += p.DataRate
@@ -77,9 +81,13 @@ func Merge(parts []*results.Measurement, want int) (*results.Measurement, error)
 			}
 			mw := &out.Windows[k]
 			mw.ThroughputIPS += w.ThroughputIPS
+			mw.RejectedRPS += w.RejectedRPS
 			mw.P99US = math.Max(mw.P99US, w.P99US)
 			mw.DurationS = math.Max(mw.DurationS, w.DurationS)
 		}
+	}
+	if offered := out.Requests + out.Rejected + out.Errors; offered > 0 {
+		out.RejectionRate = float64(out.Rejected) / float64(offered)
 	}
 	out.Latency = total.Summary()
 	h := total.ToResults()
