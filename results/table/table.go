@@ -26,7 +26,9 @@ type Column struct {
 }
 
 // Columns is the column set, in order. Figures are the trial's: its point
-// coordinates, trial and status; throughput in inferences per second;
+// coordinates, trial and status; throughput (goodput) in inferences per
+// second; the load offered and the requests refused for overload, per
+// second, and those as a percentage of the offered;
 // latency percentiles and maximum in ms; the servers' mean queue and
 // compute time per request in µs; mean GPU and host CPU utilisation in
 // percent; the data rate (seconds of data per second, stream workloads);
@@ -39,7 +41,8 @@ func Columns() []Column {
 	return []Column{
 		{"gpus", "gpus"}, {"instances", "inst"}, {"clients", "clients"}, {"rate", "rate"},
 		{"batch_size", "batch"}, {"servers", "servers"}, {"trial", "trial"}, {"status", "status"},
-		{"throughput_ips", "inf/s"}, {"p50_ms", "p50 ms"}, {"p90_ms", ""}, {"p99_ms", "p99 ms"}, {"max_ms", ""},
+		{"throughput_ips", "inf/s"}, {"offered_rps", ""}, {"rejected_rps", ""}, {"rejection_pct", "rej %"},
+		{"p50_ms", "p50 ms"}, {"p90_ms", ""}, {"p99_ms", "p99 ms"}, {"max_ms", ""},
 		{"queue_us", ""}, {"compute_infer_us", ""}, {"gpu_util_pct", "gpu %"}, {"cpu_util_pct", "cpu %"},
 		{"data_rate", ""}, {"source", ""}, {"reason", "reason"},
 		{"device_call_p50_us", ""}, {"device_call_p90_us", ""}, {"device_call_p99_us", ""},
@@ -64,7 +67,7 @@ func Row(r results.Record) []string {
 	if m.Telemetry != nil {
 		gu, cu = m.Telemetry.GPUUtilMean, m.Telemetry.CPUUtilMean
 	}
-	row = append(row, f(m.ThroughputIPS), f(m.Latency.P50US/1e3), f(m.Latency.P90US/1e3), f(m.Latency.P99US/1e3), f(m.Latency.MaxUS/1e3),
+	row = append(row, f(m.ThroughputIPS), f(m.OfferedRPS), f(m.RejectedRPS), f(100*m.RejectionRate), f(m.Latency.P50US/1e3), f(m.Latency.P90US/1e3), f(m.Latency.P99US/1e3), f(m.Latency.MaxUS/1e3),
 		f(q), f(ci), f(gu), f(cu), f(m.DataRate), string(r.Source), r.Reason)
 	dc := []string{"", "", ""}
 	if m.DeviceCalls != nil {

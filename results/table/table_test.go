@@ -70,12 +70,41 @@ func TestTextShowsTheShortColumns(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want a header and a row:\n%s", len(lines), out.String())
 	}
-	want := "gpus inst clients rate batch servers trial status inf/s p50 ms p99 ms gpu % cpu % reason"
+	want := "gpus inst clients rate batch servers trial status inf/s rej % p50 ms p99 ms gpu % cpu % reason"
 	if got := strings.Join(strings.Fields(lines[0]), " "); got != want {
 		t.Errorf("header %q, want %q", got, want)
 	}
-	want = "4 2 8 1 8 1 2 ok 12345.678 1.500 2.500 97.500 60.000"
+	want = "4 2 8 1 8 1 2 ok 12345.678 0.000 1.500 2.500 97.500 60.000"
 	if got := strings.Join(strings.Fields(lines[1]), " "); got != want {
 		t.Errorf("row %q, want %q", got, want)
+	}
+}
+
+// A point the server partly refused shows its offered load and rejection
+// rate beside its goodput, in the CSV and in the text table.
+func TestRejectionsShown(t *testing.T) {
+	recs := []results.Record{{Status: results.StatusOK, Measurement: &results.Measurement{
+		ThroughputIPS: 300, OfferedRPS: 400, RejectedRPS: 100, RejectionRate: 0.25}}}
+	var out bytes.Buffer
+	if err := WriteCSV(&out, recs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for i, name := range rows[0] {
+		got[name] = rows[1][i]
+	}
+	if got["offered_rps"] != "400.000" || got["rejected_rps"] != "100.000" || got["rejection_pct"] != "25.000" || got["throughput_ips"] != "300.000" {
+		t.Errorf("CSV row %v", got)
+	}
+	out.Reset()
+	if err := WriteText(&out, recs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "25.000") {
+		t.Errorf("text table does not show the rejection rate:\n%s", out.String())
 	}
 }
