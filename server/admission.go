@@ -243,16 +243,9 @@ func (s *Server) readInferMessage(ctx context.Context, mr messageReader, wait bo
 		s.inflight.refused.Add(1)
 		return nil, 0, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", length, maxInferMessage)
 	}
-	n := need(length)
-	switch {
-	case s.inflight.limit > 0 && n > s.inflight.limit:
-		return nil, 0, status.Error(codes.ResourceExhausted, s.inflight.tooLarge(length))
-	case wait:
-		if err := s.inflight.wait(ctx, n); err != nil {
-			return nil, 0, status.FromContextError(err).Err()
-		}
-	case !s.inflight.tryReserve(n):
-		return nil, 0, status.Error(codes.ResourceExhausted, s.inflight.full(length))
+	n, err := s.admit(ctx, length, wait)
+	if err != nil {
+		return nil, 0, err
 	}
 	body, err := readBody(mr, length)
 	s.inflight.read.Add(int64(len(body)))
@@ -286,6 +279,28 @@ func (s *Server) readInferMessage(ctx context.Context, mr messageReader, wait bo
 		return nil, 0, status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
 	}
 	return req, n, nil
+}
+
+// admit reserves room in the budget for a request of length bytes on the
+// wire, before any of its body is read: at once or refused with
+// RESOURCE_EXHAUSTED, or (wait) once room is made. It returns the bytes
+// reserved, which the caller releases (s.inflight.release) when the
+// request and its response are done. A request that could never fit is
+// refused either way. Any transport that knows a body's length first
+// (HTTP's Content-Length) admits through here.
+func (s *Server) admit(ctx context.Context, length int64, wait bool) (int64, error) {
+	n := need(length)
+	switch {
+	case s.inflight.limit > 0 && n > s.inflight.limit:
+		return 0, status.Error(codes.ResourceExhausted, s.inflight.tooLarge(length))
+	case wait:
+		if err := s.inflight.wait(ctx, n); err != nil {
+			return 0, status.FromContextError(err).Err()
+		}
+	case !s.inflight.tryReserve(n):
+		return 0, status.Error(codes.ResourceExhausted, s.inflight.full(length))
+	}
+	return n, nil
 }
 
 // readBody reads a message body of n bytes into one buffer, taking the

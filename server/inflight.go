@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -165,6 +166,18 @@ func (b *inflight) full(length int64) string {
 	b.refused.Add(1)
 	return fmt.Sprintf("the server holds %s of inference requests in flight; this request (%s) would pass the limit of %s (--max-inflight-bytes); retry later",
 		FormatBytes(b.used.Load()), FormatBytes(length), FormatBytes(b.limit))
+}
+
+// writeMetrics writes the budget's state as Prometheus metrics (iaasbench
+// extensions; Triton has no such limit).
+func (b *inflight) writeMetrics(w io.Writer) {
+	limit := b.limit
+	if limit < 0 {
+		limit = 0
+	}
+	fmt.Fprintf(w, "# HELP iaasbench_inflight_bytes Memory held by inference requests in flight, as the server accounts it (bodies, decoded tensors, outputs)\n# TYPE iaasbench_inflight_bytes gauge\niaasbench_inflight_bytes %d\n", b.used.Load())
+	fmt.Fprintf(w, "# HELP iaasbench_inflight_limit_bytes The limit of iaasbench_inflight_bytes (--max-inflight-bytes; 0: none)\n# TYPE iaasbench_inflight_limit_bytes gauge\niaasbench_inflight_limit_bytes %d\n", limit)
+	fmt.Fprintf(w, "# HELP iaasbench_inflight_refused_total Inference requests refused with RESOURCE_EXHAUSTED for lack of room\n# TYPE iaasbench_inflight_refused_total counter\niaasbench_inflight_refused_total %d\n", b.refused.Load())
 }
 
 // DefaultMaxInflightBytes is the default budget of bytes of inference

@@ -45,6 +45,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	metric("nv_inference_compute_infer_duration_us", "counter", "Cumulative compute inference duration in microseconds (does not include cached requests)", func(r row) float64 { return us(&r.st.computeInfer) })
 	metric("nv_inference_compute_output_duration_us", "counter", "Cumulative inference compute output duration in microseconds (does not include cached requests)", func(r row) float64 { return us(&r.st.computeOutput) })
 	metric("nv_inference_pending_request_count", "gauge", "Instantaneous number of pending requests awaiting execution per-model.", func(r row) float64 { return float64(r.pending) })
+	s.inflight.writeMetrics(bw)
 	if len(s.devices) == 0 {
 		return
 	}

@@ -112,8 +112,8 @@ func TestGPUMetricsMoveAfterRequests(t *testing.T) {
 	resp.Body.Close()
 	sum := func(metric string) float64 {
 		total := 0.0
-		for _, m := range regexp.MustCompile(`(?m)^`+metric+`\{[^}]*\} (\S+)$`).FindAllStringSubmatch(string(body), -1) {
-			v, err := strconv.ParseFloat(m[1], 64)
+		for _, m := range regexp.MustCompile(`(?m)^`+metric+`(\{[^}]*\})? (\S+)$`).FindAllStringSubmatch(string(body), -1) {
+			v, err := strconv.ParseFloat(m[2], 64)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,5 +126,8 @@ func TestGPUMetricsMoveAfterRequests(t *testing.T) {
 	}
 	if b := sum("nv_gpu_busy_seconds_total"); b <= 0 {
 		t.Errorf("nv_gpu_busy_seconds_total sums to %g after 20 requests", b)
+	}
+	if l := sum("iaasbench_inflight_limit_bytes"); l != float64(DefaultMaxInflightBytes()) {
+		t.Errorf("iaasbench_inflight_limit_bytes %g, want the default %d", l, DefaultMaxInflightBytes())
 	}
 }
