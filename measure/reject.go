@@ -66,6 +66,11 @@ func isRejection(err error, conn *client.Client) bool {
 	case codes.ResourceExhausted:
 		return true
 	case codes.Unavailable:
+		// Triton answers UNAVAILABLE for a model it does not serve too
+		// ("Request for unknown model"): that is not overload.
+		if strings.Contains(strings.ToLower(status.Convert(err).Message()), "unknown model") {
+			return false
+		}
 		return conn == nil || conn.Conn().GetState() == connectivity.Ready
 	}
 	return false

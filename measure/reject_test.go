@@ -32,6 +32,7 @@ func TestIsRejection(t *testing.T) {
 		{status.Error(codes.ResourceExhausted, "the server holds 1 GiB of inference requests in flight"), true},
 		{status.Error(codes.Unavailable, "Exceeds maximum queue size"), true}, // connection unknown: trusted
 		{status.Error(codes.Internal, "execution failed"), false},
+		{status.Error(codes.Unavailable, "Request for unknown model: 'mlp' has no available versions"), false}, // Triton: not overload
 		{status.Error(codes.InvalidArgument, "bad shape"), false},
 		{&client.RequestError{ID: "3", Message: "Exceeds maximum queue size"}, true}, // Triton, in a stream
 		{&client.RequestError{ID: "3", Message: `model "mlp": queue is full (5 requests waiting, max_queue_size 4); retry later`}, true},
