@@ -102,6 +102,13 @@ func (s *Server) tapInference(ctx context.Context, info *tap.Info) (context.Cont
 // The reservation ends when the handler returns; grpc-go then marshals
 // and sends the response, whose outputs are not counted while it does.
 func (s *Server) modelInferHandler(_ any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	if s.auth != nil {
+		// Before the body: a client without the token makes the server
+		// read nothing (the interceptor checks again, as for any method).
+		if err := s.auth.grpcAllowed(ctx, pb.GRPCInferenceService_ModelInfer_FullMethodName); err != nil {
+			return nil, err
+		}
+	}
 	var req *pb.ModelInferRequest
 	var held int64
 	if mr, ok := grpc.ServerTransportStreamFromContext(ctx).(messageReader); ok {

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -249,5 +251,50 @@ func TestParseAndFormatBytes(t *testing.T) {
 	}
 	if got := FormatBytes(3 << 29); got != "1.5 GiB" {
 		t.Errorf("FormatBytes = %q", got)
+	}
+}
+
+// Over HTTP the budget is consulted with the body's Content-Length before
+// the body is read; a refusal is Triton's 503.
+func TestHTTPInferAdmittedBeforeBody(t *testing.T) {
+	const limit = 16 << 20
+	srv, _ := startInternal(t, Options{MaxInflightBytes: limit, HTTPAddr: "127.0.0.1:0"})
+	body := make([]byte, 4<<20) // raw binary request: 16384 rows of mlp
+	post := func() *http.Response {
+		req, err := http.NewRequest(http.MethodPost, srv.HTTPURL()+"/v2/models/mlp/infer", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Inference-Header-Content-Length", "0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	srv.inflight.force(limit - 6<<20)
+	if resp := post(); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("no room: HTTP %d, want 503", resp.StatusCode)
+	}
+	if srv.inflight.refused.Load() != 1 {
+		t.Fatalf("refused %d, want 1", srv.inflight.refused.Load())
+	}
+	srv.inflight.release(limit - 6<<20)
+	post() // whatever the raw request's validity, its reservation returns
+	eventually(t, "budget back to zero", func() bool { return srv.inflight.used.Load() == 0 })
+}
+
+// Without the bearer token a ModelInfer call is refused before its body
+// is read.
+func TestUnauthenticatedInferReadsNothing(t *testing.T) {
+	srv, c := startInternal(t, Options{AuthToken: "s3cret"})
+	_, err := c.Infer(testCtx(t), mlpRequest(1024))
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("without a token: %v", err)
+	}
+	if got := srv.inflight.read.Load(); got != 0 {
+		t.Fatalf("read %d body bytes of an unauthenticated call", got)
 	}
 }

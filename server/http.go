@@ -453,16 +453,30 @@ func (cp *callPool) put(c *httpCall) {
 }
 
 func (s *Server) httpInfer(w http.ResponseWriter, r *http.Request, model, version string) {
+	// Room in the in-flight budget before the body is read (admission.go);
+	// a body of unknown length is counted once read.
+	held, err := s.admit(r.Context(), max(r.ContentLength, 0), false)
+	if err != nil {
+		statusError(w, err)
+		return
+	}
+	defer func() { s.inflight.release(held) }()
 	c := s.calls.get()
 	defer s.calls.put(c)
 	if err := c.read(r); err != nil {
 		statusError(w, err)
 		return
 	}
+	if extra := need(int64(len(c.body))) - held; extra > 0 {
+		s.inflight.force(extra)
+		held += extra
+	}
 	if err := s.serveInfer(r.Context(), model, version, &c.r, c); err != nil {
 		statusError(w, err)
 		return
 	}
+	s.inflight.force(int64(len(c.out)))
+	held += int64(len(c.out))
 	// Canonical keys set directly: Header.Set would allocate per call.
 	h := w.Header()
 	if c.jlen > 0 {
