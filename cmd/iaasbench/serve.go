@@ -26,7 +26,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	exemptHealth := fs.Bool("auth-exempt-health", false, "with --auth-token-file: leave the health checks (live, ready, model ready) open for probes")
 	repo := fs.String("repo", "", "model repository directory in Triton's layout (default: the built-in models)")
 	maxQueue := fs.Int("max-queue", 1024, "requests a model may queue before the server answers UNAVAILABLE (Triton's max_queue_size; a model's own dynamic_batching.default_queue_policy wins)")
-	maxInflight := fs.String("max-inflight-bytes", "auto", `memory for inference requests in flight (bodies, decoded tensors, outputs), e.g. 2GiB; past it ModelInfer gets RESOURCE_EXHAUSTED before its body is read; "auto": a sixteenth of RAM or the cgroup limit; "off": no limit`)
+	maxInflight := fs.String("max-inflight-bytes", "auto", `memory for inference requests in flight (bodies, decoded tensors, outputs), e.g. 2GiB; past it an inference request gets RESOURCE_EXHAUSTED (HTTP 503) before its body is read, a streamed one waits; "auto": a sixteenth of RAM or the cgroup limit; "off": no limit`)
 	gpus := fs.Int("emulated-gpus", 0, "number of emulated GPU devices; KIND_GPU and KIND_AUTO instance groups (the built-in models') run on them")
 	profile := fs.String("gpu-profile", "h200-mlp", "device profile for the mlp model on emulated GPUs (built-in name or JSON file)")
 	if err := fs.Parse(args); err != nil {
