@@ -218,7 +218,7 @@ func startServer(ctx context.Context, bin, repo, budget string) (*proc, error) {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"serve", "--addr", addr, "--metrics-addr", "off", "--repo", repo}
+	args := []string{"serve", "--addr", addr, "--metrics-addr", "off", "--http-addr", "off", "--repo", repo}
 	if budget != "" {
 		args = append(args, "--max-inflight-bytes", budget)
 	}
