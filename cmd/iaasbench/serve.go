@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/device"
+	"github.com/iaasbench/iaasbench/internal/pprofhttp"
 	"github.com/iaasbench/iaasbench/modelrepo"
 	"github.com/iaasbench/iaasbench/server"
 )
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	maxInflight := fs.String("max-inflight-bytes", "auto", `memory for inference requests in flight (bodies, decoded tensors, outputs), e.g. 2GiB; past it an inference request gets RESOURCE_EXHAUSTED (HTTP 503) before its body is read, a streamed one waits; "auto": a sixteenth of RAM or the cgroup limit; "off": no limit`)
 	gpus := fs.Int("emulated-gpus", 0, "number of emulated GPU devices; KIND_GPU and KIND_AUTO instance groups (the built-in models') run on them")
 	profile := fs.String("gpu-profile", "h200-mlp", "device profile for the mlp model on emulated GPUs (built-in name or JSON file)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (go tool pprof http://ADDR/debug/pprof/profile) on this loopback address; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +74,14 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		}
 		opts.Profiles = map[string]*device.Profile{"mlp": p}
 	}
+	var profiles *pprofhttp.Server
+	if *pprofAddr != "" {
+		var err error
+		if profiles, err = pprofhttp.Start(*pprofAddr, slog.Default()); err != nil {
+			return err
+		}
+		defer profiles.Close()
+	}
 	srv, err := server.New(opts)
 	if err != nil {
 		return err
@@ -102,8 +112,12 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		// the budget rather than let garbage of past requests pile up.
 		debug.SetMemoryLimit(server.MemoryLimitFor(opts.MaxInflightBytes))
 	}
-	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, HTTP on %s, metrics %s, auth %s, %d emulated GPUs, requests in flight up to %s\n",
-		grpcAt, httpAt, metricsAt, auth, *gpus, limit)
+	pprofAt := ""
+	if profiles != nil {
+		pprofAt = ", pprof on http://" + profiles.Addr() + "/debug/pprof/"
+	}
+	fmt.Fprintf(out, "iaasbench serve: gRPC on %s, HTTP on %s, metrics %s, auth %s, %d emulated GPUs, requests in flight up to %s%s\n",
+		grpcAt, httpAt, metricsAt, auth, *gpus, limit, pprofAt)
 	<-ctx.Done()
 	slog.Info("shutting down: draining requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
