@@ -9,6 +9,12 @@ go test ./bench -run '^$' -bench Talk500k -benchtime 1x
 # concurrency and duration, unary and streaming (ghz: unary only; skipped
 # with a message when it is not installed).
 go run ./bench/loadcmp -c 8 -d 3s -rounds 3
+# iaasbench serve as its own process beside a server that does no work,
+# driven by a minimal client on Triton's protos (1 connection, 8 in
+# flight, the talk's job), unary and stream, interleaved rounds; prints
+# seconds and the ratio to the no-work ceiling (targets ≤ 1.4× unary,
+# ≤ 1.75× stream). About 2 minutes.
+go run ./bench/serverproc -rounds 3
 # The load loop's own work per request allocates nothing; a measurement's
 # client memory does not grow with its request count.
 go test ./measure -run '^$' -bench Record
