@@ -29,6 +29,10 @@ type Layer struct {
 // checked against an independent computation.
 type Dense struct {
 	Layers []Layer
+
+	// rowwise forces the Sgemv path even where the tiles run (tests and
+	// benchmarks compare the two).
+	rowwise bool
 }
 
 func newDense(p params) (*Dense, error) {
@@ -92,18 +96,24 @@ func (d *Dense) NewInstance() (Instance, error) {
 	for _, l := range d.Layers {
 		widest = max(widest, l.Out, l.In)
 	}
-	return &denseInstance{d: d, a: make([]float32, widest), b: make([]float32, widest)}, nil
+	inst := &denseInstance{d: d, a: make([]float32, widest), b: make([]float32, widest)}
+	if haveTiles() && !d.rowwise {
+		inst.tiles = newTiled(d)
+	}
+	return inst, nil
 }
 
 type denseInstance struct {
-	d    *Dense
-	a, b []float32
-	blas gonum.Implementation
+	d     *Dense
+	a, b  []float32
+	blas  gonum.Implementation
+	tiles *tiled // nil: row-wise Sgemv
 }
 
-// Execute runs the batch row by row with Sgemv. Batched Sgemm would start
-// goroutines for the wider layers and is slower at the small batches the
-// talk uses; row-wise calls stay on the caller's goroutine, and the
+// Execute runs the batch in tiles of rows (densekernel.go) where the CPU
+// has AVX2 and FMA, else row by row with Sgemv. Batched gonum Sgemm would
+// start goroutines for the wider layers and is slower at the small batches
+// the talk uses; both paths stay on the caller's goroutine, and the
 // server's instances already give the parallelism.
 func (in *denseInstance) Execute(_ context.Context, b *Batch) error {
 	first, last := in.d.Layers[0], in.d.Layers[len(in.d.Layers)-1]
@@ -111,7 +121,14 @@ func (in *denseInstance) Execute(_ context.Context, b *Batch) error {
 	if len(x) != b.Rows*first.In {
 		return fmt.Errorf("input has %d values, want %d rows × %d", len(x), b.Rows, first.In)
 	}
+	// out is the response's: it outlives this execution, so it is not
+	// scratch of the instance.
 	out := make([]float32, b.Rows*last.Out)
+	if in.tiles != nil {
+		in.tiles.forward(x, b.Rows, out)
+		b.Outputs = append(b.Outputs[:0], Tensor{Type: pb.DataType_TYPE_FP32, Shape: []int64{int64(b.Rows), int64(last.Out)}, FP32: out})
+		return nil
+	}
 	for r := 0; r < b.Rows; r++ {
 		cur := x[r*first.In : (r+1)*first.In]
 		for li, l := range in.d.Layers {
