@@ -354,7 +354,9 @@ func job(s *server, rpc string, req *pb.ModelInferRequest, o options, prof func(
 	}
 	defer conn.Close()
 	stub := pb.NewGRPCInferenceServiceClient(conn)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// No deadline, as a minimal client sends none (a deadline costs the
+	// server a timer per call).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	call, closeAll, err := caller(ctx, stub, rpc, o.conc)
 	if err != nil {

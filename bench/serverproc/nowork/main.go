@@ -83,14 +83,14 @@ func run(addr string, batch int) error {
 		Outputs:           []*pb.ModelInferResponse_InferOutputTensor{{Name: "y", Datatype: "FP32", Shape: []int64{int64(batch), 1}}},
 		RawOutputContents: [][]byte{make([]byte, 4*batch)},
 	}
-	// The same transport settings as iaasbench serve, so that only the
-	// work differs.
+	// The same transport settings as iaasbench serve (server.Start), so
+	// that only the work differs.
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
 		grpc.InitialWindowSize(4<<20),
 		grpc.InitialConnWindowSize(16<<20),
-		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(max(64, 8*goruntime.GOMAXPROCS(0)))),
 	)
 	pb.RegisterGRPCInferenceServiceServer(srv, &service{resp: resp, stream: &pb.ModelStreamInferResponse{InferResponse: resp}})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
