@@ -15,7 +15,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	goruntime "runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -212,7 +211,7 @@ func (s *Server) Start() error {
 		grpc.InitialWindowSize(4 << 20),
 		grpc.InitialConnWindowSize(16 << 20),
 		grpc.InTapHandle(s.tapInference),
-		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(grpcWorkers()),
 	}
 	if s.opts.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(s.opts.TLS.Clone())))
