@@ -1,6 +1,14 @@
 package server
 
-import goruntime "runtime"
+import (
+	"encoding/binary"
+	"math"
+	goruntime "runtime"
+	"unsafe"
+
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/internal/backend"
+)
 
 // grpcWorkers is how many goroutines gRPC keeps for serving calls. A call
 // that finds none idle gets a fresh goroutine, whose stack then grows
@@ -11,3 +19,45 @@ import goruntime "runtime"
 // workers for the requests usually in flight keeps each stack grown once;
 // an idle worker costs its stack (a few KiB).
 func grpcWorkers() uint32 { return uint32(max(64, 8*goruntime.GOMAXPROCS(0))) }
+
+// littleEndian reports whether this CPU stores words as Triton's raw
+// tensors do (little-endian): amd64 and arm64 do.
+func littleEndian() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}
+
+// decodeRawView is decodeRaw for gRPC's raw_input_contents, which belong
+// to the request: on a little-endian CPU an FP32 input of the right size,
+// 4-byte aligned (a protobuf bytes field is an allocation of its own, so
+// it is), becomes a view of its bytes rather than a decoded copy: no
+// allocation and no pass over the data per request. The view lives no
+// longer than the request, and backends only read their inputs. (HTTP
+// bodies are pooled and reused, so HTTP keeps decodeRaw's copy.)
+func decodeRawView(model, name string, t *backend.Tensor, n int, raw []byte) error {
+	if t.Type == pb.DataType_TYPE_FP32 && n > 0 && len(raw) == 4*n {
+		if p := unsafe.SliceData(raw); littleEndian() && uintptr(unsafe.Pointer(p))%4 == 0 {
+			t.FP32 = unsafe.Slice((*float32)(unsafe.Pointer(p)), n)
+			return nil
+		}
+	}
+	return decodeRaw(model, name, t, n, raw)
+}
+
+// rawBytes returns FP32 values as raw little-endian bytes: on a
+// little-endian CPU a view of f rather than a copy. Outputs are the
+// request's own (an execution's fresh buffer, its share of a batch's, or
+// its own inputs) and nothing writes them once the execution is over.
+func rawBytes(f []float32) []byte {
+	if len(f) == 0 {
+		return make([]byte, 0)
+	}
+	if littleEndian() {
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f))), 4*len(f))
+	}
+	b := make([]byte, 4*len(f))
+	for k, v := range f {
+		binary.LittleEndian.PutUint32(b[4*k:], math.Float32bits(v))
+	}
+	return b
+}

@@ -138,7 +138,7 @@ func (g *grpcCall) bind(cfg *pb.ModelConfig, r *request) error {
 		}
 		switch {
 		case len(raw) > 0:
-			err = decodeRaw(cfg.Name, t.GetName(), slot, n, raw[i])
+			err = decodeRawView(cfg.Name, t.GetName(), slot, n, raw[i])
 		case t.Contents != nil:
 			err = decodeTyped(cfg.Name, t.GetName(), slot, n, t.GetContents())
 		case n == 0:
@@ -171,9 +171,12 @@ func (g *grpcCall) emit(rt *runtime, r *request) error {
 		o := &r.outputs[i]
 		resp.Outputs = append(resp.Outputs, &pb.ModelInferResponse_InferOutputTensor{Name: cfg.GetOutput()[i].GetName(), Datatype: wireDatatype(o.Type), Shape: o.Shape})
 		var b []byte
-		if o.Type == pb.DataType_TYPE_FP32 || o.Type == pb.DataType_TYPE_STRING {
+		switch o.Type {
+		case pb.DataType_TYPE_FP32:
+			b = rawBytes(o.FP32)
+		case pb.DataType_TYPE_STRING:
 			b = appendRaw(make([]byte, 0, rawSize(o)), o)
-		} else {
+		default:
 			b = o.Raw
 		}
 		resp.RawOutputContents = append(resp.RawOutputContents, b)

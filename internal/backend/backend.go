@@ -22,6 +22,7 @@ type Batch struct {
 	Rows int
 	// Inputs holds each input in the order of the model config's inputs,
 	// with its full shape (batch dim included where the model batches).
+	// Backends only read them: they may be views of the request's bytes.
 	Inputs []Tensor
 	// Outputs are set by Execute, in the order of the model config's
 	// outputs.

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+
+	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/internal/backend"
+)
+
+// The raw views agree with an explicit little-endian decoding, aligned or
+// not (an unaligned slice takes decodeRaw's copying path), and a wrong
+// size is still refused with decodeRaw's error.
+func TestRawViews(t *testing.T) {
+	want := []float32{0, 1, -2.5, float32(math.Inf(1)), math.SmallestNonzeroFloat32, 3.4e38, -0}
+	buf := make([]byte, 4*len(want)+1)
+	for _, off := range []int{0, 1} {
+		b := buf[off : off+4*len(want)]
+		for i, v := range want {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		tensor := backend.Tensor{Type: pb.DataType_TYPE_FP32, Shape: []int64{int64(len(want))}}
+		if err := decodeRawView("m", "x", &tensor, len(want), b); err != nil {
+			t.Fatal(err)
+		}
+		got := tensor.FP32
+		if len(got) != len(want) {
+			t.Fatalf("offset %d: %d values, want %d", off, len(got), len(want))
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Errorf("offset %d value %d: %g, want %g", off, i, got[i], want[i])
+			}
+		}
+		if back := rawBytes(got); string(back) != string(b) {
+			t.Errorf("offset %d: rawBytes of the decoded values = %x, want %x", off, back, b)
+		}
+	}
+	short := backend.Tensor{Type: pb.DataType_TYPE_FP32, Shape: []int64{3}}
+	if err := decodeRawView("m", "x", &short, 3, buf[:8]); err == nil || !strings.Contains(err.Error(), "needs 12 bytes") {
+		t.Errorf("8 bytes for 3 FP32 values: error %v, want decodeRaw's size error", err)
+	}
+	if got := rawBytes(nil); got == nil || len(got) != 0 {
+		t.Errorf("rawBytes(nil) = %#v, want an empty non-nil slice", got)
+	}
+}
