@@ -12,7 +12,7 @@
 //
 //	go run ./bench/serverproc -rounds 3
 //	go run ./bench/serverproc -baseline main     # main's serve too, same run
-//	go run ./bench/serverproc -rounds 1 -pprof /tmp/prof   # CPU profiles of serve
+//	go run ./bench/serverproc -rounds 1 -pprof /tmp/prof   # CPU profiles of both
 //
 // Besides wall seconds it prints each server process's CPU time per
 // request (from /proc), which depends less on what else the machine runs.
@@ -67,7 +67,7 @@ func main() {
 	rpc := flag.String("rpc", "unary,stream", "RPCs to measure: unary, stream or both")
 	flag.StringVar(&o.bin, "bin", "", "iaasbench binary to serve (default: build ./cmd/iaasbench)")
 	flag.StringVar(&o.baseline, "baseline", "", "also serve ./cmd/iaasbench as of this git revision (e.g. main), measured in the same run")
-	flag.StringVar(&o.pprofDir, "pprof", "", "directory for CPU profiles of iaasbench serve, one per RPC and round (taken over -pprof-seconds of each timed job)")
+	flag.StringVar(&o.pprofDir, "pprof", "", "directory for CPU profiles of iaasbench serve and the no-work server, one per RPC and round (taken over -pprof-seconds of each timed job)")
 	flag.IntVar(&o.pprofSeconds, "pprof-seconds", 4, "length of each CPU profile; keep it under the job's duration")
 	flag.BoolVar(&o.verbose, "v", false, "print every run")
 	flag.Parse()
@@ -218,7 +218,11 @@ func run(o options) error {
 		}
 		servers = append(servers, s)
 	}
-	floor, err := start("no-work server", nowork, "-addr", "127.0.0.1:0", "-batch", strconv.Itoa(o.batch))
+	noworkArgs := []string{nowork, "-addr", "127.0.0.1:0", "-batch", strconv.Itoa(o.batch)}
+	if o.pprofDir != "" {
+		noworkArgs = append(noworkArgs, "-pprof", "127.0.0.1:0")
+	}
+	floor, err := start("no-work server", noworkArgs...)
 	if err != nil {
 		return err
 	}
@@ -260,7 +264,11 @@ func run(o options) error {
 				s := servers[i]
 				var prof func() func() error
 				if s.pprof != "" {
-					prof = profile(s.pprof, o.pprofSeconds, filepath.Join(o.pprofDir, fmt.Sprintf("serve-%s-round%d.pprof", rpc, r+1)))
+					name := "serve"
+					if s == floor {
+						name = "nowork"
+					}
+					prof = profile(s.pprof, o.pprofSeconds, filepath.Join(o.pprofDir, fmt.Sprintf("%s-%s-round%d.pprof", name, rpc, r+1)))
 				}
 				m, err := job(s, rpc, req, o, prof)
 				if err != nil {

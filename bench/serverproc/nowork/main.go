@@ -7,7 +7,8 @@
 //
 //	nowork -addr 127.0.0.1:0 -batch 8
 //
-// It prints "nowork: gRPC on ADDR" once it listens and stops on SIGINT or
+// It prints "nowork: gRPC on ADDR" (and, with -pprof, where its profiles
+// are) once it listens and stops on SIGINT or
 // SIGTERM.
 package main
 
@@ -15,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -24,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/internal/pprofhttp"
 )
 
 // service answers with a fixed response. The response is shared: gRPC
@@ -66,14 +69,24 @@ func (s *service) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInfer
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "gRPC listen address (loopback)")
 	batch := flag.Int("batch", 8, "rows of the fixed response's output")
+	pprofAddr := flag.String("pprof", "", "serve Go's profiles on this loopback address, as iaasbench serve --pprof")
 	flag.Parse()
-	if err := run(*addr, *batch); err != nil {
+	if err := run(*addr, *batch, *pprofAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "nowork:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, batch int) error {
+func run(addr string, batch int, pprofAddr string) error {
+	pprofAt := ""
+	if pprofAddr != "" {
+		debug, err := pprofhttp.Start(pprofAddr, slog.Default())
+		if err != nil {
+			return err
+		}
+		defer debug.Close()
+		pprofAt = ", pprof on http://" + debug.Addr() + "/debug/pprof/"
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -99,6 +112,6 @@ func run(addr string, batch int) error {
 		<-ctx.Done()
 		srv.Stop()
 	}()
-	fmt.Printf("nowork: gRPC on %s\n", lis.Addr())
+	fmt.Printf("nowork: gRPC on %s%s\n", lis.Addr(), pprofAt)
 	return srv.Serve(lis)
 }
