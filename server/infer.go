@@ -39,8 +39,11 @@ func (s *Server) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInferR
 		}
 		sendMu.Unlock()
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	workers := newStreamWorkers(func(req *pb.ModelInferRequest) {
+		resp, err := s.infer(ctx, req)
+		send(resp, err, req.GetId())
+	})
+	defer workers.close()
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -51,12 +54,7 @@ func (s *Server) ModelStreamInfer(stream grpc.BidiStreamingServer[pb.ModelInferR
 			send(resp, err, req.GetId())
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := s.infer(ctx, req)
-			send(resp, err, req.GetId())
-		}()
+		workers.run(req)
 	}
 }
 
