@@ -46,3 +46,37 @@ func TestRawViews(t *testing.T) {
 		t.Errorf("rawBytes(nil) = %#v, want an empty non-nil slice", got)
 	}
 }
+
+// Batch statistics per size, below and above the lock-free sizes,
+// recorded concurrently, come out sorted with every execution counted.
+func TestBatchStatsBySize(t *testing.T) {
+	s := newModelStats()
+	sizes := []int{8, 1, smallBatches + 43, 8, smallBatches - 1, smallBatches}
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, rows := range sizes {
+				s.execution(rows, 1, 2, 3)
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	st := s.pb("m", "1")
+	want := []struct{ size, count uint64 }{{1, 4}, {8, 8}, {smallBatches - 1, 4}, {smallBatches, 4}, {smallBatches + 43, 4}}
+	if len(st.BatchStats) != len(want) {
+		t.Fatalf("%d batch sizes, want %d: %v", len(st.BatchStats), len(want), st.BatchStats)
+	}
+	for i, w := range want {
+		b := st.BatchStats[i]
+		if b.BatchSize != w.size || b.ComputeInfer.Count != w.count || b.ComputeInfer.Ns != 2*w.count {
+			t.Errorf("batch stats %d: size %d count %d ns %d, want size %d count %d ns %d",
+				i, b.BatchSize, b.ComputeInfer.Count, b.ComputeInfer.Ns, w.size, w.count, 2*w.count)
+		}
+	}
+	if st.ExecutionCount != 24 {
+		t.Errorf("execution count %d, want 24", st.ExecutionCount)
+	}
+}

@@ -33,9 +33,15 @@ type modelStats struct {
 	inferenceCount, executionCount                                  atomic.Uint64
 	lastInferenceMS                                                 atomic.Int64
 
+	// Per batch size: the common sizes in an array read without a lock
+	// (every execution records here), larger ones in a map.
+	small [smallBatches]atomic.Pointer[batchStat]
 	mu    sync.Mutex
-	batch map[int]*batchStat
+	batch map[int]*batchStat // sizes >= smallBatches; guarded by mu
 }
+
+// smallBatches bounds the batch sizes whose statistics need no lock.
+const smallBatches = 257
 
 func newModelStats() *modelStats { return &modelStats{batch: map[int]*batchStat{}} }
 
@@ -43,16 +49,28 @@ func newModelStats() *modelStats { return &modelStats{batch: map[int]*batchStat{
 func (s *modelStats) execution(rows int, inNS, inferNS, outNS int64) {
 	s.executionCount.Add(1)
 	s.inferenceCount.Add(uint64(rows))
+	b := s.batchStat(rows)
+	b.input.add(inNS)
+	b.infer.add(inferNS)
+	b.output.add(outNS)
+}
+
+func (s *modelStats) batchStat(rows int) *batchStat {
+	if rows >= 0 && rows < smallBatches {
+		if b := s.small[rows].Load(); b != nil {
+			return b
+		}
+		s.small[rows].CompareAndSwap(nil, &batchStat{}) // the first execution of this size
+		return s.small[rows].Load()
+	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	b := s.batch[rows]
 	if b == nil {
 		b = &batchStat{}
 		s.batch[rows] = b
 	}
-	s.mu.Unlock()
-	b.input.add(inNS)
-	b.infer.add(inferNS)
-	b.output.add(outNS)
+	return b
 }
 
 // request records one request's outcome and its share of the execution.
@@ -87,14 +105,24 @@ func (s *modelStats) pb(name, version string) *pb.ModelStatistics {
 			CacheMiss:     &pb.StatisticDuration{},
 		},
 	}
+	batches := map[int]*batchStat{}
+	for k := range s.small {
+		if b := s.small[k].Load(); b != nil {
+			batches[k] = b
+		}
+	}
 	s.mu.Lock()
-	sizes := make([]int, 0, len(s.batch))
-	for k := range s.batch {
+	for k, b := range s.batch {
+		batches[k] = b
+	}
+	s.mu.Unlock()
+	sizes := make([]int, 0, len(batches))
+	for k := range batches {
 		sizes = append(sizes, k)
 	}
 	sort.Ints(sizes)
 	for _, k := range sizes {
-		b := s.batch[k]
+		b := batches[k]
 		out.BatchStats = append(out.BatchStats, &pb.InferBatchStatistics{
 			BatchSize:     uint64(k),
 			ComputeInput:  b.input.pb(),
@@ -102,6 +130,5 @@ func (s *modelStats) pb(name, version string) *pb.ModelStatistics {
 			ComputeOutput: b.output.pb(),
 		})
 	}
-	s.mu.Unlock()
 	return out
 }
