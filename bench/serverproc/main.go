@@ -117,7 +117,7 @@ func start(name string, args ...string) (*server, error) {
 	}()
 	select {
 	case l, ok := <-line:
-		m := regexp.MustCompile(`gRPC on (\S+?),?(\s|$)`).FindStringSubmatch(l)
+		m := regexp.MustCompile(`gRPC on (?:grpcs?://)?(\S+?),?(\s|$)`).FindStringSubmatch(l)
 		if !ok || m == nil {
 			s.stop()
 			return nil, fmt.Errorf("%s did not say where it listens (first line %q): %s", name, l, strings.TrimSpace(s.stderr.String()))
@@ -189,7 +189,7 @@ func run(o options) error {
 	if err := build(".", nowork, "./bench/serverproc/nowork"); err != nil {
 		return err
 	}
-	serveArgs := []string{bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off"}
+	serveArgs := append([]string{bin}, serveFlags(bin)...)
 	if o.pprofDir != "" {
 		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
 			return err
@@ -212,7 +212,7 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		s, err := start("serve@"+o.baseline, old, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off")
+		s, err := start("serve@"+o.baseline, append([]string{old}, serveFlags(old)...)...)
 		if err != nil {
 			return err
 		}
@@ -285,6 +285,18 @@ func run(o options) error {
 	fmt.Println()
 	report(os.Stdout, o, servers, runs)
 	return nil
+}
+
+// serveFlags serves on a free loopback port with the other endpoints off
+// (gRPC is what is measured); --http-addr only where the binary has it
+// (revisions before the HTTP front-end do not).
+func serveFlags(bin string) []string {
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off"}
+	help, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
+	if bytes.Contains(help, []byte("-http-addr")) {
+		args = append(args, "--http-addr", "off")
+	}
+	return args
 }
 
 // buildRef builds ./cmd/iaasbench as of a git revision (exported with git
