@@ -187,15 +187,18 @@ func (rt *runtime) inferDirect(r *request) error {
 		return err
 	}
 	defer rt.pending.Add(-1)
-	t0 := time.Now()
+	// The wait starts where decoding ended (serveInfer's clock reading;
+	// an ensemble step's sub-request has inNS 0): no reading of its own.
+	queued := r.arrived.Add(time.Duration(r.inNS))
 	var in *instance
 	select {
 	case in = <-rt.free:
 	case <-r.ctx.Done():
 		return status.FromContextError(r.ctx.Err()).Err()
 	}
-	r.queueNS = int64(time.Since(t0))
-	rt.execute(r.ctx, in, []*request{r}, nil)
+	start := time.Now()
+	r.queueNS = int64(start.Sub(queued))
+	rt.execute(r.ctx, in, []*request{r}, nil, start)
 	rt.free <- in
 	return r.err
 }
@@ -301,7 +304,7 @@ func (rt *runtime) batcher() {
 		rt.wg.Add(1)
 		go func(in *instance, batch []*request) {
 			defer rt.wg.Done()
-			rt.execute(context.Background(), in, batch, nil)
+			rt.execute(context.Background(), in, batch, nil, now)
 			// Answer before freeing the instance: the next batch then forms
 			// from requests that arrive from now on, as on a real server
 			// where responses leave before the instance picks up new work.
@@ -357,8 +360,9 @@ func (rt *runtime) inferSequence(r *request) error {
 	case <-r.ctx.Done():
 		return status.FromContextError(r.ctx.Err()).Err()
 	}
-	r.queueNS = int64(time.Since(t0))
-	rt.execute(r.ctx, in, []*request{r}, state)
+	start := time.Now()
+	r.queueNS = int64(start.Sub(t0))
+	rt.execute(r.ctx, in, []*request{r}, state, start)
 	<-in.token
 	if r.seq.end {
 		mv.seqMu.Lock()
@@ -370,17 +374,20 @@ func (rt *runtime) inferSequence(r *request) error {
 	return r.err
 }
 
-// execute runs one batch made of reqs on in and splits the outputs.
-func (rt *runtime) execute(ctx context.Context, in *instance, reqs []*request, state any) {
-	t0 := time.Now()
+// execute runs one batch made of reqs on in and splits the outputs; start
+// is when the batch left its queue (the caller's clock reading). A single
+// request's batch needs no merging or splitting, so its compute input and
+// output take no clock readings and count 0 ns.
+func (rt *runtime) execute(ctx context.Context, in *instance, reqs []*request, state any, start time.Time) {
+	t0, t1 := start, start
 	b := backend.Batch{State: state}
 	if len(reqs) == 1 {
 		r := reqs[0]
 		b.Rows, b.Inputs = r.rows, r.inputs
 	} else {
 		mergeInputs(&b, reqs)
+		t1 = time.Now()
 	}
-	t1 := time.Now()
 	var err error
 	if in.device != nil {
 		err = in.device.run(ctx, rt.cfg.Name, b.Rows, func() error { return in.inst.Execute(ctx, &b) })
@@ -388,10 +395,13 @@ func (rt *runtime) execute(ctx context.Context, in *instance, reqs []*request, s
 		err = in.inst.Execute(ctx, &b)
 	}
 	t2 := time.Now()
+	t3 := t2
 	if err == nil {
 		err = splitOutputs(&b, reqs)
+		if len(reqs) > 1 {
+			t3 = time.Now()
+		}
 	}
-	t3 := time.Now()
 	inNS, inferNS, outNS := int64(t1.Sub(t0)), int64(t2.Sub(t1)), int64(t3.Sub(t2))
 	if errors.Is(err, backend.ErrInput) {
 		err = status.Errorf(codes.InvalidArgument, "model %q: %v", rt.cfg.Name, err)
@@ -520,7 +530,7 @@ func (rt *runtime) inferEnsemble(r *request) error {
 			sub.inputs = append(sub.inputs, t)
 		}
 		err = srt.infer(sub)
-		srt.mv.stats.request(err == nil, int64(time.Since(sub.arrived)), sub.queueNS, sub.inNS, sub.inferNS, sub.outNS)
+		srt.mv.stats.request(err == nil, sub.arrived, time.Now(), sub.queueNS, sub.inNS, sub.inferNS, sub.outNS)
 		srt.release()
 		if err != nil {
 			return err

@@ -73,8 +73,10 @@ func (s *modelStats) batchStat(rows int) *batchStat {
 	return b
 }
 
-// request records one request's outcome and its share of the execution.
-func (s *modelStats) request(ok bool, totalNS, queueNS, inNS, inferNS, outNS int64) {
+// request records one request's outcome and its share of the execution;
+// it took from arrived to end, and end is its last-inference time.
+func (s *modelStats) request(ok bool, arrived, end time.Time, queueNS, inNS, inferNS, outNS int64) {
+	totalNS := int64(end.Sub(arrived))
 	if !ok {
 		s.fail.add(totalNS)
 		return
@@ -84,7 +86,7 @@ func (s *modelStats) request(ok bool, totalNS, queueNS, inNS, inferNS, outNS int
 	s.computeInput.add(inNS)
 	s.computeInfer.add(inferNS)
 	s.computeOutput.add(outNS)
-	s.lastInferenceMS.Store(time.Now().UnixMilli())
+	s.lastInferenceMS.Store(end.UnixMilli())
 }
 
 func (s *modelStats) pb(name, version string) *pb.ModelStatistics {
