@@ -30,18 +30,23 @@ func littleEndian() bool {
 }
 
 // decodeRawView is decodeRaw for gRPC's raw_input_contents, which belong
-// to the request: on a little-endian CPU an FP32 input of the right size,
-// 4-byte aligned (a protobuf bytes field is an allocation of its own, so
-// it is), becomes a view of its bytes rather than a decoded copy: no
-// allocation and no pass over the data per request. The view lives no
-// longer than the request, and backends only read their inputs. (HTTP
+// to the request (slices of its own message body, see decodeInferRequest;
+// or bytes of their own where proto.Unmarshal decoded it). On a
+// little-endian CPU an FP32 input of the right size needs no decoding
+// pass: 4-byte aligned, it becomes a view of its bytes (no allocation, no
+// copy); unaligned, one memmove into a fresh []float32 rather than a loop
+// over its values (a misaligned *float32 is not allowed). The view lives
+// no longer than the request, and backends only read their inputs. (HTTP
 // bodies are pooled and reused, so HTTP keeps decodeRaw's copy.)
 func decodeRawView(model, name string, t *backend.Tensor, n int, raw []byte) error {
-	if t.Type == pb.DataType_TYPE_FP32 && n > 0 && len(raw) == 4*n {
-		if p := unsafe.SliceData(raw); littleEndian() && uintptr(unsafe.Pointer(p))%4 == 0 {
+	if t.Type == pb.DataType_TYPE_FP32 && n > 0 && len(raw) == 4*n && littleEndian() {
+		if p := unsafe.SliceData(raw); uintptr(unsafe.Pointer(p))%4 == 0 {
 			t.FP32 = unsafe.Slice((*float32)(unsafe.Pointer(p)), n)
-			return nil
+		} else {
+			t.FP32 = make([]float32, n)
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(t.FP32))), 4*n), raw)
 		}
+		return nil
 	}
 	return decodeRaw(model, name, t, n, raw)
 }

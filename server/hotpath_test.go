@@ -11,12 +11,12 @@ import (
 )
 
 // The raw views agree with an explicit little-endian decoding, aligned or
-// not (an unaligned slice takes decodeRaw's copying path), and a wrong
-// size is still refused with decodeRaw's error.
+// not (an unaligned slice is copied), and a wrong size is still refused
+// with decodeRaw's error.
 func TestRawViews(t *testing.T) {
 	want := []float32{0, 1, -2.5, float32(math.Inf(1)), math.SmallestNonzeroFloat32, 3.4e38, -0}
-	buf := make([]byte, 4*len(want)+1)
-	for _, off := range []int{0, 1} {
+	buf := make([]byte, 4*len(want)+3)
+	for _, off := range []int{0, 1, 2, 3} {
 		b := buf[off : off+4*len(want)]
 		for i, v := range want {
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
