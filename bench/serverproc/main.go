@@ -169,7 +169,7 @@ func (s *server) cpu() time.Duration {
 
 // measurement is one timed job.
 type measurement struct {
-	wall, serverCPU time.Duration
+	wall, serverCPU, clientCPU time.Duration
 }
 
 func run(o options) error {
@@ -420,10 +420,10 @@ func job(s *server, rpc string, req *pb.ModelInferRequest, o options, prof func(
 	if prof != nil {
 		wait = prof()
 	}
-	c0 := s.cpu()
+	c0, cc0 := s.cpu(), clientCPU()
 	t0 := time.Now()
 	err = drive(o.requests)
-	m := measurement{wall: time.Since(t0), serverCPU: s.cpu() - c0}
+	m := measurement{wall: time.Since(t0), serverCPU: s.cpu() - c0, clientCPU: clientCPU() - cc0}
 	if err != nil {
 		return m, err
 	}
@@ -490,25 +490,32 @@ func lastLines(s string, n int) string {
 // report prints, per RPC, each server's median seconds (range over
 // rounds) and CPU per request, and each iaasbench's ratio to the no-work
 // server: the median of the per-round ratios, each from runs next to
-// each other.
+// each other. The CPU ratio (client and server CPU per request, against
+// the no-work run's) is the steadier figure on a shared machine: the
+// wall ratio also moves with whatever else runs during either job.
 func report(w io.Writer, o options, servers []*server, runs map[string][][]measurement) {
 	targets := map[string]float64{"unary": 1.4, "stream": 1.75}
 	floor := len(servers) - 1
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "rpc\tserver\tseconds (median)\tmin–max\tserver CPU µs/request\t÷ no-work (median of rounds)\t")
+	fmt.Fprintln(tw, "rpc\tserver\tseconds (median)\tmin–max\tserver CPU µs/req\tclient CPU µs/req\t÷ no-work: seconds (median, range of rounds)\tCPU\t")
+	perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(o.requests) }
 	for _, rpc := range o.rpcs {
 		for i, s := range servers {
-			var wall, cpu, ratios []float64
+			var wall, cpu, client, ratios, cpuRatios []float64
 			for r, m := range runs[rpc][i] {
+				f := runs[rpc][floor][r]
 				wall = append(wall, m.wall.Seconds())
-				cpu = append(cpu, float64(m.serverCPU.Microseconds())/float64(o.requests))
-				ratios = append(ratios, m.wall.Seconds()/runs[rpc][floor][r].wall.Seconds())
+				cpu = append(cpu, perReq(m.serverCPU))
+				client = append(client, perReq(m.clientCPU))
+				ratios = append(ratios, m.wall.Seconds()/f.wall.Seconds())
+				cpuRatios = append(cpuRatios, float64(m.serverCPU+m.clientCPU)/float64(f.serverCPU+f.clientCPU))
 			}
-			ratio := ""
+			ratio, cpuRatio := "", ""
 			if i != floor {
 				ratio = fmt.Sprintf("%.2f× (%.2f–%.2f×; target ≤ %.2f×)", median(ratios), slices.Min(ratios), slices.Max(ratios), targets[rpc])
+				cpuRatio = fmt.Sprintf("%.2f×", median(cpuRatios))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f–%.2f\t%.1f\t%s\t\n", rpc, s.name, median(wall), slices.Min(wall), slices.Max(wall), median(cpu), ratio)
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f–%.2f\t%.1f\t%.1f\t%s\t%s\t\n", rpc, s.name, median(wall), slices.Min(wall), slices.Max(wall), median(cpu), median(client), ratio, cpuRatio)
 		}
 	}
 	tw.Flush()
