@@ -30,6 +30,10 @@ type OperatingPoint struct {
 	Dims []string `json:"dims,omitempty"`
 	// Fit is the leave-one-out error of each fitted figure (FigureSurface.LOO).
 	Fit map[string]float64 `json:"fit,omitempty"`
+	// Quality describes each fitted figure's surface (method, points,
+	// leave-one-out error); FitNote says why there is none, if so.
+	Quality []FitQuality `json:"quality,omitempty"`
+	FitNote string       `json:"fit_note,omitempty"`
 }
 
 // MeasuredGrid returns the distinct points of recs (point records; a
@@ -98,11 +102,18 @@ func Choose(evals []Evaluated, grid []results.Point, spec Spec) (OperatingPoint,
 	if usable == 0 {
 		return op, nil
 	}
+	if len(results.CategoricalFields(usablePoints(evals))) > 0 {
+		// Points that differ by name (instance kind) are compared as
+		// measured; no surface spans them.
+		_, err := NewSurface(evals, nil, spec)
+		op.FitNote = err.Error()
+		return op, nil
+	}
 	cs, err := NewSurface(evals, nil, spec)
 	if err != nil {
 		return op, err
 	}
-	op.Dims, op.Fit = cs.Dims(), cs.Fit()
+	op.Dims, op.Fit, op.Quality = cs.Dims(), cs.Fit(), cs.Quality()
 	measured := map[string]bool{}
 	for _, ev := range evals {
 		measured[ev.Point.Key()] = true

@@ -53,10 +53,12 @@ func parseConstraint(s string) (Constraint, error) {
 	if fig == "" {
 		return Constraint{}, errors.New("no figure before the operator")
 	}
-	info, ok := figureTable[fig]
+	canon, ok := CanonicalFigure(fig)
 	if !ok {
 		return Constraint{}, unknownFigure(fig)
 	}
+	fig = canon
+	info := figureTable[fig]
 	if val == "" {
 		return Constraint{}, errors.New("no value after the operator")
 	}
@@ -92,6 +94,8 @@ func parseValue(val string, kind unitKind) (float64, error) {
 		unitPercent: {"": 1, "%": 1},
 		unitUSD:     {"": 1},
 		unitCount:   {"": 1},
+		unitMemory:  {"": 1, "MB": 1, "GB": 1e3, "MiB": 1.048576, "GiB": 1073.741824},
+		unitPower:   {"": 1, "W": 1},
 	}[kind]
 	f, ok := units[unit]
 	if !ok {
@@ -197,6 +201,10 @@ func (s Spec) Validate() error {
 }
 
 func (s Spec) plan() (plan, error) {
+	s, err := s.canonical()
+	if err != nil {
+		return plan{}, err
+	}
 	p := plan{prices: s.Prices, objective: s.Objective, weights: s.Weights}
 	for i, text := range s.Constraints {
 		c, err := parseConstraint(text)
@@ -213,20 +221,12 @@ func (s Spec) plan() (plan, error) {
 			return plan{}, errors.New("objective \"weighted\" needs weights (figure: weight)")
 		}
 		for f, w := range p.weights {
-			if _, ok := figureTable[f]; !ok {
-				return plan{}, fmt.Errorf("weights: %w", unknownFigure(f))
-			}
 			if math.IsNaN(w) || math.IsInf(w, 0) {
 				return plan{}, fmt.Errorf("weights: %s = %v is not a finite number", f, w)
 			}
 		}
-	} else {
-		if _, ok := figureTable[p.objective]; !ok {
-			return plan{}, fmt.Errorf("objective: %w, or \"weighted\"", unknownFigure(p.objective))
-		}
-		if len(p.weights) > 0 {
-			return plan{}, fmt.Errorf("weights are set but objective is %q, not \"weighted\"", p.objective)
-		}
+	} else if len(p.weights) > 0 {
+		return plan{}, fmt.Errorf("weights are set but objective is %q, not \"weighted\"", p.objective)
 	}
 	if err := s.Prices.validate(false); err != nil {
 		return plan{}, err

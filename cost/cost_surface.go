@@ -3,6 +3,7 @@ package cost
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -40,11 +41,12 @@ type PredictedPoint struct {
 	Why          string `json:"why,omitempty"`
 }
 
-// VariedDims returns the dimensions (in results.Dimensions order) that
-// take more than one value among the non-failed points of evals.
+// VariedDims returns the dimensions that take more than one value among
+// the non-failed points of evals: results.Dimensions in their order, then
+// the numeric model-config fields (results.ConfigDimensions).
 func VariedDims(evals []Evaluated) []string {
 	var out []string
-	for _, d := range results.Dimensions {
+	for _, d := range results.DimensionsOf(usablePoints(evals)) {
 		seen := map[float64]bool{}
 		for _, ev := range evals {
 			if ev.Status != results.StatusFailed {
@@ -85,10 +87,11 @@ func NewSurface(evals []Evaluated, dims []string, spec Spec) (*Surface, error) {
 	if dims == nil {
 		dims = VariedDims(usable)
 	}
-	for _, d := range dims {
-		if _, err := (results.Point{}).Coord(d); err != nil {
-			return nil, fmt.Errorf("cost surface: %w", err)
-		}
+	if err := checkDims(usable, dims); err != nil {
+		return nil, fmt.Errorf("cost surface: %w", err)
+	}
+	if cat := results.CategoricalFields(usablePoints(usable)); len(cat) > 0 {
+		return nil, fmt.Errorf("cost surface: the points differ in %s, whose values are names, not numbers: a surface cannot be fitted across them (compare the measured points, or sweep one value per scenario)", strings.Join(cat, ", "))
 	}
 	cs := &Surface{
 		dims: append([]string(nil), dims...), plan: pl,
@@ -105,7 +108,7 @@ func NewSurface(evals []Evaluated, dims []string, spec Spec) (*Surface, error) {
 		}
 		cs.surfaces[f] = s
 	}
-	for _, d := range results.Dimensions {
+	for _, d := range results.DimensionsOf(usablePoints(usable)) {
 		if slices.Contains(cs.dims, d) {
 			continue
 		}
@@ -171,6 +174,28 @@ func (cs *Surface) Fit() map[string]float64 {
 	return out
 }
 
+// FitQuality describes how well one figure's surface fits: what was
+// fitted over how many distinct points, and its leave-one-out error
+// (FigureSurface.LOO): for a figure fitted in log space the RMS of the
+// relative errors (0.1 = typically 10% off), else the RMS error over the
+// RMS value. NaN with fewer than two points.
+type FitQuality struct {
+	Figure string  `json:"figure"`
+	Method string  `json:"method"`
+	N      int     `json:"n"`
+	LOO    float64 `json:"loo"`
+}
+
+// Quality returns the fit quality of every fitted figure, by name.
+func (cs *Surface) Quality() []FitQuality {
+	var out []FitQuality
+	for _, f := range slices.Sorted(maps.Keys(cs.surfaces)) {
+		s := cs.surfaces[f]
+		out = append(out, FitQuality{Figure: f, Method: s.Method(), N: s.N(), LOO: s.LOO()})
+	}
+	return out
+}
+
 // At predicts p's figures, expense, cost and feasibility. Figures are
 // clamped at zero (no figure is negative). Expense uses p's own GPUs and
 // servers. The point is Extrapolated when it lies outside the measured
@@ -184,12 +209,13 @@ func (cs *Surface) At(p results.Point) PredictedPoint {
 			why = append(why, s)
 		}
 	}
-	for _, d := range results.Dimensions {
-		vs, ok := cs.fixed[d]
-		if !ok {
+	for _, d := range slices.Sorted(maps.Keys(cs.fixed)) {
+		vs := cs.fixed[d]
+		v, err := p.Coord(d)
+		if err != nil {
+			note(fmt.Sprintf("%s is not set", d))
 			continue
 		}
-		v, _ := p.Coord(d)
 		if !slices.Contains(vs, v) {
 			m := make([]string, len(vs))
 			for i, x := range vs {
@@ -229,6 +255,17 @@ func (cs *Surface) At(p results.Point) PredictedPoint {
 	pp.Extrapolated = len(why) > 0
 	pp.Why = strings.Join(why, "; ")
 	return pp
+}
+
+// usablePoints returns the points of the non-failed evaluations.
+func usablePoints(evals []Evaluated) []results.Point {
+	var out []results.Point
+	for _, ev := range evals {
+		if ev.Status != results.StatusFailed {
+			out = append(out, ev.Point)
+		}
+	}
+	return out
 }
 
 // finite reports whether figs has a finite value of figure f.

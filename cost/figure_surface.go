@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -67,11 +68,11 @@ func FitFigure(evals []Evaluated, dims []string, figure string) (*FigureSurface,
 	if _, ok := figureTable[figure]; !ok {
 		return nil, fmt.Errorf("fit surface: %w", unknownFigure(figure))
 	}
+	if err := checkDims(evals, dims); err != nil {
+		return nil, fmt.Errorf("fit surface of %s: %w", figure, err)
+	}
 	seen := map[string]bool{}
 	for _, d := range dims {
-		if _, err := (results.Point{}).Coord(d); err != nil {
-			return nil, fmt.Errorf("fit surface of %s: %w", figure, err)
-		}
 		if seen[d] {
 			return nil, fmt.Errorf("fit surface of %s: dimension %q given twice", figure, d)
 		}
@@ -93,6 +94,36 @@ func FitFigure(evals []Evaluated, dims []string, figure string) (*FigureSurface,
 		return nil, fmt.Errorf("fit surface of %s: no measured point has it", figure)
 	}
 	return fit(dims, figure, xs, ys, nil), nil
+}
+
+// checkDims checks that every dimension is one of results.Dimensions or a
+// model-config field that every non-failed point sets to a number.
+func checkDims(evals []Evaluated, dims []string) error {
+	var points []results.Point
+	for _, ev := range evals {
+		if ev.Status != results.StatusFailed {
+			points = append(points, ev.Point)
+		}
+	}
+	known := results.DimensionsOf(points)
+	for _, d := range dims {
+		if !slices.Contains(known, d) {
+			why := ""
+			if results.IsConfigField(d) && slices.Contains(results.ConfigFields(points), d) {
+				why = ": a model-config field, but not set to a number by every point"
+			}
+			return fmt.Errorf("unknown dimension %q (want one of %s%s)%s", d, strings.Join(results.Dimensions, ", "), configDimsText(points), why)
+		}
+	}
+	return nil
+}
+
+func configDimsText(points []results.Point) string {
+	cd := results.ConfigDimensions(points)
+	if len(cd) == 0 {
+		return ""
+	}
+	return ", or a model-config field of these points: " + strings.Join(cd, ", ")
 }
 
 // coordsOf returns p's coordinates along dims (names already checked).

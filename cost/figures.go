@@ -20,6 +20,8 @@ const (
 	unitPercent                 // 0–100; % accepted
 	unitUSD                     // US dollars; a leading $ accepted
 	unitCount                   // a plain count
+	unitMemory                  // megabytes (10^6 bytes, Model Analyzer's MB); MB, GB, MiB, GiB accepted
+	unitPower                   // watts; W accepted
 )
 
 type figureInfo struct {
@@ -40,12 +42,22 @@ type figureInfo struct {
 //	usd_per_hour usd_per_million usd_per_data_hour   see Expense
 //	errors             failed requests in the measured window
 //	rejection_rate     requests the server refused for overload, % of those offered
+//	server_queue server_compute_input server_compute_infer server_compute_output
+//	                   server-side time per request, ms (from the server's statistics)
+//	gpu_used_memory    GPU memory in use, MB: the most on each GPU over the
+//	                   measurement, summed over GPUs (Model Analyzer's definition)
+//	gpu_free_memory    GPU memory not in use, MB (where the total is known)
+//	gpu_power          GPU power draw, W, summed over GPUs
+//
+// Model Analyzer's metric tags name the same figures (see ModelAnalyzerNames).
 var FigureNames = []string{
 	"throughput", "throughput_rps",
 	"p50", "p90", "p95", "p99", "p999", "mean", "max",
 	"data_rate", "gpu_util", "cpu_util",
 	"usd_per_hour", "usd_per_million", "usd_per_data_hour",
 	"errors", "rejection_rate",
+	"server_queue", "server_compute_input", "server_compute_infer", "server_compute_output",
+	"gpu_used_memory", "gpu_free_memory", "gpu_power",
 }
 
 var figureTable = map[string]figureInfo{
@@ -66,13 +78,21 @@ var figureTable = map[string]figureInfo{
 	"usd_per_data_hour": {unitUSD, false},
 	"errors":            {unitCount, false},
 	"rejection_rate":    {unitPercent, false},
+
+	"server_queue":          {unitLatency, false},
+	"server_compute_input":  {unitLatency, false},
+	"server_compute_infer":  {unitLatency, false},
+	"server_compute_output": {unitLatency, false},
+	"gpu_used_memory":       {unitMemory, false},
+	"gpu_free_memory":       {unitMemory, true},
+	"gpu_power":             {unitPower, false},
 }
 
 // expenseFigures are computed from prices, not fitted.
 func isExpenseFigure(name string) bool { return strings.HasPrefix(name, "usd_") }
 
 func unknownFigure(name string) error {
-	return fmt.Errorf("unknown figure %q (want one of %s)", name, strings.Join(FigureNames, ", "))
+	return fmt.Errorf("unknown figure %q (want one of %s; or a Model Analyzer name: %s)", name, strings.Join(FigureNames, ", "), strings.Join(modelAnalyzerTags(), ", "))
 }
 
 // Figure returns one named figure of a record (see FigureNames for names
@@ -81,7 +101,8 @@ func unknownFigure(name string) error {
 // recorded, no telemetry for a utilisation, no data rate for
 // usd_per_data_hour.
 func Figure(rec results.Record, exp Expense, name string) (float64, error) {
-	if _, ok := figureTable[name]; !ok {
+	name, ok := CanonicalFigure(name)
+	if !ok {
 		return 0, unknownFigure(name)
 	}
 	m := rec.Measurement
@@ -139,6 +160,31 @@ func Figure(rec results.Record, exp Expense, name string) (float64, error) {
 		return float64(m.Errors), nil
 	case "rejection_rate":
 		return 100 * m.RejectionRate, nil
+	case "server_queue", "server_compute_input", "server_compute_infer", "server_compute_output":
+		b := m.Server
+		if b == nil || b.RequestCount == 0 {
+			return 0, fmt.Errorf("%s of point %s: no server statistics recorded", name, rec.Point)
+		}
+		us := map[string]float64{"server_queue": b.QueueUS, "server_compute_input": b.ComputeInputUS,
+			"server_compute_infer": b.ComputeInferUS, "server_compute_output": b.ComputeOutputUS}[name]
+		return us / 1e3, nil
+	case "gpu_used_memory", "gpu_free_memory":
+		t := m.Telemetry
+		if t == nil || t.GPUMemorySource == "" {
+			return 0, fmt.Errorf("%s of point %s: no GPU memory recorded (no NVML, no server metrics, no device profile with memory)", name, rec.Point)
+		}
+		if name == "gpu_used_memory" {
+			return t.GPUUsedMemoryMB, nil
+		}
+		if t.GPUTotalMemoryMB <= 0 {
+			return 0, fmt.Errorf("%s of point %s: the GPUs' total memory is not known (%s)", name, rec.Point, t.GPUMemorySource)
+		}
+		return t.GPUTotalMemoryMB - t.GPUUsedMemoryMB, nil
+	case "gpu_power":
+		if m.Telemetry == nil || m.Telemetry.PowerMeanW <= 0 {
+			return 0, fmt.Errorf("%s of point %s: no GPU power recorded", name, rec.Point)
+		}
+		return m.Telemetry.PowerMeanW, nil
 	}
 	return 0, unknownFigure(name) // unreachable: the table and the switch agree
 }
@@ -156,6 +202,10 @@ func formatFigure(name string, v float64) string {
 		return s + "%"
 	case unitUSD:
 		return "$" + s
+	case unitMemory:
+		return s + "MB"
+	case unitPower:
+		return s + "W"
 	}
 	return s
 }

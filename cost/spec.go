@@ -27,7 +27,9 @@ type Prices struct {
 type Spec struct {
 	Prices Prices `yaml:"prices" json:"prices"`
 	// Constraints are expressions such as "p99 <= 50ms",
-	// "throughput >= 20000/s", "data_rate >= 1", "gpu_util >= 50".
+	// "throughput >= 20000/s", "data_rate >= 1", "gpu_util >= 50",
+	// "perf_latency_p99 <= 100" (Model Analyzer's names: see
+	// ModelAnalyzerNames).
 	Constraints []string `yaml:"constraints" json:"constraints,omitempty"`
 	// Objective names the figure to minimise ("usd_per_hour",
 	// "usd_per_million", "p99", ...) or "weighted" to use Weights.
@@ -35,6 +37,12 @@ type Spec struct {
 	// Weights of a weighted cost: figure name → weight (a negative weight
 	// rewards a figure, e.g. throughput).
 	Weights map[string]float64 `yaml:"weights" json:"weights,omitempty"`
+	// Objectives is Model Analyzer's form of the objective: figure →
+	// weight, every weight > 0, the direction of each figure implied
+	// (throughput is maximised, latency minimised). One figure is that
+	// objective; several make a weighted cost (see ObjectivesWeights). Give
+	// Objectives or Objective/Weights, not both.
+	Objectives map[string]float64 `yaml:"objectives" json:"objectives,omitempty"`
 	// Surface names the two swept dimensions for the cost-surface figure;
 	// empty chooses the two varied most.
 	Surface []string `yaml:"surface" json:"surface,omitempty"`

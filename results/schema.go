@@ -46,6 +46,12 @@ type Point struct {
 	Rate      float64 `json:"rate"`
 	BatchSize int     `json:"batch_size"`
 	Servers   int     `json:"servers"`
+	// ModelConfig names the model-config override the point applied on
+	// top of its other coordinates, as "field=value" pairs joined by ";"
+	// (e.g. "dynamic_batching.max_queue_delay_microseconds=100"); empty
+	// when the scenario sweeps no model-config field. Each field is a
+	// dimension of its own (see ConfigDimensions).
+	ModelConfig string `json:"model_config,omitempty"`
 }
 
 // Dimensions lists the names of Point's coordinates in a fixed order.
@@ -67,14 +73,29 @@ func (p Point) Coord(dim string) (float64, error) {
 	case "servers":
 		return float64(p.Servers), nil
 	}
-	return 0, fmt.Errorf("unknown dimension %q (want one of %s)", dim, strings.Join(Dimensions, ", "))
+	if v, ok := p.ConfigValue(dim); ok {
+		x, err := ConfigNumber(v)
+		if err != nil {
+			return 0, fmt.Errorf("dimension %s of point %s: %w", dim, p.Key(), err)
+		}
+		return x, nil
+	}
+	if IsConfigField(dim) {
+		return 0, fmt.Errorf("point %s does not set model-config field %s", p.Key(), dim)
+	}
+	return 0, fmt.Errorf("unknown dimension %q (want one of %s, or a model-config field such as dynamic_batching.max_queue_delay_microseconds)", dim, strings.Join(Dimensions, ", "))
 }
 
 // Key is a stable identity of the point, used to match points across runs
-// (resume, gate).
+// (resume, gate). A point without a model-config override keeps the key
+// it had before overrides existed.
 func (p Point) Key() string {
-	return fmt.Sprintf("gpus=%d,instances=%d,clients=%d,rate=%s,batch_size=%d,servers=%d",
+	k := fmt.Sprintf("gpus=%d,instances=%d,clients=%d,rate=%s,batch_size=%d,servers=%d",
 		p.GPUs, p.Instances, p.Clients, strconv.FormatFloat(p.Rate, 'g', -1, 64), p.BatchSize, p.Servers)
+	if p.ModelConfig != "" {
+		k += ",model_config=" + p.ModelConfig
+	}
+	return k
 }
 
 // String is Key.
@@ -259,7 +280,28 @@ type Telemetry struct {
 	CPUUtilMean float64 `json:"cpu_util_mean_pct"`
 	PowerMeanW  float64 `json:"power_mean_w,omitempty"`
 	EnergyJ     float64 `json:"energy_j,omitempty"`
+
+	// GPUUsedMemoryMB is Model Analyzer's gpu_used_memory: the most
+	// memory in use on each GPU during the measurement, summed over GPUs,
+	// in MB (10^6 bytes). GPUTotalMemoryMB is the GPUs' total memory, 0
+	// when unknown. GPUMemorySource says where both came from, and is
+	// empty when nothing reported memory:
+	//   - "nvml": NVML on the machine that ran the load (gpu_mem_used_mib);
+	//   - "triton": the server's nv_gpu_memory_used_bytes (Prometheus);
+	//   - "device-profile": the embedded server's emulated GPUs, whose
+	//     nv_gpu_memory_used_bytes comes from the device profile's memory
+	//     figures (labelled emulated="true"), not from a device.
+	GPUUsedMemoryMB  float64 `json:"gpu_used_memory_mb,omitempty"`
+	GPUTotalMemoryMB float64 `json:"gpu_total_memory_mb,omitempty"`
+	GPUMemorySource  string  `json:"gpu_memory_source,omitempty"`
 }
+
+// Sources of GPU memory figures (Telemetry.GPUMemorySource).
+const (
+	MemoryFromNVML          = "nvml"
+	MemoryFromTriton        = "triton"
+	MemoryFromDeviceProfile = "device-profile"
+)
 
 // Series is one sampled time series.
 type Series struct {

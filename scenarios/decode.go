@@ -102,8 +102,9 @@ func (d *decoder) visit(n *yaml.Node, field string) *yaml.Node {
 }
 
 var (
-	durationType = reflect.TypeOf(Duration(0))
-	valuesType   = reflect.TypeOf(Values{})
+	durationType     = reflect.TypeOf(Duration(0))
+	valuesType       = reflect.TypeOf(Values{})
+	modelConfigsType = reflect.TypeOf(ModelConfigs{})
 )
 
 func joinPath(path, name string) string {
@@ -132,6 +133,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.SetInt(int64(dur))
 		return
+	case modelConfigsType:
+		d.visits += len(n.Content)
+		mc, probs := parseModelConfigs(n, path)
+		for _, p := range probs {
+			d.fail(p.Line, p.Field, "%s", p.Msg)
+		}
+		if len(probs) == 0 {
+			v.Set(reflect.ValueOf(mc))
+		}
+		return
 	case valuesType:
 		d.visits += len(n.Content)
 		vals, errs := parseValues(n)
@@ -146,6 +157,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			}
 			v.Set(reflect.ValueOf(vals))
 		}
+		return
+	}
+	switch {
+	case path == "cost.constraints" && n.Kind == yaml.MappingNode:
+		d.decodeModelAnalyzerConstraints(n, v, path)
+		return
+	case path == "cost.objectives" && n.Kind != yaml.MappingNode:
+		d.decodeModelAnalyzerObjectives(n, v, path)
 		return
 	}
 	switch v.Kind() {
@@ -486,4 +505,75 @@ func syntaxProblem(file string, err error) Problem {
 		return Problem{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
 	}
 	return Problem{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// decodeModelAnalyzerConstraints reads constraints written as Model
+// Analyzer writes them, a mapping of figure → {min: X, max: Y}, into
+// expressions ("perf_latency_p99: {max: 100}" is "perf_latency_p99 <=
+// 100"), in the figure's default unit (Model Analyzer's: ms, inferences/s,
+// MB). Each expression is located at its figure's line.
+func (d *decoder) decodeModelAnalyzerConstraints(n *yaml.Node, v reflect.Value, path string) {
+	var out []string
+	d.entries(n, path, func(k, val *yaml.Node, fp string) {
+		val = d.visit(val, fp)
+		if val == nil {
+			return
+		}
+		if val.Kind != yaml.MappingNode {
+			d.fail(val.Line, fp, "want {min: X} or {max: Y} (Model Analyzer's form), got %s", describe(val))
+			return
+		}
+		n0 := len(out)
+		d.entries(val, fp, func(bk, bv *yaml.Node, bp string) {
+			var op string
+			switch bk.Value {
+			case "min":
+				op = ">="
+			case "max":
+				op = "<="
+			default:
+				d.fail(bk.Line, bp, "unknown bound%s", suggest(bk.Value, []string{"min", "max"}))
+				return
+			}
+			x, err := scalarFloat(bv)
+			if err != nil {
+				d.fail(bv.Line, bp, "%s", err.Error())
+				return
+			}
+			d.lines[fmt.Sprintf("%s[%d]", path, len(out))] = bk.Line
+			out = append(out, fmt.Sprintf("%s %s %s", k.Value, op, fmtFloat(x)))
+		})
+		if len(out) == n0 && len(val.Content) == 0 {
+			d.fail(val.Line, fp, "give min or max")
+		}
+	})
+	v.Set(reflect.ValueOf(out))
+}
+
+// decodeModelAnalyzerObjectives reads objectives written as a list of
+// figures (Model Analyzer's equal weights) or a single figure.
+func (d *decoder) decodeModelAnalyzerObjectives(n *yaml.Node, v reflect.Value, path string) {
+	elems := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		elems = n.Content
+	}
+	out := map[string]float64{}
+	for i, e := range elems {
+		fp := fmt.Sprintf("%s[%d]", path, i)
+		e = d.visit(e, fp)
+		if e == nil {
+			continue
+		}
+		if e.Kind != yaml.ScalarNode || e.ShortTag() == "!!null" {
+			d.fail(e.Line, fp, "want a figure name, got %s", describe(e))
+			continue
+		}
+		if _, dup := out[e.Value]; dup {
+			d.fail(e.Line, fp, "%q is listed twice", e.Value)
+			continue
+		}
+		d.lines[joinPath(path, e.Value)] = e.Line
+		out[e.Value] = 1
+	}
+	v.Set(reflect.ValueOf(out))
 }

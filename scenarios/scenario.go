@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,10 @@ const (
 type Target struct {
 	Kind string   `yaml:"kind" json:"kind"`
 	URLs []string `yaml:"urls,omitempty" json:"urls,omitempty"` // gRPC host:port of each server (remote)
+	// MetricsURLs are the servers' Prometheus endpoints (remote), in the
+	// order of URLs, e.g. http://host:8002/metrics: GPU utilisation and
+	// memory come from there (Triton's nv_gpu_* gauges).
+	MetricsURLs []string `yaml:"metrics_urls,omitempty" json:"metrics_urls,omitempty"`
 	// Repo is the model repository directory (local, embedded); empty
 	// means the built-in models.
 	Repo string `yaml:"repo,omitempty" json:"repo,omitempty"`
@@ -118,6 +123,8 @@ type Dimensions struct {
 	Rate      Values `yaml:"rate" json:"rate"` // inference sampling rate (stream/open) or concurrency per client (closed): see Workload.ClientLoad
 	BatchSize Values `yaml:"batch_size" json:"batch_size"`
 	Servers   Values `yaml:"servers" json:"servers"`
+	// ModelConfig sweeps partial model configurations (see ModelConfigs).
+	ModelConfig ModelConfigs `yaml:"model_config,omitempty" json:"model_config,omitempty"`
 }
 
 // ServerSettings configure the served model (Triton's config.pbtxt).
@@ -343,7 +350,10 @@ func defaultOf(dim string) float64 {
 func (s *Scenario) DimensionValues(dim string) ([]float64, error) {
 	v := s.Dimensions.values(dim)
 	if v == nil {
-		return nil, fmt.Errorf("unknown dimension %q (want one of %s)", dim, strings.Join(results.Dimensions, ", "))
+		if xs := s.configValues(dim); len(xs) > 0 && slices.Contains(results.ConfigDimensions(s.configPoints()), dim) {
+			return xs, nil
+		}
+		return nil, fmt.Errorf("unknown dimension %q (want one of %s)", dim, dimsText(s.dimensionNames()))
 	}
 	xs, err := v.Expand()
 	if err != nil {
@@ -367,17 +377,27 @@ func (s *Scenario) axis(dim string) []float64 {
 
 // pointOrder is the nesting of Points, outermost first: changing servers
 // or GPUs means redeploying, so they change least often.
-var pointOrder = []string{"servers", "gpus", "instances", "batch_size", "clients", "rate"}
+var pointOrder = []string{"servers", "gpus", "instances", "model_config", "batch_size", "clients", "rate"}
 
 // Points returns the full grid, the cartesian product of every
 // dimension's values, in a deterministic order (servers outermost, then
-// gpus, instances, batch_size, clients, rate innermost). It assumes a
-// validated scenario.
+// gpus, instances, model_config, batch_size, clients, rate innermost).
+// It assumes a validated scenario.
 func (s *Scenario) Points() []results.Point {
 	axes := make([][]float64, len(pointOrder))
 	n := 1
 	for i, dim := range pointOrder {
-		axes[i] = s.axis(dim)
+		if dim == "model_config" {
+			axes[i] = []float64{-1} // no override
+			if k := len(s.Dimensions.ModelConfig.Overrides); k > 0 {
+				axes[i] = make([]float64, k)
+				for j := range axes[i] {
+					axes[i][j] = float64(j)
+				}
+			}
+		} else {
+			axes[i] = s.axis(dim)
+		}
 		n *= len(axes[i])
 	}
 	out := make([]results.Point, 0, n)
@@ -399,6 +419,10 @@ func (s *Scenario) Points() []results.Point {
 				p.Clients = int(math.Round(x))
 			case "rate":
 				p.Rate = x
+			case "model_config":
+				if x >= 0 {
+					p.ModelConfig = s.Dimensions.ModelConfig.Overrides[int(x)].Name
+				}
 			}
 		}
 		out = append(out, p)
@@ -418,15 +442,16 @@ func (s *Scenario) Points() []results.Point {
 
 // gridSize is the number of Points without building them.
 func (s *Scenario) gridSize() float64 {
-	n := 1.0
-	for _, dim := range pointOrder {
+	n := float64(max(len(s.Dimensions.ModelConfig.Overrides), 1))
+	for _, dim := range results.Dimensions {
 		n *= float64(len(s.axis(dim)))
 	}
 	return n
 }
 
 // Varied returns the dimensions with more than one value, in the order of
-// results.Dimensions.
+// results.Dimensions, then the model-config fields swept as numbers
+// (ConfigDimensions).
 func (s *Scenario) Varied() []string {
 	var out []string
 	for _, dim := range results.Dimensions {
@@ -434,7 +459,7 @@ func (s *Scenario) Varied() []string {
 			out = append(out, dim)
 		}
 	}
-	return out
+	return append(out, s.ConfigDimensions()...)
 }
 
 // Hash identifies what a sweep measures: the first 12 hex digits of the
@@ -447,14 +472,19 @@ func (s *Scenario) Hash() string {
 	for _, dim := range results.Dimensions {
 		dims[dim] = s.axis(dim)
 	}
+	var configs []string
+	for _, o := range s.Dimensions.ModelConfig.Overrides {
+		configs = append(configs, o.Name)
+	}
 	canonical := struct {
-		Target     Target               `json:"target"`
-		Workload   Workload             `json:"workload"`
-		Dimensions map[string][]float64 `json:"dimensions"`
-		Server     ServerSettings       `json:"server"`
-		Measure    MeasureSettings      `json:"measure"`
-		Agents     int                  `json:"agents,omitempty"`
-	}{s.Target, s.Workload, dims, s.Server, s.Measure, s.Agents}
+		Target      Target               `json:"target"`
+		Workload    Workload             `json:"workload"`
+		Dimensions  map[string][]float64 `json:"dimensions"`
+		ModelConfig []string             `json:"model_config,omitempty"`
+		Server      ServerSettings       `json:"server"`
+		Measure     MeasureSettings      `json:"measure"`
+		Agents      int                  `json:"agents,omitempty"`
+	}{s.Target, s.Workload, dims, configs, s.Server, s.Measure, s.Agents}
 	b, err := json.Marshal(canonical)
 	if err != nil {
 		// Only non-finite floats set from Go can fail; %#v is still stable.
@@ -499,6 +529,9 @@ func prune(n *yaml.Node, path string) bool {
 		}
 		return false
 	case yaml.MappingNode:
+		if path == "dimensions.model_config" {
+			return false // overrides as written: an empty {} means something
+		}
 		if n.Style&yaml.FlowStyle != 0 {
 			return len(n.Content) == 0 // a range: keep as written
 		}
@@ -516,6 +549,9 @@ func prune(n *yaml.Node, path string) bool {
 		n.Content = kept
 		return len(n.Content) == 0
 	case yaml.SequenceNode:
+		if path == "dimensions.model_config" {
+			return false
+		}
 		return len(n.Content) == 0
 	case yaml.ScalarNode:
 		return n.Value == "" && (n.ShortTag() == "!!str" || n.ShortTag() == "!!null")

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/cost"
 	"github.com/iaasbench/iaasbench/workload"
 )
 
@@ -91,6 +91,17 @@ func (v *validator) target() {
 	for i, u := range t.URLs {
 		if strings.TrimSpace(u) == "" {
 			v.add(fmt.Sprintf("target.urls[%d]", i), "must not be empty")
+		}
+	}
+	if len(t.MetricsURLs) > 0 && t.Kind != TargetRemote {
+		v.add("target.metrics_urls", "only a remote target needs them: iaasbench finds the metrics of the servers it starts")
+	}
+	if len(t.MetricsURLs) > len(t.URLs) && t.Kind == TargetRemote {
+		v.add("target.metrics_urls", "%d metrics URLs for %d servers: give one per server, in the order of target.urls", len(t.MetricsURLs), len(t.URLs))
+	}
+	for i, u := range t.MetricsURLs {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			v.add(fmt.Sprintf("target.metrics_urls[%d]", i), "want a URL such as http://host:8002/metrics, got %q", u)
 		}
 	}
 	if t.Tritonserver != "" && t.Kind != TargetLocal {
@@ -187,6 +198,7 @@ func (v *validator) dimensions() {
 			break // one problem per dimension is enough
 		}
 	}
+	v.modelConfigs()
 	if n := v.s.gridSize(); n > MaxPoints {
 		v.add("dimensions", "the grid has %s points, more than %d: narrow the ranges", fmtFloat(n), MaxPoints)
 	}
@@ -310,25 +322,67 @@ func (v *validator) cost() {
 			v.nonNegative("cost.prices."+f.name, fv.Float())
 		}
 	}
-	// Parsing constraint expressions is the cost package's job.
+	// Constraints, objectives and weights are parsed here, so that a
+	// misspelt figure fails `scenarios check` rather than the end of a
+	// sweep.
 	for i, con := range c.Constraints {
+		field := fmt.Sprintf("cost.constraints[%d]", i)
 		if strings.TrimSpace(con) == "" {
-			v.add(fmt.Sprintf("cost.constraints[%d]", i), "must not be empty (e.g. \"p99 <= 50ms\")")
+			v.add(field, "must not be empty (e.g. \"p99 <= 50ms\")")
+			continue
+		}
+		if _, err := cost.ParseConstraint(con); err != nil {
+			v.add(field, "%v", err)
 		}
 	}
-	if c.Objective == "weighted" && len(c.Weights) == 0 {
+	switch {
+	case c.Objective == "weighted" && len(c.Weights) == 0:
 		v.add("cost.weights", "objective weighted needs weights (figure: weight)")
+	case c.Objective != "" && c.Objective != "weighted" && !cost.IsFigure(c.Objective):
+		v.add("cost.objective", "unknown figure %q%s, or \"weighted\"", c.Objective, suggest(c.Objective, figureNames()))
+	case len(c.Weights) > 0 && c.Objective != "weighted" && len(c.Objectives) == 0:
+		v.add("cost.weights", "weights are set but objective is %q, not \"weighted\" (or give Model Analyzer's objectives: {figure: weight})", c.Objective)
+	}
+	for _, f := range slices.Sorted(maps.Keys(c.Weights)) {
+		if !cost.IsFigure(f) {
+			v.add("cost.weights."+f, "unknown figure%s", suggest(f, figureNames()))
+		}
+	}
+	if len(c.Objectives) > 0 && (c.Objective != "" || len(c.Weights) > 0) {
+		v.add("cost.objectives", "give objectives (Model Analyzer's form) or objective and weights, not both")
+	}
+	for _, f := range slices.Sorted(maps.Keys(c.Objectives)) {
+		switch w := c.Objectives[f]; {
+		case !cost.IsFigure(f):
+			v.add("cost.objectives."+f, "unknown figure%s", suggest(f, figureNames()))
+		case !(w > 0):
+			v.add("cost.objectives."+f, "weight must be > 0, got %s (the direction comes from the figure)", fmtFloat(w))
+		}
 	}
 	if len(c.Surface) > 2 {
 		v.add("cost.surface", "names two dimensions, got %d", len(c.Surface))
 	}
+	dims := v.s.dimensionNames()
 	for i, dim := range c.Surface {
-		if !slices.Contains(results.Dimensions, dim) {
-			v.add(fmt.Sprintf("cost.surface[%d]", i), "unknown dimension %q%s", dim, suggest(dim, results.Dimensions))
+		if !slices.Contains(dims, dim) {
+			v.add(fmt.Sprintf("cost.surface[%d]", i), "unknown dimension %q%s", dim, suggest(dim, dims))
 		} else if slices.Index(c.Surface, dim) < i {
 			v.add(fmt.Sprintf("cost.surface[%d]", i), "%q is named twice", dim)
 		}
 	}
+}
+
+// figureNames are the names a cost figure may be given: ours and Model
+// Analyzer's.
+func figureNames() []string {
+	out := slices.Clone(cost.FigureNames)
+	for k := range cost.ModelAnalyzerNames {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (v *validator) gate() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -206,6 +207,28 @@ func (v *Values) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// commaValues reads Model Analyzer's comma-delimited list, "1,2,4".
+func commaValues(n *yaml.Node) (Values, []locError) {
+	var list []float64
+	seen := map[float64]bool{}
+	for i, part := range strings.Split(n.Value, ",") {
+		part = strings.TrimSpace(part)
+		x, err := strconv.ParseFloat(part, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return Values{}, []locError{{line: n.Line, sub: fmt.Sprintf("[%d]", i), msg: fmt.Sprintf("want a number, got %q (in the list %q)", part, n.Value)}}
+		}
+		if seen[x] {
+			return Values{}, []locError{{line: n.Line, sub: fmt.Sprintf("[%d]", i), msg: fmt.Sprintf("value %s is listed twice", fmtFloat(x))}}
+		}
+		seen[x] = true
+		list = append(list, x)
+	}
+	if len(list) > MaxValues {
+		return Values{}, []locError{{line: n.Line, msg: fmt.Sprintf("%d values, more than %d", len(list), MaxValues)}}
+	}
+	return Values{List: list}, nil
+}
+
 // locError is a problem found below the node being decoded: sub extends
 // the field path ("[2]", ".step").
 type locError struct {
@@ -220,9 +243,12 @@ func parseValues(n *yaml.Node) (Values, []locError) {
 	n = followAlias(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" && strings.Contains(n.Value, ",") {
+			return commaValues(n)
+		}
 		x, err := scalarFloat(n)
 		if err != nil {
-			return Values{}, []locError{{line: n.Line, msg: "want a number, a list [1, 2, 4] or a range {from: 1, to: 8, step: 1}, got " + describe(n)}}
+			return Values{}, []locError{{line: n.Line, msg: "want a number, a list [1, 2, 4] (or \"1,2,4\"), or a range {from: 1, to: 8, step: 1} (or {start: 1, stop: 8, step: 1}), got " + describe(n)}}
 		}
 		return ValuesOf(x), nil
 	case yaml.SequenceNode:
@@ -268,16 +294,20 @@ func parseValues(n *yaml.Node) (Values, []locError) {
 			}
 			var dst *float64
 			switch name {
-			case "from":
+			case "from", "start": // start/stop/step is Model Analyzer's range
 				dst = &r.From
-			case "to":
+			case "to", "stop":
 				dst = &r.To
 			case "step":
 				dst = &r.Step
 			case "factor":
 				dst = &r.Factor
 			default:
-				errs = append(errs, locError{line: k.Line, sub: "." + name, msg: "unknown field" + suggest(name, []string{"from", "to", "step", "factor"})})
+				errs = append(errs, locError{line: k.Line, sub: "." + name, msg: "unknown field" + suggest(name, []string{"from", "to", "step", "factor", "start", "stop"})})
+				continue
+			}
+			if (name == "start" && seen["from"]) || (name == "from" && seen["start"]) || (name == "stop" && seen["to"]) || (name == "to" && seen["stop"]) {
+				errs = append(errs, locError{line: k.Line, sub: "." + name, msg: "give from/to or start/stop, not both"})
 				continue
 			}
 			if seen[name] {
@@ -294,6 +324,21 @@ func parseValues(n *yaml.Node) (Values, []locError) {
 		}
 		if len(errs) > 0 {
 			return Values{}, errs
+		}
+		if seen["start"] || seen["stop"] {
+			// Model Analyzer's range: start and stop, step 1 unless given;
+			// stop is included when the steps land on it, as in its
+			// range(start, stop+1, step).
+			if !seen["start"] || !seen["stop"] {
+				return Values{}, []locError{{line: n.Line, msg: "a Model Analyzer range needs start and stop, e.g. {start: 1, stop: 8, step: 1}"}}
+			}
+			if seen["factor"] {
+				return Values{}, []locError{{line: n.Line, msg: "a start/stop range is linear: use step, or from/to with factor"}}
+			}
+			if !seen["step"] {
+				r.Step = 1
+			}
+			seen["from"], seen["to"], seen["step"] = true, true, true
 		}
 		if !seen["from"] || !seen["to"] {
 			return Values{}, []locError{{line: n.Line, msg: "a range needs from and to, e.g. {from: 1, to: 8, step: 1} or {from: 1, to: 64, factor: 2}"}}
