@@ -88,7 +88,7 @@ instance_group:
 
 func TestApplyMerges(t *testing.T) {
 	base := &pb.ModelConfig{Name: "mlp", MaxBatchSize: 64,
-		InstanceGroup: []*pb.ModelInstanceGroup{{Name: "g", Count: 2, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0, 1}}},
+		InstanceGroup:    []*pb.ModelInstanceGroup{{Name: "g", Count: 2, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0, 1}}},
 		SchedulingChoice: &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{MaxQueueDelayMicroseconds: 500, PreferredBatchSize: []int32{16}}}}
 	o, err := Parse(node(t, `{dynamic_batching: {max_queue_delay_microseconds: 0}, instance_group: [{kind: KIND_CPU}]}`))
 	if err != nil {

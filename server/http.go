@@ -372,6 +372,7 @@ type httpReqParams struct {
 	SequenceStart    json.RawMessage `json:"sequence_start"`
 	SequenceEnd      json.RawMessage `json:"sequence_end"`
 	BinaryDataOutput json.RawMessage `json:"binary_data_output"`
+	Timeout          json.RawMessage `json:"timeout"`
 }
 
 type httpReqInput struct {
@@ -401,6 +402,7 @@ func (q *httpInferRequest) reset() {
 	q.ID = ""
 	p := &q.Parameters
 	p.SequenceID, p.SequenceStart, p.SequenceEnd, p.BinaryDataOutput = p.SequenceID[:0], p.SequenceStart[:0], p.SequenceEnd[:0], p.BinaryDataOutput[:0]
+	p.Timeout = p.Timeout[:0]
 	ins := q.Inputs[:cap(q.Inputs)]
 	for i := range ins {
 		in := &ins[i]
@@ -564,6 +566,13 @@ func (c *httpCall) bind(cfg *pb.ModelConfig, r *request) error {
 	q := &c.hdr
 	if err := httpSequence(&q.Parameters, &r.seq); err != nil {
 		return err
+	}
+	if t := q.Parameters.Timeout; len(t) > 0 {
+		us, err := strconv.ParseUint(string(t), 10, 64)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "parameter timeout %s must be a non-negative integer (microseconds)", t)
+		}
+		r.timeoutUS = us
 	}
 	b, err := newBinder(cfg, r, len(q.Inputs))
 	if err != nil {

@@ -118,6 +118,13 @@ func (g *grpcCall) bind(cfg *pb.ModelConfig, r *request) error {
 	if err := decodeSequence(req, &r.seq); err != nil {
 		return err
 	}
+	if t, ok := req.GetParameters()["timeout"]; ok {
+		us, err := timeoutParam(t)
+		if err != nil {
+			return err
+		}
+		r.timeoutUS = us
+	}
 	raw := req.GetRawInputContents()
 	if len(raw) > 0 {
 		// Triton refuses this mix: which of the two would be the data?
@@ -212,6 +219,21 @@ func decodeSequence(req *pb.ModelInferRequest, sc *seqControl) error {
 	sc.start = p["sequence_start"].GetBoolParam()
 	sc.end = p["sequence_end"].GetBoolParam()
 	return nil
+}
+
+// timeoutParam reads a request's "timeout" parameter: microseconds a
+// request may wait in the queue, honoured where the model's queue policy
+// sets allow_timeout_override.
+func timeoutParam(p *pb.InferParameter) (uint64, error) {
+	switch v := p.GetParameterChoice().(type) {
+	case *pb.InferParameter_Int64Param:
+		if v.Int64Param >= 0 {
+			return uint64(v.Int64Param), nil
+		}
+	case *pb.InferParameter_Uint64Param:
+		return v.Uint64Param, nil
+	}
+	return 0, status.Error(codes.InvalidArgument, "parameter timeout must be a non-negative integer (microseconds)")
 }
 
 // shapeFits reports whether a request's shape fits a config's dims, after

@@ -32,6 +32,13 @@ type request struct {
 	outNS   int64
 	err     error
 	done    chan struct{} // closed when a batched execution finished
+
+	// Queue policy (dynamic batching): the request's own timeout in µs
+	// (its "timeout" parameter; 0 none), when its queue timeout passes,
+	// and whether timeout_action DELAY has moved it behind the others.
+	timeoutUS uint64
+	timeoutAt time.Time
+	delayed   bool
 }
 
 type seqControl struct {
@@ -219,102 +226,202 @@ func (rt *runtime) inferBatched(r *request) error {
 	return r.err
 }
 
-// batcher forms batches as Triton's dynamic batcher does: when an instance
-// is free, take what is queued up to max_batch_size; if that is short of
-// the preferred size, wait for more until the oldest request has waited
-// max_queue_delay_microseconds.
+// batcher forms batches as Triton's dynamic batcher does (see
+// formBatch): when an instance is free it looks at what is queued and
+// either sends a batch or waits, at most until the oldest request has
+// waited max_queue_delay_microseconds. Requests whose queue timeout
+// (default_queue_policy) passes while they wait are rejected or moved
+// behind the others (timeout_action REJECT or DELAY).
 func (rt *runtime) batcher() {
 	defer rt.wg.Done()
 	db := rt.cfg.GetDynamicBatching()
-	maxRows := int(rt.cfg.GetMaxBatchSize())
-	delay := time.Duration(db.GetMaxQueueDelayMicroseconds()) * time.Microsecond
-	preferred := make([]int, 0, len(db.GetPreferredBatchSize()))
+	f := batchForm{maxRows: int(rt.cfg.GetMaxBatchSize()), delay: time.Duration(db.GetMaxQueueDelayMicroseconds()) * time.Microsecond}
 	for _, p := range db.GetPreferredBatchSize() {
-		preferred = append(preferred, int(p))
+		f.preferred = append(f.preferred, int(p))
 	}
-	slices.Sort(preferred)
-	target := maxRows
-	if len(preferred) > 0 {
-		target = preferred[len(preferred)-1]
+	slices.Sort(f.preferred)
+	f.maxPreferred = f.maxRows
+	if len(f.preferred) > 0 {
+		f.maxPreferred = f.preferred[len(f.preferred)-1]
 	}
+	policy := db.GetDefaultQueuePolicy()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var carry *request
+	var pending []*request // taken from the queue, in arrival order (delayed ones last)
 	for {
 		var in *instance
 		select {
 		case in = <-rt.free:
 		case <-rt.stop:
+			rt.rejectAll(pending)
 			return
 		}
-		first := carry
-		carry = nil
-		if first == nil {
-			select {
-			case first = <-rt.queue:
-			case <-rt.stop:
-				rt.free <- in
-				return
-			}
-		}
-		batch := []*request{first}
-		rows := first.rows
-		deadline := first.arrived.Add(delay)
-	gather:
-		for rows < target {
-			select {
-			case r := <-rt.queue:
-				if rows+r.rows > maxRows {
-					carry = r
-					break gather
+		for {
+			if len(pending) == 0 {
+				select {
+				case r := <-rt.queue:
+					pending = append(pending, r)
+				case <-rt.stop:
+					rt.free <- in
+					return
 				}
-				batch = append(batch, r)
-				rows += r.rows
+			}
+		drain:
+			for {
+				select {
+				case r := <-rt.queue:
+					pending = append(pending, r)
+				default:
+					break drain
+				}
+			}
+			now := time.Now()
+			pending = rt.applyPolicy(pending, policy, now)
+			if len(pending) == 0 {
 				continue
-			default:
 			}
-			if delay <= 0 || slices.Contains(preferred, rows) {
+			n, wait := f.formBatch(pending, now)
+			if n > 0 {
+				batch := slices.Clone(pending[:n])
+				pending = append(pending[:0], pending[n:]...)
+				rt.run(in, batch)
 				break
 			}
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				break
+			if t := pending[0].timeoutAt; !t.IsZero() && t.Sub(now) < wait {
+				wait = max(t.Sub(now), time.Microsecond)
 			}
 			timer.Reset(wait)
 			select {
 			case r := <-rt.queue:
 				timer.Stop()
-				if rows+r.rows > maxRows {
-					carry = r
-					break gather
-				}
-				batch = append(batch, r)
-				rows += r.rows
+				pending = append(pending, r)
 			case <-timer.C:
-				break gather
 			case <-rt.stop:
 				timer.Stop()
-				break gather
+				rt.free <- in
+				rt.rejectAll(pending)
+				return
 			}
 		}
-		now := time.Now()
-		for _, r := range batch {
-			r.queueNS = int64(now.Sub(r.arrived))
-		}
-		rt.wg.Add(1)
-		go func(in *instance, batch []*request) {
-			defer rt.wg.Done()
-			rt.execute(context.Background(), in, batch, nil, now)
-			// Answer before freeing the instance: the next batch then forms
-			// from requests that arrive from now on, as on a real server
-			// where responses leave before the instance picks up new work.
-			for _, r := range batch {
-				rt.pending.Add(-1)
-				close(r.done)
-			}
-			rt.free <- in
-		}(in, batch)
 	}
+}
+
+// run executes a batch on in on a goroutine of its own.
+func (rt *runtime) run(in *instance, batch []*request) {
+	now := time.Now()
+	for _, r := range batch {
+		r.queueNS = int64(now.Sub(r.arrived))
+	}
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		rt.execute(context.Background(), in, batch, nil, now)
+		// Answer before freeing the instance: the next batch then forms
+		// from requests that arrive from now on, as on a real server
+		// where responses leave before the instance picks up new work.
+		for _, r := range batch {
+			rt.pending.Add(-1)
+			close(r.done)
+		}
+		rt.free <- in
+	}()
+}
+
+// rejectAll answers requests left queued when the runtime stops.
+func (rt *runtime) rejectAll(rs []*request) {
+	for _, r := range rs {
+		r.err = status.Errorf(codes.Unavailable, "model %q was reconfigured or unloaded while the request waited", rt.cfg.Name)
+		rt.pending.Add(-1)
+		close(r.done)
+	}
+}
+
+// applyPolicy enforces the queue policy's timeout: a request queued past
+// its timeout (default_timeout_microseconds, or the request's own
+// "timeout" parameter where allow_timeout_override lets it be shorter)
+// is answered UNAVAILABLE with timeout_action REJECT, and with DELAY goes
+// behind every request still in time.
+func (rt *runtime) applyPolicy(pending []*request, policy *pb.ModelQueuePolicy, now time.Time) []*request {
+	if policy.GetDefaultTimeoutMicroseconds() == 0 && !policy.GetAllowTimeoutOverride() {
+		return pending
+	}
+	var keep, late []*request
+	for _, r := range pending {
+		if r.timeoutAt.IsZero() && !r.delayed {
+			us := policy.GetDefaultTimeoutMicroseconds()
+			if policy.GetAllowTimeoutOverride() && r.timeoutUS != 0 && (us == 0 || r.timeoutUS < us) {
+				us = r.timeoutUS
+			}
+			if us > 0 {
+				r.timeoutAt = r.arrived.Add(time.Duration(us) * time.Microsecond)
+			}
+		}
+		if r.delayed || r.timeoutAt.IsZero() || !now.After(r.timeoutAt) {
+			if r.delayed {
+				late = append(late, r)
+			} else {
+				keep = append(keep, r)
+			}
+			continue
+		}
+		if policy.GetTimeoutAction() == pb.ModelQueuePolicy_DELAY {
+			r.delayed = true
+			late = append(late, r)
+			continue
+		}
+		r.err = status.Errorf(codes.Unavailable, "Request timeout expired (model %q: queued longer than its %v queue timeout)", rt.cfg.Name, r.timeoutAt.Sub(r.arrived))
+		r.queueNS = int64(now.Sub(r.arrived))
+		rt.pending.Add(-1)
+		close(r.done)
+	}
+	return append(keep, late...)
+}
+
+// batchForm holds what the dynamic batcher needs to decide on a batch.
+type batchForm struct {
+	maxRows      int
+	preferred    []int // sorted
+	maxPreferred int   // the largest preferred size, or maxRows without any
+	delay        time.Duration
+}
+
+// formBatch decides, as Triton's dynamic batcher decides, how many of the
+// queued requests (oldest first) form the next batch, or how long to wait
+// for more (n = 0). Walking the queue it adds requests while the batch
+// fits max_batch_size, remembering the last size that is a preferred
+// size, or where the batch first outgrew the largest preferred size.
+// Then: such a size is sent at once unless the oldest request has waited
+// max_queue_delay (then everything gathered goes); a batch that reached
+// the largest preferred size, or could take no more, goes; with no delay
+// configured, what is queued goes at once; otherwise it waits until the
+// oldest request's delay runs out.
+func (f batchForm) formBatch(pending []*request, now time.Time) (n int, wait time.Duration) {
+	rows, best, full := 0, 0, false
+	for i, r := range pending {
+		if i > 0 {
+			if rows+r.rows > f.maxPreferred && best == 0 {
+				best = i
+			}
+			if rows+r.rows > f.maxRows {
+				full = true
+				break
+			}
+		}
+		rows += r.rows
+		n = i + 1
+		if slices.Contains(f.preferred, rows) {
+			best = n
+		}
+	}
+	age := now.Sub(pending[0].arrived)
+	exceeded := f.delay > 0 && age >= f.delay
+	switch {
+	case best > 0 && !exceeded:
+		return best, 0
+	case full || rows >= f.maxPreferred || exceeded || f.delay == 0:
+		return n, 0
+	}
+	return 0, f.delay - age
 }
 
 // sequence is one stateful sequence pinned to an instance slot.

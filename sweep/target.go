@@ -242,6 +242,9 @@ func (r *Remote) Prepare(ctx context.Context, p results.Point) (*Deployment, err
 		}
 		dep.Addrs = append(dep.Addrs, u)
 	}
+	if len(r.Scenario.Target.MetricsURLs) >= n {
+		dep.MetricsURLs = append(dep.MetricsURLs, r.Scenario.Target.MetricsURLs[:n]...)
+	}
 	return dep, nil
 }
 
@@ -379,7 +382,10 @@ func configure(ctx context.Context, c *client.Client, s *scenarios.Scenario, p r
 		}
 		return nil
 	}
-	want := pointConfig(cfg, s, p)
+	want, err := pointConfigWithOverride(cfg, s, p)
+	if err != nil {
+		return fmt.Errorf("configure %s: %w", model, err)
+	}
 	if proto.Equal(want, cfg) {
 		return nil
 	}
