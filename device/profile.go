@@ -19,11 +19,37 @@ var profileFS embed.FS
 // an accelerator as a function of batch size, measured on real hardware
 // (or entered from published figures, with their source).
 type Profile struct {
-	Device   string         `json:"device"`
-	Model    string         `json:"model"`
-	What     string         `json:"what,omitempty"`
-	Measured string         `json:"measured,omitempty"`
-	Points   []ProfilePoint `json:"points"`
+	Device   string `json:"device"`
+	Model    string `json:"model"`
+	What     string `json:"what,omitempty"`
+	Measured string `json:"measured,omitempty"`
+	// Memory is the device memory the model occupies, where known.
+	Memory *Memory        `json:"memory,omitempty"`
+	Points []ProfilePoint `json:"points"`
+}
+
+// Memory is the device memory a model occupies, as an emulated GPU
+// reports it (nv_gpu_memory_used_bytes): what was in use before the model
+// was loaded (IdleMiB), with one copy of it loaded (LoadedMiB: the
+// process's CUDA context, libraries' workspaces and allocator pools, and
+// the weights), and what each further instance adds. Source says where
+// each number comes from: measured or computed.
+type Memory struct {
+	IdleMiB          float64 `json:"idle_mib"`
+	LoadedMiB        float64 `json:"loaded_mib"`
+	PerInstanceBytes float64 `json:"per_instance_bytes"`
+	// TotalMiB is the device's memory, 0 when the profile does not say.
+	TotalMiB float64 `json:"total_mib,omitempty"`
+	Source   string  `json:"source"`
+}
+
+// UsedBytes is the device memory in use with n instances of the model
+// placed on the device (IdleMiB when n is 0).
+func (m *Memory) UsedBytes(n int) float64 {
+	if n <= 0 {
+		return m.IdleMiB * (1 << 20)
+	}
+	return m.LoadedMiB*(1<<20) + float64(n-1)*m.PerInstanceBytes
 }
 
 // ProfilePoint is the median service time of a call at one batch size.
@@ -59,6 +85,14 @@ func Load(nameOrPath string) (*Profile, error) {
 	for i, pt := range p.Points {
 		if pt.Batch <= 0 || pt.P50US <= 0 {
 			return nil, fmt.Errorf("device profile %s: points[%d]: batch and p50_us must be positive", nameOrPath, i)
+		}
+	}
+	if m := p.Memory; m != nil {
+		if m.IdleMiB < 0 || m.LoadedMiB < m.IdleMiB || m.PerInstanceBytes < 0 || m.TotalMiB < 0 || (m.TotalMiB > 0 && m.TotalMiB < m.LoadedMiB) {
+			return nil, fmt.Errorf("device profile %s: memory: want 0 <= idle_mib <= loaded_mib (<= total_mib when given) and per_instance_bytes >= 0", nameOrPath)
+		}
+		if m.Source == "" {
+			return nil, fmt.Errorf("device profile %s: memory: say where the figures come from (source)", nameOrPath)
 		}
 	}
 	sort.Slice(p.Points, func(i, j int) bool { return p.Points[i].Batch < p.Points[j].Batch })

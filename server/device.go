@@ -132,4 +132,50 @@ func (s *Server) sampleDevices(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// deviceMemory returns the memory in use on each emulated GPU, in bytes,
+// from the device profiles of the models placed on it: the largest idle
+// figure among the profiles, plus for each model with instances there
+// its loaded figure above idle and its per-instance figure for each
+// further instance. ok[i] is false when no profile of the server gives
+// memory figures: then nothing is reported for device i.
+func (s *Server) deviceMemory() (used []float64, ok []bool) {
+	used = make([]float64, len(s.devices))
+	ok = make([]bool, len(s.devices))
+	counts := make([]map[string]int, len(s.devices))
+	s.mu.RLock()
+	for _, e := range s.models {
+		for _, mv := range e.versions {
+			if mv.rt == nil {
+				continue
+			}
+			for _, in := range mv.rt.instances {
+				if in.device == nil {
+					continue
+				}
+				if counts[in.device.index] == nil {
+					counts[in.device.index] = map[string]int{}
+				}
+				counts[in.device.index][mv.rt.cfg.GetName()]++
+			}
+		}
+	}
+	s.mu.RUnlock()
+	for i, d := range s.devices {
+		var idle float64
+		for _, p := range d.profiles {
+			if p != nil && p.Memory != nil {
+				ok[i] = true
+				idle = max(idle, p.Memory.UsedBytes(0))
+			}
+		}
+		used[i] = idle
+		for model, n := range counts[i] {
+			if p := d.profiles[model]; p != nil && p.Memory != nil {
+				used[i] += p.Memory.UsedBytes(n) - p.Memory.UsedBytes(0)
+			}
+		}
+	}
+	return used, ok
+}
+
 func deviceUUID(i int) string { return fmt.Sprintf("GPU-emulated-%d", i) }

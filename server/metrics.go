@@ -58,4 +58,18 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	gpuMetric("nv_gpu_utilization", "gauge", "GPU utilization rate [0.0 - 1.0) (emulated device: busy fraction over the last 100 ms)", func(d *gpu) float64 { return bitsFloat(d.util.Load()) })
 	gpuMetric("nv_gpu_busy_seconds_total", "counter", "Cumulative busy time of the emulated GPU in seconds (iaasbench extension)", func(d *gpu) float64 { return float64(d.busyNS.Load()) / 1e9 })
 	gpuMetric("nv_gpu_executions_total", "counter", "Calls executed on the emulated GPU (iaasbench extension)", func(d *gpu) float64 { return float64(d.calls.Load()) })
+	// Memory only where a device profile gives figures: an emulated device
+	// has no memory of its own to read.
+	used, known := s.deviceMemory()
+	header := false
+	for i, d := range s.devices {
+		if !known[i] {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(bw, "# HELP nv_gpu_memory_used_bytes GPU used memory, in bytes (emulated device: from the device profile's memory figures and the instances placed on it)\n# TYPE nv_gpu_memory_used_bytes gauge\n")
+			header = true
+		}
+		fmt.Fprintf(bw, "nv_gpu_memory_used_bytes{gpu_uuid=%q,emulated=\"true\"} %g\n", d.uuid, used[i])
+	}
 }

@@ -465,3 +465,30 @@ func TestEmulatedGPUWaitsInsideTheServer(t *testing.T) {
 		t.Fatalf("%d calls after ResetDeviceCalls, want 0", n)
 	}
 }
+
+// An emulated GPU reports the memory its device profile gives for the
+// instances placed on it (and nothing where no profile gives memory).
+func TestEmulatedGPUMemoryFromProfile(t *testing.T) {
+	prof, err := device.Load("h200-mlp")
+	if err != nil || prof.Memory == nil {
+		t.Fatalf("h200-mlp has no memory figures: %v", err)
+	}
+	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{"mlp": prof}})
+	ctx := ctxT(t)
+	cfg, err := c.ModelConfig(ctx, "mlp", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = proto.Clone(cfg).(*pb.ModelConfig)
+	cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 3, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0}}}
+	if err := c.Load(ctx, "mlp", cfg); err != nil {
+		t.Fatal(err)
+	}
+	m := scrape(t, srv.MetricsURL())
+	used0 := m[`nv_gpu_memory_used_bytes{gpu_uuid="GPU-emulated-0",emulated="true"}`]
+	used1 := m[`nv_gpu_memory_used_bytes{gpu_uuid="GPU-emulated-1",emulated="true"}`]
+	want0 := prof.Memory.LoadedMiB*(1<<20) + 2*prof.Memory.PerInstanceBytes
+	if used0 != want0 || used1 != prof.Memory.IdleMiB*(1<<20) {
+		t.Fatalf("GPU 0 %v bytes (want %v: one copy loaded, two more instances), idle GPU 1 %v (want %v)", used0, want0, used1, prof.Memory.IdleMiB*(1<<20))
+	}
+}

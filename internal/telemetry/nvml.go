@@ -198,6 +198,7 @@ func (s *NVML) sample(_ context.Context, t float64) {
 			m, ret := d.dev.GetMemoryInfo()
 			if ret == nvml.SUCCESS {
 				add("gpu_mem_used_mib", "MiB", float64(m.Used)/(1<<20))
+				add("gpu_mem_total_mib", "MiB", float64(m.Total)/(1<<20))
 			}
 			return ret
 		})

@@ -7,7 +7,8 @@
 //
 // Series written (labels in brackets):
 //   - NVML [gpu, uuid, name, source=nvml]: gpu_util_pct (%), gpu_mem_util_pct
-//     (%), gpu_mem_used_mib (MiB), gpu_power_w (W), gpu_energy_j (J, monotonic).
+//     (%), gpu_mem_used_mib and gpu_mem_total_mib (MiB), gpu_power_w (W),
+//     gpu_energy_j (J, monotonic).
 //   - HostCPU [source=host]: cpu_util_pct (%, whole machine).
 //   - Prometheus [the metric's own labels, e.g. gpu_uuid, emulated;
 //     source=prometheus]: Triton's gauges as Triton reports them, e.g.
@@ -152,7 +153,42 @@ func Summarize(series []results.Series) results.Telemetry {
 			t.EnergyJ += s.V[len(s.V)-1] - s.V[0]
 		}
 	}
+	summarizeMemory(&t, series)
 	return t
+}
+
+// summarizeMemory sets Model Analyzer's gpu_used_memory: the most memory
+// in use on each GPU over the series, summed over GPUs, in MB (10^6
+// bytes), and the GPUs' total where reported. The server's own report
+// (Triton's nv_gpu_memory_used_bytes, or an emulated device's, labelled
+// emulated="true") is preferred to NVML, which sees the GPUs of the
+// machine running the load: the same ones only when the server runs
+// there too.
+func summarizeMemory(t *results.Telemetry, series []results.Series) {
+	sumMax := func(ss []results.Series, scale float64) float64 {
+		var total float64
+		for _, s := range ss {
+			total += slices.Max(s.V) * scale
+		}
+		return total
+	}
+	if used := named(series, "nv_gpu_memory_used_bytes"); len(used) > 0 {
+		t.GPUMemorySource = results.MemoryFromTriton
+		for _, s := range used {
+			if s.Labels["emulated"] == "true" {
+				t.GPUMemorySource = results.MemoryFromDeviceProfile
+			}
+		}
+		t.GPUUsedMemoryMB = sumMax(used, 1e-6)
+		t.GPUTotalMemoryMB = sumMax(named(series, "nv_gpu_memory_total_bytes"), 1e-6)
+		return
+	}
+	if used := named(series, "gpu_mem_used_mib"); len(used) > 0 {
+		const mibToMB = 1.048576
+		t.GPUMemorySource = results.MemoryFromNVML
+		t.GPUUsedMemoryMB = sumMax(used, mibToMB)
+		t.GPUTotalMemoryMB = sumMax(named(series, "gpu_mem_total_mib"), mibToMB)
+	}
 }
 
 // named returns the non-empty series called name.

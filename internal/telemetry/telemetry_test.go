@@ -114,3 +114,31 @@ func TestNoteSetCountsRepeats(t *testing.T) {
 		t.Errorf("notes %q, want %q", got, want)
 	}
 }
+
+// gpu_used_memory is Model Analyzer's: the most on each GPU, summed, in
+// MB (10^6 bytes); the server's own report wins over NVML, and says
+// whether it came from an emulated device's profile.
+func TestSummarizeMemory(t *testing.T) {
+	g0, g1 := map[string]string{"gpu": "0"}, map[string]string{"gpu": "1"}
+	nvml := []results.Series{
+		ser("gpu_mem_used_mib", g0, 615, 1459, 1335), // max 1459 MiB
+		ser("gpu_mem_used_mib", g1, 100, 50),         // max 100 MiB
+		ser("gpu_mem_total_mib", g0, 1000, 1000),
+		ser("gpu_mem_total_mib", g1, 1000),
+	}
+	got := Summarize(nvml)
+	if got.GPUMemorySource != results.MemoryFromNVML || math.Abs(got.GPUUsedMemoryMB-1559*1.048576) > 1e-9 || math.Abs(got.GPUTotalMemoryMB-2000*1.048576) > 1e-9 {
+		t.Errorf("NVML: %s %v of %v MB, want nvml %v of %v", got.GPUMemorySource, got.GPUUsedMemoryMB, got.GPUTotalMemoryMB, 1559*1.048576, 2000*1.048576)
+	}
+	triton := append(nvml, ser("nv_gpu_memory_used_bytes", map[string]string{"gpu_uuid": "a"}, 2e9, 3e9))
+	if got := Summarize(triton); got.GPUMemorySource != results.MemoryFromTriton || got.GPUUsedMemoryMB != 3000 || got.GPUTotalMemoryMB != 0 {
+		t.Errorf("Triton: %s %v / %v", got.GPUMemorySource, got.GPUUsedMemoryMB, got.GPUTotalMemoryMB)
+	}
+	emulated := []results.Series{ser("nv_gpu_memory_used_bytes", map[string]string{"gpu_uuid": "e", "emulated": "true"}, 1.5e9)}
+	if got := Summarize(emulated); got.GPUMemorySource != results.MemoryFromDeviceProfile || got.GPUUsedMemoryMB != 1500 {
+		t.Errorf("emulated: %s %v", got.GPUMemorySource, got.GPUUsedMemoryMB)
+	}
+	if got := Summarize(nil); got.GPUMemorySource != "" {
+		t.Errorf("nothing: %q", got.GPUMemorySource)
+	}
+}
