@@ -24,15 +24,17 @@ type reportCtx struct {
 	operating *pointData
 	// opWhy explains the operating point, or why there is none.
 	opWhy string
+	// fit is the quality of each fitted surface (over fitDims); fitNote
+	// says why none was fitted.
+	fit     []cost.FitQuality
+	fitDims []string
+	fitNote string
 	notes []string
 }
 
 func newReportCtx(recs []results.Record, spec cost.Spec, opts Options) *reportCtx {
 	r := &reportCtx{recs: recs, sw: newSweep(recs), spec: spec, opts: opts}
-	r.objective = spec.Objective
-	if r.objective == "" {
-		r.objective = cost.DefaultObjective
-	}
+	r.objective = spec.ObjectiveName() // canonical: Model Analyzer's names translated
 	for _, text := range spec.Constraints {
 		c, err := cost.ParseConstraint(text)
 		if err != nil {

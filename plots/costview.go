@@ -54,18 +54,16 @@ func (r *reportCtx) evaluateCost() {
 		r.notes = append(r.notes, fmt.Sprintf("operating point: %v", err))
 	}
 	r.opWhy = op.Reason
+	r.fit, r.fitDims, r.fitNote = op.Quality, op.Dims, op.FitNote
 	if op.Best != nil {
 		r.operating = byKey[op.Best.Point.Key()]
 	}
 }
 
-// higherBetter are the figures an objective maximises (cost.Evaluate
-// negates them into a cost); the report shows them with their sign.
-var higherBetter = []string{"throughput", "throughput_rps", "data_rate", "gpu_util", "cpu_util"}
-
-// objectiveValue turns a cost back into the objective's own value.
+// objectiveValue turns a cost back into the objective's own value
+// (cost.Evaluate negates the figures an objective maximises).
 func (r *reportCtx) objectiveValue(c float64) float64 {
-	if slices.Contains(higherBetter, r.objective) {
+	if r.objective != "weighted" && cost.HigherBetter(r.objective) {
 		return -c
 	}
 	return c
@@ -80,8 +78,13 @@ func (r *reportCtx) formatObjective(v float64) string {
 		return formatNumber(v) + "/s"
 	case r.objective == "gpu_util" || r.objective == "cpu_util" || r.objective == "rejection_rate":
 		return formatNumber(v) + "%"
-	case slices.Contains([]string{"p50", "p90", "p95", "p99", "p999", "mean", "max"}, r.objective):
+	case slices.Contains([]string{"p50", "p90", "p95", "p99", "p999", "mean", "max"}, r.objective),
+		strings.HasPrefix(r.objective, "server_"):
 		return formatNumber(v) + " ms"
+	case r.objective == "gpu_used_memory" || r.objective == "gpu_free_memory":
+		return formatNumber(v) + " MB"
+	case r.objective == "gpu_power":
+		return formatNumber(v) + " W"
 	}
 	return formatNumber(v)
 }
@@ -109,6 +112,29 @@ func (r *reportCtx) objectiveLabel() string {
 		return "errors"
 	case "rejection_rate":
 		return "requests rejected for overload (%, lower is better)"
+	case "gpu_used_memory":
+		return "GPU memory used (MB)"
+	case "gpu_free_memory":
+		return "GPU memory free (MB, higher is better)"
+	case "gpu_power":
+		return "GPU power (W)"
 	}
 	return r.objective + " (ms)"
+}
+
+// fitLines describes the fitted surfaces behind the cost figures, one
+// line per figure: how far a prediction typically is from a measurement
+// (leave-one-out).
+func (r *reportCtx) fitLines() []string {
+	if len(r.fit) == 0 {
+		if r.fitNote != "" {
+			return []string{"No surface fitted: " + r.fitNote}
+		}
+		return nil
+	}
+	var out []string
+	for _, q := range r.fit {
+		out = append(out, q.Figure+": "+cost.FitQualityText(q))
+	}
+	return out
 }

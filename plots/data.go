@@ -21,6 +21,7 @@ type pointData struct {
 	Key    string
 	Label  string // varied coordinates only, e.g. "gpu=2 inst=4 cli=8"
 	Config string // label of the configuration group (varied dims except the along dim)
+	Cat    string // the model-config fields set to names (instance kind), as "kind=KIND_CPU"
 	Along  float64
 
 	Status results.Status
@@ -58,7 +59,7 @@ type sweep struct {
 	Target    string
 
 	Points []*pointData // sorted by configuration, then along
-	Varied []string     // dimensions with more than one value, in results.Dimensions order
+	Varied []string     // dimensions with more than one value, in results.DimensionsOf order
 	AlongD string       // dimension the load grows along (curves are drawn along it); "" with one point
 	Config []string     // varied dimensions that name a configuration
 	Colors map[string]color.RGBA
@@ -75,6 +76,26 @@ var dimAbbrev = map[string]string{
 var dimTitle = map[string]string{
 	"gpus": "GPUs", "instances": "model instances per GPU", "clients": "concurrent clients",
 	"rate": "inference rate r", "batch_size": "batch size", "servers": "servers",
+}
+
+// abbrev is a dimension's short name: dimAbbrev's, or for a model-config
+// field its last path element with microseconds written us
+// (max_queue_delay_us).
+func abbrev(dim string) string {
+	if a, ok := dimAbbrev[dim]; ok {
+		return a
+	}
+	last := dim[strings.LastIndexByte(dim, '.')+1:]
+	return strings.ReplaceAll(last, "microseconds", "us")
+}
+
+// dimName names a dimension for axis titles: dimTitle's, or a model-config
+// field's full path.
+func dimName(dim string) string {
+	if t, ok := dimTitle[dim]; ok {
+		return t
+	}
+	return dim
 }
 
 // alongPreference is the order in which dimensions are preferred as the
@@ -224,7 +245,22 @@ func foldPoint(rs []results.Record) *pointData {
 // classify finds the varied dimensions, the load axis and the
 // configuration of every point, and assigns colours.
 func (s *sweep) classify() {
-	for _, d := range results.Dimensions {
+	var pts []results.Point
+	for _, p := range s.Points {
+		pts = append(pts, p.Point)
+	}
+	// A model-config field whose values are names (instance kind) is no
+	// axis, but it tells configurations apart.
+	cats := results.CategoricalFields(pts)
+	for _, p := range s.Points {
+		var parts []string
+		for _, f := range cats {
+			v, _ := p.Point.ConfigValue(f)
+			parts = append(parts, abbrev(f)+"="+v)
+		}
+		p.Cat = strings.Join(parts, " ")
+	}
+	for _, d := range results.DimensionsOf(pts) {
 		seen := map[float64]bool{}
 		for _, p := range s.Points {
 			seen[coord(p.Point, d)] = true
@@ -247,11 +283,15 @@ func (s *sweep) classify() {
 	for _, p := range s.Points {
 		var parts, cparts []string
 		for _, d := range s.Varied {
-			part := dimAbbrev[d] + "=" + fmtCoord(coord(p.Point, d))
+			part := abbrev(d) + "=" + fmtCoord(coord(p.Point, d))
 			parts = append(parts, part)
 			if d != s.AlongD {
 				cparts = append(cparts, part)
 			}
+		}
+		if p.Cat != "" {
+			parts = append(parts, p.Cat)
+			cparts = append(cparts, p.Cat)
 		}
 		if len(parts) == 0 {
 			parts = fixedLabel(p.Point)
@@ -260,7 +300,7 @@ func (s *sweep) classify() {
 			cparts = fixedLabel(p.Point)
 			if s.AlongD != "" {
 				cparts = slices.DeleteFunc(cparts, func(x string) bool {
-					return strings.HasPrefix(x, dimAbbrev[s.AlongD]+"=")
+					return strings.HasPrefix(x, abbrev(s.AlongD)+"=")
 				})
 			}
 			if len(cparts) == 0 {
@@ -275,6 +315,9 @@ func (s *sweep) classify() {
 	}
 	sort.SliceStable(s.Points, func(i, j int) bool {
 		a, b := s.Points[i], s.Points[j]
+		if a.Cat != b.Cat {
+			return a.Cat < b.Cat
+		}
 		for _, d := range s.Config {
 			if ca, cb := coord(a.Point, d), coord(b.Point, d); ca != cb {
 				return ca < cb
@@ -309,9 +352,9 @@ func (s *sweep) maxAlong() float64 {
 // varies, so that a one-point sweep is still labelled by what it ran.
 func fixedLabel(p results.Point) []string {
 	var out []string
-	for _, d := range results.Dimensions {
+	for _, d := range results.DimensionsOf([]results.Point{p}) {
 		if v := coord(p, d); v != 0 {
-			out = append(out, dimAbbrev[d]+"="+fmtCoord(v))
+			out = append(out, abbrev(d)+"="+fmtCoord(v))
 		}
 	}
 	return out

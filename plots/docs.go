@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iaasbench/iaasbench/cost"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -64,7 +65,21 @@ func specLine(r *reportCtx) string {
 	if len(cs) == 0 {
 		cs = []string{"none"}
 	}
-	return fmt.Sprintf("Objective: minimise %s. Constraints: %s.", r.objective, strings.Join(cs, ", "))
+	verb := "minimise"
+	if r.objective != "weighted" && cost.HigherBetter(r.objective) {
+		verb = "maximise"
+	}
+	return fmt.Sprintf("Objective: %s %s. Constraints: %s.", verb, r.objective, strings.Join(cs, ", "))
+}
+
+// fitIntro says what the fit-quality lines mean.
+func fitIntro(r *reportCtx) string {
+	over := "no varied dimension"
+	if len(r.fitDims) > 0 {
+		over = strings.Join(r.fitDims, " × ")
+	}
+	return "Surfaces fitted over " + over + " (the cost surface and the predicted points come from them). " +
+		"Leave-one-out error: each measured point predicted from all the others; for a figure fitted in log space, the typical relative error."
 }
 
 // renderMarkdown writes README.md: the report as Markdown to paste into a
@@ -88,6 +103,13 @@ func renderMarkdown(s *Summary, r *reportCtx) []byte {
 		if len(f.Notes) > 0 {
 			b.WriteString("\n")
 		}
+	}
+	if fl := r.fitLines(); len(fl) > 0 {
+		fmt.Fprintf(&b, "## Fit quality\n\n%s\n\n", fitIntro(r))
+		for _, l := range fl {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("## Summary table\n\n")
 	b.WriteString("| " + strings.Join(tableHeader, " | ") + " |\n")
@@ -149,6 +171,13 @@ tr.failed{color:#a00}
 			b.WriteString("</figcaption>\n")
 		}
 		b.WriteString("</figure>\n")
+	}
+	if fl := r.fitLines(); len(fl) > 0 {
+		fmt.Fprintf(&b, "<h2>Fit quality</h2>\n<p>%s</p>\n<ul>\n", e(fitIntro(r)))
+		for _, l := range fl {
+			fmt.Fprintf(&b, "<li>%s</li>\n", e(l))
+		}
+		b.WriteString("</ul>\n")
 	}
 	b.WriteString("<h2>Summary table</h2>\n<table>\n<tr>")
 	for _, h := range tableHeader {

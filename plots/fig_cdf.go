@@ -89,7 +89,10 @@ func (s *sweep) neighbours(p *pointData) (ok, failed []*pointData) {
 }
 
 func sameExcept(a, b *pointData, dim string) bool {
-	for _, d := range results.Dimensions {
+	if a.Cat != b.Cat {
+		return false
+	}
+	for _, d := range results.DimensionsOf([]results.Point{a.Point, b.Point}) {
 		if d != dim && coord(a.Point, d) != coord(b.Point, d) {
 			return false
 		}

@@ -24,7 +24,7 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 	}
 	along := "one point per configuration"
 	if sw.AlongD != "" {
-		along = "points along " + dimTitle[sw.AlongD]
+		along = "points along " + dimName(sw.AlongD)
 	}
 	fig := Figure{
 		Title:   title,
@@ -105,7 +105,7 @@ func drawThroughputLatency(r *reportCtx, path string) (Figure, error) {
 	p.X.Max *= 1.04 // keep the fastest point off the frame
 	lg.add("")
 	if sw.AlongD != "" {
-		lg.add(fmt.Sprintf("points along %s %s–%s", dimAbbrev[sw.AlongD], fmtCoord(sw.minAlong()), fmtCoord(sw.maxAlong())))
+		lg.add(fmt.Sprintf("points along %s %s–%s", abbrev(sw.AlongD), fmtCoord(sw.minAlong()), fmtCoord(sw.maxAlong())))
 	}
 	black := color.RGBA{0x33, 0x33, 0x33, 0xff}
 	lg.add("p99 (solid)", &plotter.Line{LineStyle: draw.LineStyle{Color: black, Width: vg.Points(2)}},

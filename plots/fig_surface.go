@@ -152,7 +152,10 @@ func (r *reportCtx) slicePoint() *pointData {
 
 // inSlice reports whether p lies on the slice through base along dims.
 func inSlice(p, base *pointData, dims []string) bool {
-	for _, d := range results.Dimensions {
+	if p.Cat != base.Cat {
+		return false
+	}
+	for _, d := range results.DimensionsOf([]results.Point{p.Point, base.Point}) {
 		if !slices.Contains(dims, d) && coord(p.Point, d) != coord(base.Point, d) {
 			return false
 		}
@@ -343,7 +346,7 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 	if len(sliceDims) > 0 {
 		var parts []string
 		for _, d := range sliceDims {
-			parts = append(parts, dimAbbrev[d]+"="+fmtCoord(coord(base.Point, d)))
+			parts = append(parts, abbrev(d)+"="+fmtCoord(coord(base.Point, d)))
 		}
 		sliceText = " at " + strings.Join(parts, " ")
 		who := "the operating point"
@@ -359,7 +362,7 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 		notes = append(notes, "grey cells: no finite cost predicted")
 	}
 
-	p := newPlot(dimTitle[xd]+axisScaleNote(xlog), dimTitle[yd]+axisScaleNote(ylog))
+	p := newPlot(dimName(xd)+axisScaleNote(xlog), dimName(yd)+axisScaleNote(ylog))
 	p.X.Tick.Marker = r.dimTicks(xd, xlog)
 	p.Y.Tick.Marker = r.dimTicks(yd, ylog)
 	p.Add(&heatCells{g: g, cm: cm})
@@ -382,11 +385,11 @@ func drawCostSurface(r *reportCtx, path string) (Figure, error) {
 	lg.add("feasibility edge", &plotter.Line{LineStyle: feasEdgeStyle()})
 	lg.add("iso-cost contour", &plotter.Line{LineStyle: draw.LineStyle{Color: color.Black, Width: vg.Points(0.8)}})
 
-	full := fmt.Sprintf("Cost surface: %s over %s × %s%s", r.objective, dimAbbrev[xd], dimAbbrev[yd], sliceText)
+	full := fmt.Sprintf("Cost surface: %s over %s × %s%s", r.objective, abbrev(xd), abbrev(yd), sliceText)
 	fig := Figure{
 		Title: "Cost surface",
 		Caption: fmt.Sprintf("The objective (%s) predicted by the fitted cost surface over %s and %s, with contour lines at round values; hatched cells break a constraint.",
-			r.objectiveLabel(), dimTitle[xd], dimTitle[yd]),
+			r.objectiveLabel(), dimName(xd), dimName(yd)),
 		Notes: notes,
 	}
 	f := newFigure(r.opts, r.opts.HeightIn)
@@ -571,7 +574,7 @@ func (r *reportCtx) drawCostCurve(path string, cs *cost.Surface, dim string, not
 			infeasible = append(infeasible, xs[i])
 		}
 	}
-	p := newPlot(dimTitle[dim]+axisScaleNote(xlog), r.objectiveLabel())
+	p := newPlot(dimName(dim)+axisScaleNote(xlog), r.objectiveLabel())
 	p.X.Tick.Marker = r.dimTicks(dim, xlog)
 	p.Y.Tick.Marker = compactTicks{}
 	lg := &legendPanel{}
@@ -630,9 +633,9 @@ func (r *reportCtx) drawCostCurve(path string, cs *cost.Surface, dim string, not
 	if failed := r.sw.failedPoints(); len(failed) > 0 {
 		notes = append(notes, "Not shown (failed): "+failedList(failed))
 	}
-	title := fmt.Sprintf("Cost vs %s (only %s varies, so a curve rather than a surface)", dimAbbrev[dim], dimTitle[dim])
+	title := fmt.Sprintf("Cost vs %s (only %s varies, so a curve rather than a surface)", abbrev(dim), dimName(dim))
 	fig := Figure{
-		Title:   fmt.Sprintf("Cost vs %s (only %s varies)", dimTitle[dim], dimTitle[dim]),
+		Title:   fmt.Sprintf("Cost vs %s (only %s varies)", dimName(dim), dimName(dim)),
 		Caption: fmt.Sprintf("The objective (%s) along the one swept dimension: measured points and the fitted curve; shaded stretches break a constraint.", r.objectiveLabel()),
 		Notes:   notes,
 	}

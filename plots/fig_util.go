@@ -156,7 +156,7 @@ func drawUtilization(r *reportCtx, path string) (Figure, error) {
 	// shades that match the shading of every panel's configuration colour.
 	lg := &legendPanel{}
 	if sw.AlongD != "" {
-		lg.title = dimTitle[sw.AlongD]
+		lg.title = dimName(sw.AlongD)
 		seen := map[float64]bool{}
 		var alongs []float64
 		for p := range series {
@@ -168,7 +168,7 @@ func drawUtilization(r *reportCtx, path string) (Figure, error) {
 		slices.Sort(alongs)
 		for i, a := range alongs {
 			col := shade(color.RGBA{0x55, 0x55, 0x55, 0xff}, i, len(alongs))
-			lg.add(fmt.Sprintf("%s=%s", dimAbbrev[sw.AlongD], fmtCoord(a)),
+			lg.add(fmt.Sprintf("%s=%s", abbrev(sw.AlongD), fmtCoord(a)),
 				&plotter.Line{LineStyle: draw.LineStyle{Color: col, Width: vg.Points(2)}})
 		}
 	}
