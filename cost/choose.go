@@ -84,7 +84,11 @@ func Choose(evals []Evaluated, grid []results.Point, spec Spec) (OperatingPoint,
 	case op.Best == nil:
 		op.Reason = "no measured point meets the constraints; " + closest(evals)
 	default:
-		op.Reason = fmt.Sprintf("lowest %s among %d feasible of %d measured points", pl.objectiveName(), feasible, len(evals))
+		best := "lowest"
+		if pl.objective != "weighted" && figureTable[pl.objective].higherBetter {
+			best = "highest"
+		}
+		op.Reason = fmt.Sprintf("%s %s among %d feasible of %d measured points", best, pl.objectiveName(), feasible, len(evals))
 	}
 	if op.Best != nil {
 		b := *op.Best // a copy, so the result does not alias evals

@@ -165,8 +165,15 @@ func (a *Analysis) WriteText(w io.Writer) {
 	WriteFitQuality(w, a.Operating)
 	switch op := a.Operating; {
 	case op.Predicted != nil:
-		fmt.Fprintf(w, "best unmeasured (predicted): %s\n", a.label(op.Predicted.Point))
-		fmt.Fprintf(w, "  %s\n", op.Suggestion)
+		worse := ""
+		if op.Best != nil && op.Predicted.Cost >= op.Best.Cost {
+			worse = " (no better than the best measured point)"
+		}
+		fmt.Fprintf(w, "best unmeasured (predicted): %s%s\n", a.label(op.Predicted.Point), worse)
+		fmt.Fprintf(w, "  %s; predicted %s\n", op.Suggestion, figuresText(op.Predicted.Figures))
+		if poorFit(op) {
+			fmt.Fprintln(w, "  the surfaces fit poorly (see fit quality): measure before believing it")
+		}
 	case a.GridSize > 0 && a.GridSize <= a.Points:
 		fmt.Fprintf(w, "best unmeasured: none left: all %d points of the grid were measured\n", a.GridSize)
 	case op.FitNote != "":
@@ -193,7 +200,7 @@ func (a *Analysis) writeFrontier(w io.Writer) {
 		fmt.Fprintln(w, "Pareto frontier (p99 against USD/h): no point has both figures")
 		return
 	}
-	fmt.Fprintf(w, "Pareto frontier (p99 against USD/h, %d points meeting the throughput and data-rate constraints):\n", len(fr))
+	fmt.Fprintf(w, "Pareto frontier (p99 against USD/h, %d %s meeting the throughput and data-rate constraints):\n", len(fr), plural(len(fr), "point", "points"))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "  p99\tUSD/h\tthroughput\tUSD/M inf\tfeasible\t")
 	for _, ev := range fr {
@@ -232,13 +239,101 @@ func WriteFitQuality(w io.Writer, op OperatingPoint) {
 }
 
 // FitQualityText describes one surface's fit, e.g. "thin-plate spline
-// over 12 points, typically 8.3% off".
+// over 12 points, leave-one-out error 8.3% (good)".
 func FitQualityText(q FitQuality) string {
 	s := fmt.Sprintf("%s over %d points, ", q.Method, q.N)
 	if math.IsNaN(q.LOO) {
 		return s + "leave-one-out error unknown (fewer than 2 points)"
 	}
-	return s + "leave-one-out error " + strconv.FormatFloat(100*q.LOO, 'f', 1, 64) + "%"
+	return s + "leave-one-out error " + strconv.FormatFloat(100*q.LOO, 'f', 1, 64) + "% (" + fitGrade(q.LOO) + ")"
+}
+
+// Grades of a leave-one-out error: within 10% a prediction is as good as
+// a repeat measurement of a noisy point usually is; past 30% it is a
+// guess.
+func fitGrade(loo float64) string {
+	switch {
+	case loo <= 0.10:
+		return "good"
+	case loo <= 0.30:
+		return "fair"
+	}
+	return "poor: predictions from it are guesses"
+}
+
+// poorFit reports whether a surface the prediction leans on is a guess.
+func poorFit(op OperatingPoint) bool {
+	for _, q := range op.Quality {
+		if q.LOO > 0.30 {
+			return true
+		}
+	}
+	return false
+}
+
+// ExtendGrid returns grid plus, along each of dims where the grid has at
+// least two values, one step past its largest value (the last ratio for
+// positive values, else the last difference; integers rounded), crossed
+// with every other coordinate of the grid: where the cost surface may
+// find a cheaper point the sweep did not reach. Such points are
+// extrapolations, and Choose says so.
+func ExtendGrid(grid []results.Point, dims []string) []results.Point {
+	out := slices.Clone(grid)
+	seen := map[string]bool{}
+	for _, p := range grid {
+		seen[p.Key()] = true
+	}
+	for _, d := range dims {
+		var vs []float64
+		for _, p := range grid {
+			if v, err := p.Coord(d); err == nil && !slices.Contains(vs, v) {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) < 2 {
+			continue
+		}
+		sort.Float64s(vs)
+		last, prev := vs[len(vs)-1], vs[len(vs)-2]
+		next := last + (last - prev)
+		if prev > 0 {
+			next = last * last / prev
+		}
+		for _, p := range grid {
+			if v, _ := p.Coord(d); v != last {
+				continue
+			}
+			q, ok := withDimension(p, d, next)
+			if ok && !seen[q.Key()] {
+				seen[q.Key()] = true
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// withDimension returns p with one of results.Dimensions set to v (whole
+// numbers for the integer ones); model-config fields are not extended.
+func withDimension(p results.Point, dim string, v float64) (results.Point, bool) {
+	n := int(math.Round(v))
+	switch dim {
+	case "gpus":
+		p.GPUs = n
+	case "instances":
+		p.Instances = n
+	case "clients":
+		p.Clients = n
+	case "batch_size":
+		p.BatchSize = n
+	case "servers":
+		p.Servers = n
+	case "rate":
+		p.Rate = v
+	default:
+		return p, false
+	}
+	return p, true
 }
 
 // objectiveText says what the spec minimises.
@@ -332,4 +427,11 @@ func (p *Prices) SetPrice(key, value string) error {
 		return fmt.Errorf("price %q: want gpu_hour, gpu_hour.TYPE, node_hour, per_million_requests, egress_per_gb or egress_bytes_per_inference", key)
 	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

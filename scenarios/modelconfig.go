@@ -164,12 +164,21 @@ func (s *Scenario) configValues(field string) []float64 {
 func (v *validator) modelConfigs() {
 	mc := v.s.Dimensions.ModelConfig
 	const field = "dimensions.model_config"
+	// A dimension is set when the file names it, or (a scenario built in
+	// Go) when it differs from its default.
+	set := func(dim string) bool {
+		if _, ok := v.s.lines["dimensions."+dim]; ok {
+			return true
+		}
+		xs := v.s.axis(dim)
+		return len(xs) != 1 || xs[0] != defaultOf(dim)
+	}
 	for i, o := range mc.Overrides {
-		if o.Sets("instance_group.count") && v.s.Dimensions.Instances.IsSet() {
+		if o.Sets("instance_group.count") && set("instances") {
 			v.add(field, "override %d (%s) sets instance_group count, which dimensions.instances also sets: leave one of them out", i, o.Name)
 			break
 		}
-		if o.Sets("instance_group.gpus") && v.s.Dimensions.GPUs.IsSet() {
+		if o.Sets("instance_group.gpus") && set("gpus") {
 			v.add(field, "override %d (%s) sets instance_group gpus, which dimensions.gpus also sets: leave one of them out", i, o.Name)
 			break
 		}

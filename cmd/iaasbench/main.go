@@ -30,7 +30,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":     {"run the embedded Triton-compatible inference server", runServe},
 		"measure":   {"measure one configuration of a served model", runMeasure},
-		"scenarios": {"list, show or check scenarios (list | show NAME | check FILE)", runScenarios},
+		"scenarios": {"list, show, check or import scenarios (list | show NAME | check FILE | import --model-analyzer FILE)", runScenarios},
 		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
 		"sweep":     {"sweep a scenario against live servers (default: quickstart on the embedded server)", runSweep},
 		"agent":     {"a load agent: take measurement plans from a coordinator and return results", runAgent},
@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
 		"k8s":       {"Kubernetes helpers (manifests --scenario S)", runK8s},
 		"simulate":  {"simulate a scenario with a discrete-event model of servers, GPUs and clients", runSimulate},
+		"cost":      {"re-evaluate a sweep under other prices, constraints or objective, without measuring again", runCost},
 	}
 }
 

@@ -81,10 +81,7 @@ func printOperatingPoint(out io.Writer, recs []results.Record, spec cost.Spec) {
 		fmt.Fprintln(out, "operating point:", err)
 		return
 	}
-	obj := spec.Objective
-	if obj == "" {
-		obj = cost.DefaultObjective
-	}
+	obj := spec.ObjectiveName()
 	if op.Best == nil {
 		fmt.Fprintf(out, "operating point: none feasible (%s)\n", op.Reason)
 		return
@@ -96,4 +93,5 @@ func printOperatingPoint(out io.Writer, recs []results.Record, spec cost.Spec) {
 	if op.Predicted != nil {
 		fmt.Fprintf(out, "  predicted (not measured): %s — %s\n", op.Predicted.Point.Key(), op.Suggestion)
 	}
+	cost.WriteFitQuality(out, op)
 }

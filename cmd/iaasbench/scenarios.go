@@ -10,7 +10,7 @@ import (
 	"github.com/iaasbench/iaasbench/scenarios"
 )
 
-func runScenarios(_ context.Context, args []string, out io.Writer) error {
+func runScenarios(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] == "list" {
 		for _, n := range scenarios.List() {
 			s, err := scenarios.Builtin(n)
@@ -26,6 +26,8 @@ func runScenarios(_ context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	switch args[0] {
+	case "import":
+		return runScenariosImportCmd(ctx, args[1:], out)
 	case "show":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: iaasbench scenarios show NAME|FILE")
@@ -47,7 +49,7 @@ func runScenarios(_ context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%s: ok, %d points (varied: %s)\n", args[1], len(s.Points()), strings.Join(s.Varied(), ", "))
 		return nil
 	}
-	return fmt.Errorf("unknown subcommand %q (want list, show NAME, check FILE)", args[0])
+	return fmt.Errorf("unknown subcommand %q (want list, show NAME, check FILE, import --model-analyzer FILE)", args[0])
 }
 
 // scenarioOfResults recovers the scenario a results file was made with,

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// update rewrites the golden files of the cmd tests: go test ./cmd/iaasbench -run Golden -update
+var update = flag.Bool("update", false, "rewrite cmd/iaasbench/testdata golden files")
+
+// The cost command's output on a fixed quickstart results file (trimmed
+// of telemetry series and histograms), under the file's own cost model,
+// other prices, another latency budget, and an impossible constraint.
+func TestCostGolden(t *testing.T) {
+	const results = "testdata/cost/quickstart.jsonl"
+	for _, tc := range []struct {
+		golden  string
+		args    []string
+		wantErr string
+	}{
+		{"default", nil, ""},
+		{"cheap-gpus", []string{"--price", "gpu_hour=0.5", "--price", "node_hour=5"}, ""},
+		{"budget-1ms", []string{"--constraint", "perf_latency_p99 <= 1"}, ""},
+		{"objective-throughput", []string{"--objective", "perf_throughput", "--constraint", "none"}, ""},
+		{"impossible", []string{"--constraint", "throughput >= 1/s", "--constraint", "p99 <= 0.1ms"}, `"p99 <= 0.1ms" excludes 12 of 12 usable points`},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := costCommand(append([]string{"--results", results}, tc.args...), &out, &errOut)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("error: %v\n%s", err, errOut.String())
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+			got := out.String()
+			if err != nil {
+				got += "error: " + err.Error() + "\n"
+			}
+			path := filepath.Join("testdata", "cost", tc.golden+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (run with -update if the change is intended):\n--- got ---\n%s--- want ---\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+func TestCostFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "need --results FILE"},
+		{[]string{"--results", "testdata/cost/quickstart.jsonl", "--price", "gpu_hourly=1"}, `price "gpu_hourly"`},
+		{[]string{"--results", "testdata/cost/quickstart.jsonl", "--constraint", "gpu_memory <= 1"}, `unknown figure "gpu_memory"`},
+		{[]string{"--results", "testdata/cost/quickstart.jsonl", "--objective", "perf_thruput"}, `unknown figure "perf_thruput"`},
+	} {
+		var out, errOut bytes.Buffer
+		err := costCommand(tc.args, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := costCommand([]string{"-h"}, &out, &errOut); err != flag.ErrHelp || !strings.Contains(errOut.String(), "examples:") {
+		t.Errorf("-h: %v\n%s", err, errOut.String())
+	}
+}
