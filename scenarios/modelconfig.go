@@ -53,16 +53,36 @@ func (m ModelConfigs) MarshalYAML() (any, error) {
 	return m.node, nil
 }
 
-// MarshalJSON writes the overrides' names, which is what identifies them.
+// MarshalJSON writes the overrides as a list of partial configs (the
+// list form, sweeps expanded).
 func (m ModelConfigs) MarshalJSON() ([]byte, error) {
 	if len(m.Overrides) == 0 {
 		return []byte("null"), nil
 	}
-	names := make([]string, len(m.Overrides))
+	list := make([]any, len(m.Overrides))
 	for i, o := range m.Overrides {
-		names[i] = o.Name
+		if err := o.Node().Decode(&list[i]); err != nil {
+			return nil, fmt.Errorf("model_config %s: %w", o.Name, err)
+		}
 	}
-	return json.Marshal(names)
+	return json.Marshal(list)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (m *ModelConfigs) UnmarshalJSON(b []byte) error {
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil { // JSON is YAML
+		return fmt.Errorf("model_config: %w", err)
+	}
+	if followAlias(n.Content[0]).ShortTag() == "!!null" {
+		return nil
+	}
+	mc, probs := parseModelConfigs(n.Content[0], "dimensions.model_config")
+	if len(probs) > 0 {
+		return Problems(probs)
+	}
+	*m = mc
+	return nil
 }
 
 // parseModelConfigs reads the dimension from its node; problems carry

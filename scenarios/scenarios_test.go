@@ -25,6 +25,7 @@ func TestBuiltinsParseAndValidate(t *testing.T) {
 		"ensemble":          6,  // instances 2 × clients 3
 		"ci-gate":           2,  // instances 2
 		"sim-validation":    24, // gpus 3 × instances 2 × clients 4
+		"batching-delay":    12, // max_queue_delay 4 × clients 3
 	}
 	names := List()
 	if !slices.Equal(names, slices.Sorted(func(yield func(string) bool) {

@@ -35,8 +35,10 @@ type Column struct {
 // where the figures came from (measured, simulated); why a trial failed;
 // and the emulated GPUs' own call durations in µs (embedded target;
 // empty elsewhere), which show how far the emulation strayed from its
-// profile. Absent figures are 0, except the device calls, which are
-// empty.
+// profile; then the GPU memory in use (MB, Model Analyzer's
+// gpu_used_memory) and where it came from (nvml, triton, device-profile),
+// and the point's model-config override. Absent figures are 0, except the
+// device calls, the memory and the override, which are empty.
 func Columns() []Column {
 	return []Column{
 		{"gpus", "gpus"}, {"instances", "inst"}, {"clients", "clients"}, {"rate", "rate"},
@@ -46,6 +48,7 @@ func Columns() []Column {
 		{"queue_us", ""}, {"compute_infer_us", ""}, {"gpu_util_pct", "gpu %"}, {"cpu_util_pct", "cpu %"},
 		{"data_rate", ""}, {"source", ""}, {"reason", "reason"},
 		{"device_call_p50_us", ""}, {"device_call_p90_us", ""}, {"device_call_p99_us", ""},
+		{"gpu_used_memory_mb", ""}, {"gpu_memory_source", ""}, {"model_config", "model config"},
 	}
 }
 
@@ -77,7 +80,12 @@ func Row(r results.Record) []string {
 			}
 		}
 	}
-	return append(row, dc...)
+	row = append(row, dc...)
+	var mem, src string
+	if t := m.Telemetry; t != nil && t.GPUMemorySource != "" {
+		mem, src = f(t.GPUUsedMemoryMB), t.GPUMemorySource
+	}
+	return append(row, mem, src, p.ModelConfig)
 }
 
 // WriteCSV writes a header of every column's Name and a row per record.
@@ -101,19 +109,27 @@ func WriteCSV(w io.Writer, recs []results.Record) error {
 }
 
 // WriteText writes the columns with a Short name as a right-aligned text
-// table, a row per record.
+// table, a row per record (the model-config column only when some record
+// has an override).
 func WriteText(w io.Writer, recs []results.Record) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	cols := Columns()
-	for _, c := range cols {
-		if c.Short != "" {
+	// The model-config column shows only for sweeps that have overrides.
+	overrides := false
+	for _, r := range recs {
+		overrides = overrides || r.Point.ModelConfig != ""
+	}
+	show := make([]bool, len(cols))
+	for i, c := range cols {
+		show[i] = c.Short != "" && (c.Name != "model_config" || overrides)
+		if show[i] {
 			fmt.Fprint(tw, c.Short, "\t")
 		}
 	}
 	fmt.Fprintln(tw)
 	for _, r := range recs {
 		for i, v := range Row(r) {
-			if cols[i].Short != "" {
+			if show[i] {
 				fmt.Fprint(tw, v, "\t")
 			}
 		}
