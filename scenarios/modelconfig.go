@@ -184,6 +184,10 @@ func (s *Scenario) configValues(field string) []float64 {
 func (v *validator) modelConfigs() {
 	mc := v.s.Dimensions.ModelConfig
 	const field = "dimensions.model_config"
+	if mc.IsSet() && v.s.Target.Kind == TargetSimulated {
+		v.add(field, "the simulator does not model model-config overrides: sweep them on a server (target kind embedded, remote, local or kubernetes)")
+		return
+	}
 	// A dimension is set when the file names it, or (a scenario built in
 	// Go) when it differs from its default.
 	set := func(dim string) bool {

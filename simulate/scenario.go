@@ -161,6 +161,11 @@ func PointConfig(s *scenarios.Scenario, p results.Point, m Model, opts Options) 
 	if opts.Profile == nil || len(opts.Profile.Points) == 0 {
 		return Config{}, errors.New("no device profile")
 	}
+	if p.ModelConfig != "" {
+		// Overrides change the server's scheduling in ways the model here
+		// does not follow: refuse rather than simulate something else.
+		return Config{}, fmt.Errorf("point %s: the simulator does not model model-config overrides (dimensions.model_config)", p.Key())
+	}
 	w := s.Workload
 	load := w.ClientLoad(p)
 	c := Config{

@@ -365,6 +365,9 @@ func configure(ctx context.Context, c *client.Client, s *scenarios.Scenario, p r
 	if depth > 8 {
 		return fmt.Errorf("model %s: ensembles nested too deep", model)
 	}
+	if err := resetForOverride(ctx, c, s, model); err != nil {
+		return err
+	}
 	cfg, err := c.ModelConfig(ctx, model, "")
 	if err != nil {
 		return fmt.Errorf("configure %s: %w", model, err)
