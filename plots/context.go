@@ -29,7 +29,7 @@ type reportCtx struct {
 	fit     []cost.FitQuality
 	fitDims []string
 	fitNote string
-	notes []string
+	notes   []string
 }
 
 func newReportCtx(recs []results.Record, spec cost.Spec, opts Options) *reportCtx {
