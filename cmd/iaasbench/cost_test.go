@@ -23,7 +23,7 @@ func TestCostGolden(t *testing.T) {
 		wantErr string
 	}{
 		{"default", nil, ""},
-		{"cheap-gpus", []string{"--price", "gpu_hour=0.5", "--price", "node_hour=5"}, ""},
+		{"cheap-gpus", []string{"--price", "gpu_hour=0.2", "--price", "node_hour=4"}, ""},
 		{"budget-1ms", []string{"--constraint", "perf_latency_p99 <= 1"}, ""},
 		{"objective-throughput", []string{"--objective", "perf_throughput", "--constraint", "none"}, ""},
 		{"impossible", []string{"--constraint", "throughput >= 1/s", "--constraint", "p99 <= 0.1ms"}, `"p99 <= 0.1ms" excludes 12 of 12 usable points`},

@@ -87,7 +87,11 @@ func printOperatingPoint(out io.Writer, recs []results.Record, spec cost.Spec) {
 		return
 	}
 	b := op.Best
-	fmt.Fprintf(out, "operating point (minimises %s under %s): %s\n", obj, strings.Join(spec.Constraints, ", "), b.Point.Key())
+	verb := "minimises"
+	if obj != "weighted" && cost.HigherBetter(obj) {
+		verb = "maximises"
+	}
+	fmt.Fprintf(out, "operating point (%s %s under %s): %s\n", verb, obj, strings.Join(spec.Constraints, ", "), b.Point.Key())
 	fmt.Fprintf(out, "  throughput %.0f inf/s, p99 %.2f ms, %.3f USD/h, %.4f USD per million inferences\n",
 		b.Figures["throughput"], b.Figures["p99"], b.Expense.USDPerHour, b.Expense.USDPerMillion)
 	if op.Predicted != nil {

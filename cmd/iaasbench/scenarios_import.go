@@ -61,7 +61,7 @@ func runScenariosImport(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	for _, s := range res.Skipped {
-		fmt.Fprintf(errOut, "not converted: %s:%s\n", *file, s)
+		fmt.Fprintf(errOut, "%s:%d: not converted: %s: %s\n", *file, s.Line, s.Field, s.Why)
 	}
 	if *dest == "" {
 		_, err = out.Write(res.YAML)
