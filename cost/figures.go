@@ -3,6 +3,7 @@ package cost
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -92,7 +93,42 @@ var figureTable = map[string]figureInfo{
 func isExpenseFigure(name string) bool { return strings.HasPrefix(name, "usd_") }
 
 func unknownFigure(name string) error {
+	if near := nearestFigure(name); near != "" {
+		return fmt.Errorf("unknown figure %q (did you mean %q?)", name, near)
+	}
 	return fmt.Errorf("unknown figure %q (want one of %s; or a Model Analyzer name: %s)", name, strings.Join(FigureNames, ", "), strings.Join(modelAnalyzerTags(), ", "))
+}
+
+// nearestFigure is the figure or tag a misspelt name most likely meant,
+// or "" when none is close.
+func nearestFigure(name string) string {
+	best, bestD := "", len(name)/4+1
+	for _, cand := range append(slices.Clone(FigureNames), modelAnalyzerTags()...) {
+		if d := editDistance(name, cand); d < bestD {
+			best, bestD = cand, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Figure returns one named figure of a record (see FigureNames for names

@@ -66,6 +66,7 @@ dimensions:
 func TestModelAnalyzerConstraintsObjectives(t *testing.T) {
 	s, err := Parse([]byte(`
 workload: {model: mlp}
+target: {kind: remote, urls: ["127.0.0.1:8001"]}
 cost:
   prices: {node_hour: 1}
   constraints:
@@ -111,7 +112,7 @@ cost:
 		{"  objectives: [perf_throughput, gpu_mem]", `bad.yaml:4: cost.objectives.gpu_mem: unknown figure`},
 		{"  objectives: {perf_throughput: -1}", `bad.yaml:4: cost.objectives.perf_throughput: weight must be > 0`},
 		{"  objective: p99\n  objectives: [perf_throughput]", `cost.objectives: give objectives (Model Analyzer's form) or objective and weights, not both`},
-		{"  constraints: [\"gpu_used_memory <= 3 GB\"]", ""},
+		{"  constraints: [\"gpu_used_memory <= 3 GB\"]", "cost.constraints[0]: gpu_used_memory is not recorded on the embedded server without GPUs"},
 		{"  constraints: [\"gpu_used_memory <= 3 ms\"]", `unit "ms" is not valid here (want GB, GiB, MB, MiB or none)`},
 	} {
 		_, err := Parse([]byte("workload: {model: mlp}\ncost:\n  prices: {node_hour: 1}\n"+tc.src+"\n"), "bad.yaml")

@@ -331,8 +331,13 @@ func (v *validator) cost() {
 			v.add(field, "must not be empty (e.g. \"p99 <= 50ms\")")
 			continue
 		}
-		if _, err := cost.ParseConstraint(con); err != nil {
+		parsed, err := cost.ParseConstraint(con)
+		if err != nil {
 			v.add(field, "%v", err)
+			continue
+		}
+		if strings.HasPrefix(parsed.Figure, "gpu_") && strings.HasSuffix(parsed.Figure, "_memory") && v.s.Target.Kind == TargetEmbedded && !v.s.anyGPU() {
+			v.add(field, "%s is not recorded on the embedded server without GPUs (dimensions.gpus is 0 everywhere): every point would fail this constraint", parsed.Figure)
 		}
 	}
 	switch {
@@ -399,4 +404,14 @@ func (v *validator) gate() {
 	if g.MinTrials < 1 {
 		v.add("gate.min_trials", "must be at least 1, got %d", g.MinTrials)
 	}
+}
+
+// anyGPU reports whether some point of the grid has GPUs.
+func (s *Scenario) anyGPU() bool {
+	for _, g := range s.axis("gpus") {
+		if g > 0 {
+			return true
+		}
+	}
+	return false
 }
