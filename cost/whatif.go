@@ -32,6 +32,12 @@ type Analysis struct {
 	// GridSize is the number of points of the grid searched for an
 	// unmeasured prediction.
 	GridSize int
+	// Frontier is the Pareto frontier of p99 against FrontierOf among the
+	// points that meet the throughput and data-rate constraints:
+	// FrontierOf is the objective when it is a single figure other than
+	// p99 (what the choice trades latency for), else usd_per_hour.
+	Frontier   []Evaluated
+	FrontierOf string
 }
 
 // Exclusion is how many usable points one constraint rules out.
@@ -68,7 +74,17 @@ func Analyze(recs []results.Record, grid []results.Point, spec Spec) (*Analysis,
 	if err != nil {
 		return nil, err
 	}
-	a := &Analysis{Spec: canon, Evaluated: evals, Operating: op, Points: len(evals), GridSize: len(grid)}
+	a := &Analysis{Spec: canon, Evaluated: evals, Operating: op, Points: len(evals), GridSize: len(grid), FrontierOf: "usd_per_hour"}
+	if o := pl.objective; o != "weighted" && o != "p99" {
+		a.FrontierOf = o
+	}
+	var demanded []Evaluated
+	for _, ev := range evals {
+		if ev.Status != results.StatusFailed && meetsDemand(pl, ev.Figures) {
+			demanded = append(demanded, ev)
+		}
+	}
+	a.Frontier = Pareto(demanded, "p99", a.FrontierOf)
 	for _, c := range pl.constraints {
 		a.Exclusions = append(a.Exclusions, Exclusion{Constraint: c.Text})
 	}
@@ -195,23 +211,30 @@ func (a *Analysis) writeOperating(w io.Writer) {
 }
 
 func (a *Analysis) writeFrontier(w io.Writer) {
-	fr := a.Operating.Frontier
+	fr := a.Frontier
 	if len(fr) == 0 {
-		fmt.Fprintln(w, "Pareto frontier (p99 against USD/h): no point has both figures")
+		fmt.Fprintf(w, "Pareto frontier (p99 against %s): no point has both figures\n", a.FrontierOf)
 		return
 	}
-	fmt.Fprintf(w, "Pareto frontier (p99 against USD/h, %d %s meeting the throughput and data-rate constraints):\n", len(fr), plural(len(fr), "point", "points"))
+	fmt.Fprintf(w, "Pareto frontier (p99 against %s, %d %s meeting the throughput and data-rate constraints):\n", a.FrontierOf, len(fr), plural(len(fr), "point", "points"))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  p99\tUSD/h\tthroughput\tUSD/M inf\tfeasible\t")
+	cols := []string{"p99", a.FrontierOf, "throughput", "usd_per_hour", "usd_per_million"}
+	cols = slices.Compact(append(cols[:2], slices.DeleteFunc(cols[2:], func(c string) bool { return c == a.FrontierOf })...))
+	fmt.Fprint(tw, " ")
+	for _, c := range cols {
+		fmt.Fprintf(tw, " %s\t", c)
+	}
+	fmt.Fprintln(tw, "feasible\t")
 	for _, ev := range fr {
 		mark := "no"
 		if ev.Feasible {
 			mark = "yes"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t  %s\n",
-			formatFigure("p99", ev.Figures["p99"]), formatFigure("usd_per_hour", ev.Figures["usd_per_hour"]),
-			formatFigure("throughput", ev.Figures["throughput"]), formatFigure("usd_per_million", ev.Figures["usd_per_million"]),
-			mark, a.label(ev.Point))
+		fmt.Fprint(tw, " ")
+		for _, c := range cols {
+			fmt.Fprintf(tw, " %s\t", formatFigure(c, ev.Figures[c]))
+		}
+		fmt.Fprintf(tw, "%s\t  %s\n", mark, a.label(ev.Point))
 	}
 	tw.Flush()
 }
