@@ -188,10 +188,13 @@ func TestReportFixture(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"| point | throughput (inf/s) | p50 (ms) | p99 (ms) | usd/hour | usd per million inferences | feasible | status |",
-		"emulated GPUs", "★ gpu=", "Operating point:", "DeadlineExceeded"} {
+		"emulated GPUs", "★ gpu=", "Operating point:", "DeadlineExceeded", "## Fit quality", "- throughput: thin-plate spline over", "leave-one-out error"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("README.md lacks %q", want)
 		}
+	}
+	if !strings.Contains(html, "<h2>Fit quality</h2>") {
+		t.Error("index.html lacks the fit quality")
 	}
 	if !slices.Contains(sum.Files, "README.md") || !slices.Contains(sum.Files, "index.html") {
 		t.Errorf("files written %v lack the documents", sum.Files)
