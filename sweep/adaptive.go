@@ -162,6 +162,9 @@ func NewAdaptive(s *scenarios.Scenario) (*Adaptive, error) {
 	if len(a.grid) == 0 {
 		return nil, fmt.Errorf("adaptive search of scenario %s: the grid is empty", s.Name)
 	}
+	if cat := results.CategoricalFields(a.grid); len(cat) > 0 {
+		return nil, fmt.Errorf("adaptive search of scenario %s: dimensions.model_config sets %s to names, not numbers: no surface spans them, so the search cannot move along them (use search.strategy grid, or one scenario per value)", s.Name, strings.Join(cat, ", "))
+	}
 	// Evaluate checks GPU prices only once it sees a GPU point; probing
 	// with one failed record reports a missing price now, not mid-sweep.
 	if i := slices.IndexFunc(a.grid, func(p results.Point) bool { return p.GPUs > 0 }); i >= 0 {

@@ -57,3 +57,11 @@ objective: usd_per_million`
 	}
 	t.Logf("adaptive: %d of %d points, best %s (grid best %s); stopped: %s", n, len(s.Points()), found.Point, best.Point, why)
 }
+
+func TestAdaptiveRefusesNamedConfigValues(t *testing.T) {
+	s := searchScenario(t, "clients: [1, 2, 4]\nmodel_config:\n  - {instance_group: [{kind: KIND_CPU}]}\n  - {instance_group: [{kind: KIND_GPU}]}",
+		"prices: {node_hour: 1}", "strategy: adaptive")
+	if _, err := NewAdaptive(s); err == nil || !strings.Contains(err.Error(), "instance_group.kind") {
+		t.Errorf("got %v, want an error naming instance_group.kind", err)
+	}
+}
