@@ -9,14 +9,25 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/measure"
 )
 
 // RunAgent takes plans from the coordinator at url until it closes (or
 // ctx ends), measuring each with package measure.
 func RunAgent(ctx context.Context, url, name string, log *slog.Logger) error {
+	return RunAgentWith(ctx, url, name, log, client.Settings{})
+}
+
+// RunAgentWith is RunAgent with connection settings of this agent's own
+// laid over every plan's (see Overlay): where this agent finds the TLS
+// files, and headers whose ${VAR} values come from its environment (a
+// pod's Secret, say), so that no secret needs to travel in the plan.
+func RunAgentWith(ctx context.Context, url, name string, log *slog.Logger, local client.Settings) error {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -46,6 +57,7 @@ func RunAgent(ctx context.Context, url, name string, log *slog.Logger) error {
 				return ctx.Err()
 			}
 		}
+		plan.Opts.Conn = Overlay(plan.Opts.Conn, local)
 		m, err := measure.Run(ctx, plan.Opts)
 		res := Result{Job: plan.Job, Index: plan.Index, Agent: name, Measurement: m}
 		if err != nil {
@@ -56,6 +68,33 @@ func RunAgent(ctx context.Context, url, name string, log *slog.Logger) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// Overlay lays an agent's own settings over a plan's: each TLS file,
+// the authority and the encoding it gives replace the plan's,
+// insecure-skip-verify from either holds, and its headers replace the
+// plan's of the same name and add to the others.
+func Overlay(plan, local client.Settings) client.Settings {
+	out := plan
+	for _, f := range []struct{ dst, src *string }{
+		{&out.CACert, &local.CACert}, {&out.ClientCert, &local.ClientCert}, {&out.ClientKey, &local.ClientKey},
+		{&out.Authority, &local.Authority}, {&out.HTTPEncoding, &local.HTTPEncoding},
+	} {
+		if *f.src != "" {
+			*f.dst = *f.src
+		}
+	}
+	out.InsecureSkipVerify = plan.InsecureSkipVerify || local.InsecureSkipVerify
+	if len(local.Headers) > 0 {
+		out.Headers = nil
+		for _, h := range plan.Headers {
+			if !slices.ContainsFunc(local.Headers, func(l client.Header) bool { return strings.EqualFold(l.Name, h.Name) }) {
+				out.Headers = append(out.Headers, h)
+			}
+		}
+		out.Headers = append(out.Headers, local.Headers...)
+	}
+	return out
 }
 
 func next(ctx context.Context, hc *http.Client, url, name string) (Plan, int, error) {

@@ -19,3 +19,11 @@ go run ./bench/serverproc -rounds 3
 # client memory does not grow with its request count.
 go test ./measure -run '^$' -bench Record
 go test ./measure -run '^$' -bench ClientMemory -benchtime 1x
+# iaasbench measure over KServe v2 REST (binary tensors and JSON) against a
+# minimal net/http loop posting the same bytes, and HTTP beside gRPC, all
+# on one `iaasbench serve` process; fails below 0.9× the minimal loop for
+# the binary extension.
+go run ./bench/httpcmp -c 8 -d 2s -rounds 5
+# A prepared HTTP call's allocations per request beside a minimal net/http
+# client's (server in the same process: both include its share).
+go test ./client -run '^$' -bench HTTPCall -benchtime 3000x

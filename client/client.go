@@ -1,52 +1,117 @@
-// Package client is a small typed Go client for Triton's gRPC inference
-// protocol (KServe v2 plus Triton's extensions). It speaks to a real Triton
-// and to iaasbench's embedded server alike. It is what measure and sweep
-// use, so the request path avoids allocation where the protocol allows:
-// requests are built once and reused, responses can be decoded into a
-// caller-owned message.
+// Package client speaks Triton's inference protocols to a server: gRPC
+// (KServe v2 plus Triton's extensions; Client) and KServe v2 HTTP/REST
+// with Triton's binary tensor extension (HTTPClient), both behind Conn so
+// that measure, sweep and profile work over either. It speaks to a real
+// Triton and to iaasbench's embedded server alike. Addresses have one
+// syntax everywhere (ParseEndpoint); TLS and headers come in Settings.
+// The request path avoids allocation where the protocol allows: requests
+// are built once and reused (NewCall), responses are read into buffers
+// the call owns.
 package client
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"math"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 )
 
-// Client is a connection to one inference server.
+// Client is a gRPC connection to one inference server.
 type Client struct {
 	conn *grpc.ClientConn
 	rpc  pb.GRPCInferenceServiceClient
 	addr string
+	ep   Endpoint
 }
 
-// Dial connects to addr (host:port). The connection is made lazily; call
-// Live or Ready to check the server is there.
+// Dial connects to addr (host:port) over plaintext gRPC, with extra dial
+// options. The connection is made lazily; call Live or Ready to check the
+// server is there. Connect takes every address syntax, TLS and headers.
 func Dial(addr string, opts ...grpc.DialOption) (*Client, error) {
+	ep, target := Endpoint{Protocol: GRPC, Host: addr}, addr
+	if e, err := ParseEndpoint(addr); err == nil && e.Protocol == GRPC {
+		ep, target = e, e.Host
+	}
+	c, err := dial(ep, target, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if c != nil {
+		c.addr = addr
+	}
+	return c, err
+}
+
+func dial(ep Endpoint, target string, opts ...grpc.DialOption) (*Client, error) {
 	base := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)),
 		grpc.WithInitialWindowSize(4 << 20),
 		grpc.WithInitialConnWindowSize(16 << 20),
 	}
-	conn, err := grpc.NewClient(addr, append(base, opts...)...)
+	conn, err := grpc.NewClient(target, append(base, opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, fmt.Errorf("dial %s: %w", ep, err)
 	}
-	return &Client{conn: conn, rpc: pb.NewGRPCInferenceServiceClient(conn), addr: addr}, nil
+	return &Client{conn: conn, rpc: pb.NewGRPCInferenceServiceClient(conn), addr: target, ep: ep}, nil
 }
+
+// dialGRPC connects with Settings: TLS, authority and headers (as
+// metadata on every call, streams included).
+func dialGRPC(e Endpoint, s Settings, hs []resolvedHeader, tc *tls.Config) (*Client, error) {
+	var opts []grpc.DialOption
+	if tc != nil {
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(tc)))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	if a := s.authority(hs); a != "" {
+		opts = append(opts, grpc.WithAuthority(a))
+	}
+	md := map[string]string{}
+	for _, h := range hs {
+		if h.name != "host" {
+			md[h.name] = h.value
+		}
+	}
+	if len(md) > 0 {
+		opts = append(opts, grpc.WithPerRPCCredentials(metadataCreds(md)))
+	}
+	c, err := dial(e, e.Host, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.addr = e.String()
+	if !e.TLS {
+		c.addr = e.Host
+	}
+	return c, nil
+}
+
+// metadataCreds adds fixed metadata to every call. It does not require
+// transport security: the user chose the address, and a plaintext
+// endpoint on loopback or inside a cluster is common.
+type metadataCreds map[string]string
+
+func (m metadataCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return m, nil
+}
+
+func (m metadataCreds) RequireTransportSecurity() bool { return false }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Addr is the server address.
 func (c *Client) Addr() string { return c.addr }
+
+// Endpoint is where the connection goes.
+func (c *Client) Endpoint() Endpoint { return c.ep }
 
 // RPC exposes the generated stub for calls this client does not wrap.
 func (c *Client) RPC() pb.GRPCInferenceServiceClient { return c.rpc }
@@ -57,6 +122,9 @@ func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 func wrap(what, addr string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if h := tlsHint(status.Convert(err).Message()); h != "" {
+		return fmt.Errorf("%s at %s: %w%s", what, addr, err, h)
 	}
 	return fmt.Errorf("%s at %s: %w", what, addr, err)
 }
@@ -136,8 +204,28 @@ func (c *Client) Unload(ctx context.Context, model string) error {
 
 // Infer sends one request and returns the response.
 func (c *Client) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	return c.rpc.ModelInfer(ctx, req)
+	r, err := c.rpc.ModelInfer(ctx, req)
+	if err != nil {
+		if h := tlsHint(status.Convert(err).Message()); h != "" {
+			return nil, fmt.Errorf("%w%s", err, h)
+		}
+	}
+	return r, err
 }
+
+// NewCall prepares req for repeated sending: the call owns a response
+// message that every Do decodes into.
+func (c *Client) NewCall(req *pb.ModelInferRequest) (Call, error) {
+	return &grpcCall{c: c, req: req, resp: &pb.ModelInferResponse{}}, nil
+}
+
+type grpcCall struct {
+	c    *Client
+	req  *pb.ModelInferRequest
+	resp *pb.ModelInferResponse
+}
+
+func (g *grpcCall) Do(ctx context.Context) error { return g.c.InferInto(ctx, g.req, g.resp) }
 
 // InferInto sends one request and decodes the response into resp, which
 // the caller may reuse across calls to save an allocation per request.

@@ -172,7 +172,7 @@ func (r *run) failure(c *clientLoad, rec *recorder, err error) bool {
 // clientLoad is one client: a stream of requests with its own slots.
 type clientLoad struct {
 	idx   int
-	conn  *client.Client
+	conn  client.Conn
 	seqID int64
 	quota int64        // requests this client sends in all (DataSeconds); 0: unlimited
 	taken atomic.Int64 // requests taken against the quota
@@ -248,8 +248,10 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 	if r.o.Sequence {
 		seq = newSeqFlags(c.seqID)
 	}
-	req := r.p.newRequest(slot, seq)
-	resp := &pb.ModelInferResponse{}
+	call, ok := r.newCall(c, slot, seq)
+	if !ok {
+		return
+	}
 	for {
 		ok, last := r.take(c)
 		if !ok {
@@ -261,7 +263,7 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 			c.ended = last
 		}
 		t0 := r.now()
-		err := c.conn.InferInto(r.callCtx, req, resp)
+		err := call.Do(r.callCtx)
 		t1 := r.now()
 		if err != nil {
 			if r.failure(c, rec, err) {
@@ -272,14 +274,25 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 		rec.record(t1 - t0)
 	}
 	if seq != nil && !c.first && !c.ended {
-		r.endSequenceUnary(c, req, resp, seq)
+		r.endSequenceUnary(c, call, seq)
 	}
+}
+
+// newCall prepares a slot's request on its client's connection; a
+// request the connection cannot encode stops the load.
+func (r *run) newCall(c *clientLoad, slot int, seq *seqFlags) (client.Call, bool) {
+	call, err := c.conn.NewCall(r.p.newRequest(slot, seq))
+	if err != nil {
+		r.abort(fmt.Errorf("client %d (server %s): %w", c.idx, c.conn.Addr(), err))
+		return nil, false
+	}
+	return call, true
 }
 
 // endSequenceUnary sends a last, unrecorded request that ends the
 // sequence, so that the server frees its state now rather than at idle
 // time-out.
-func (r *run) endSequenceUnary(c *clientLoad, req *pb.ModelInferRequest, resp *pb.ModelInferResponse, seq *seqFlags) {
+func (r *run) endSequenceUnary(c *clientLoad, call client.Call, seq *seqFlags) {
 	if r.ctx.Err() != nil {
 		return
 	}
@@ -287,7 +300,7 @@ func (r *run) endSequenceUnary(c *clientLoad, req *pb.ModelInferRequest, resp *p
 	c.ended = true
 	ctx, cancel := context.WithTimeout(r.ctx, r.o.DrainTimeout)
 	defer cancel()
-	if err := c.conn.InferInto(ctx, req, resp); err != nil {
+	if err := call.Do(ctx); err != nil {
 		r.o.Logger.Debug("end of sequence", "client", c.idx, "err", err)
 	}
 }
@@ -337,8 +350,11 @@ func (r *run) openUnary(c *clientLoad) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			req := r.p.newRequest(s, seq)
-			resp := &pb.ModelInferResponse{}
+			call, ok := r.newCall(c, s, seq)
+			if !ok {
+				r.discard(tickets)
+				return
+			}
 			for t := range tickets {
 				if r.stopping.Load() {
 					break
@@ -348,7 +364,7 @@ func (r *run) openUnary(c *clientLoad) {
 					c.first = false
 					c.ended = t.last
 				}
-				err := c.conn.InferInto(r.callCtx, req, resp)
+				err := call.Do(r.callCtx)
 				if err != nil {
 					if r.failure(c, rec, err) {
 						r.discard(tickets)
@@ -359,7 +375,7 @@ func (r *run) openUnary(c *clientLoad) {
 				rec.record(r.now() - t.intended)
 			}
 			if seq != nil && !c.first && !c.ended {
-				r.endSequenceUnary(c, req, resp, seq)
+				r.endSequenceUnary(c, call, seq)
 			}
 		}()
 	}
@@ -401,7 +417,13 @@ type streamSlot struct {
 // (open loop); a receiver matches responses to slots by id.
 func (r *run) streamClient(c *clientLoad, rec *recorder) {
 	o := r.o
-	st, err := c.conn.OpenStream(r.ctx)
+	g, ok := c.conn.(*client.Client)
+	if !ok {
+		// withDefaults refuses streams over HTTP; this is the backstop.
+		r.abort(fmt.Errorf("client %d (server %s): streams need gRPC", c.idx, c.conn.Addr()))
+		return
+	}
+	st, err := g.OpenStream(r.ctx)
 	if err != nil {
 		r.abort(fmt.Errorf("client %d: %w", c.idx, err))
 		return

@@ -114,7 +114,7 @@ func (c *coordinator) drainAll(h *hist.Histogram) (errs, rejected int64) {
 
 func (c *coordinator) measure() (*results.Measurement, error) {
 	o, r := c.o, c.r
-	m := &results.Measurement{Model: o.Model, Mode: o.Mode, RPC: o.RPC, Arrival: o.Arrival, Sequence: o.Sequence}
+	m := &results.Measurement{Model: o.Model, Mode: o.Mode, RPC: o.RPC, Arrival: o.Arrival, Sequence: o.Sequence, Connection: c.p.connection(o)}
 	scratch := &hist.Histogram{}
 
 	// Warm-up: run, then throw away what was recorded.
@@ -320,7 +320,7 @@ func (c *coordinator) samplers() []telemetry.Sampler {
 	iv := c.o.TelemetryInterval
 	s := []telemetry.Sampler{telemetry.NewNVML(iv), telemetry.NewHostCPU(iv)}
 	for _, u := range c.o.MetricsURLs {
-		s = append(s, telemetry.NewPrometheus(u, iv))
+		s = append(s, telemetry.NewPrometheus(u, iv).WarnTo(c.o.Logger))
 	}
 	return s
 }

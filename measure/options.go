@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/internal/telemetry"
 	"github.com/iaasbench/iaasbench/workload"
 )
@@ -28,11 +29,19 @@ import (
 // default; durations that can be switched off take a negative value for
 // "none".
 type Options struct {
-	// Addrs are the gRPC addresses (host:port) of the servers; client i
-	// talks to Addrs[i % len(Addrs)]. At least one is required.
+	// Addrs are the servers' addresses in client.ParseEndpoint's syntax
+	// (host:port or grpc:// for gRPC, grpcs:// over TLS, http:// or
+	// https:// for KServe v2 REST); client i talks to
+	// Addrs[i % len(Addrs)]. At least one is required, all of one
+	// protocol.
 	Addrs []string
+	// Conn says how to reach them: TLS, headers, the HTTP tensor
+	// encoding. It travels to load agents with the rest of the options;
+	// header values never enter a Measurement.
+	Conn client.Settings
 	// MetricsURLs are Prometheus endpoints (Triton's :8002/metrics) to
 	// scrape beside the load; none means no server-side telemetry.
+	// perf_analyzer's scheme-less form (localhost:8002/metrics) is taken.
 	MetricsURLs []string
 
 	Model   string
@@ -64,6 +73,11 @@ type Options struct {
 	// Shapes override input shapes without the batch dimension, as
 	// perf_analyzer's --shape does, for inputs with variable dimensions.
 	Shapes map[string][]int64
+	// StringLength is the length of the random strings that fill BYTES
+	// inputs (default 128, as perf_analyzer's --string-length);
+	// StringData, when set, fills every BYTES element instead.
+	StringLength int
+	StringData   string
 
 	// Sequence makes each client one stateful sequence (correlation id
 	// unique per client, start on its first request, end on its last)
@@ -138,6 +152,37 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Model == "" {
 		return o, fmt.Errorf("options: no model")
 	}
+	var proto client.Protocol
+	for i, a := range o.Addrs {
+		e, err := client.ParseEndpoint(a)
+		if err != nil {
+			return o, fmt.Errorf("options: server %d: %w", i+1, err)
+		}
+		if i > 0 && e.Protocol != proto {
+			return o, fmt.Errorf("options: servers %s and %s speak different protocols: drive one protocol per measurement", o.Addrs[0], a)
+		}
+		proto = e.Protocol
+		if err := o.Conn.Check(e); err != nil {
+			return o, fmt.Errorf("options: server %s: %w", e, err)
+		}
+	}
+	if len(o.MetricsURLs) > 0 {
+		urls := make([]string, len(o.MetricsURLs)) // the caller's slice stays as given
+		for i, u := range o.MetricsURLs {
+			n, err := telemetry.MetricsURL(u)
+			if err != nil {
+				return o, fmt.Errorf("options: metrics URL: %w", err)
+			}
+			urls[i] = n
+		}
+		o.MetricsURLs = urls
+	}
+	if o.StringLength < 0 {
+		return o, fmt.Errorf("options: string length %d, want > 0", o.StringLength)
+	}
+	if o.StringLength == 0 {
+		o.StringLength = 128
+	}
 	if o.Mode == "" {
 		o.Mode = workload.ModeClosed
 	}
@@ -163,6 +208,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RPC != workload.RPCUnary && o.RPC != workload.RPCStream {
 		return o, fmt.Errorf("options: rpc %q, want %s or %s", o.RPC, workload.RPCUnary, workload.RPCStream)
+	}
+	if o.RPC == workload.RPCStream && proto == client.HTTP {
+		return o, fmt.Errorf("options: rpc %s is gRPC's bidirectional ModelStreamInfer; KServe v2 REST (%s) has no streaming: use rpc %s or a grpc:// address", workload.RPCStream, o.Addrs[0], workload.RPCUnary)
 	}
 	if o.Clients == 0 {
 		o.Clients = 1

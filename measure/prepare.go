@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,13 +15,15 @@ import (
 
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // target is one server: its connections and what it says of the model.
 type target struct {
 	addr    string
-	conns   []*client.Client // one shared, or one per client
-	control *client.Client   // statistics and checks, off the load's connections
+	conns   []client.Conn // one shared, or one per client
+	control client.Conn   // statistics and checks, off the load's connections
 }
 
 // plan is what the load needs, prepared before any request is timed:
@@ -32,6 +33,9 @@ type plan struct {
 	template *pb.ModelInferRequest // inputs and raw contents, shared read-only by every slot's request
 	rows     int                   // inferences per request
 	shapes   string                // for messages
+	// streamIDs: requests carry their slot's id (streams match responses
+	// by it).
+	streamIDs bool
 
 	closeOnce sync.Once
 }
@@ -57,7 +61,7 @@ func (p *plan) closeLoad() {
 }
 
 // conn returns client i's connection.
-func (p *plan) conn(i int) *client.Client {
+func (p *plan) conn(i int) client.Conn {
 	t := p.targets[i%len(p.targets)]
 	if len(t.conns) == 1 {
 		return t.conns[0]
@@ -77,17 +81,25 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 	for i, addr := range o.Addrs {
 		t := &target{addr: addr}
 		p.targets = append(p.targets, t)
-		c, err := client.Dial(addr)
+		control := o.Conn
+		control.MaxConns = 2 // statistics beside a check
+		c, err := client.Connect(addr, control)
 		if err != nil {
 			return fail(err)
 		}
+		t.addr = c.Addr()
 		t.control = c
-		n := 1
-		if !o.SharedConnection {
-			n = (o.Clients - i + len(o.Addrs) - 1) / len(o.Addrs) // clients i, i+len, ...
+		clients := (o.Clients - i + len(o.Addrs) - 1) / len(o.Addrs) // clients i, i+len, ...
+		n := max(clients, 1)
+		load := o.Conn
+		// An HTTP/1.1 connection carries one request at a time: keep as
+		// many alive as the pool's clients have in flight.
+		load.MaxConns = o.Concurrency
+		if o.SharedConnection {
+			n, load.MaxConns = 1, max(clients, 1)*o.Concurrency
 		}
-		for k := 0; k < max(n, 1); k++ {
-			c, err := client.Dial(addr)
+		for k := 0; k < n; k++ {
+			c, err := client.Connect(addr, load)
 			if err != nil {
 				return fail(err)
 			}
@@ -104,6 +116,9 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 	defer cancel()
 	md, err := c0.ModelMetadata(cctx, o.Model, o.Version)
 	if err != nil {
+		if c := status.Code(err); c == codes.Unauthenticated || c == codes.PermissionDenied {
+			return fail(fmt.Errorf("model %q: %w%s", o.Model, err, credentialHint(o)))
+		}
 		return fail(fmt.Errorf("model %q: %w", o.Model, err))
 	}
 	// max_batch_size comes from the config; a server without the model
@@ -131,6 +146,7 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 		return fail(err)
 	}
 	p.template, p.shapes = tmpl, desc
+	p.streamIDs = o.RPC == workload.RPCStream
 	for _, t := range p.targets {
 		if err := preflight(ctx, t, p, o); err != nil {
 			return fail(err)
@@ -139,16 +155,28 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 	return p, nil
 }
 
-// checkServer fails with a clear message when the server is unreachable
-// or the model is not ready there.
-func checkServer(ctx context.Context, c *client.Client, o *Options) error {
+// checkServer fails with a clear message when the server is unreachable,
+// refuses our credentials, or does not have the model ready.
+func checkServer(ctx context.Context, c client.Conn, o *Options) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := c.Live(cctx); err != nil {
-		return fmt.Errorf("server unreachable: %w", err)
+		switch status.Code(err) {
+		case codes.Unauthenticated, codes.PermissionDenied:
+			return fmt.Errorf("server refused the request: %w%s", err, credentialHint(o))
+		case codes.Unknown, codes.Unavailable, codes.DeadlineExceeded:
+			if msg := err.Error(); strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake") {
+				return fmt.Errorf("TLS with the server failed: %w", err)
+			}
+			return fmt.Errorf("server unreachable: %w", err)
+		}
+		return fmt.Errorf("server live check failed: %w", err)
 	}
 	ready, err := c.ModelReady(cctx, o.Model, o.Version)
 	if err != nil {
+		if c := status.Code(err); c == codes.Unauthenticated || c == codes.PermissionDenied {
+			return fmt.Errorf("%w%s", err, credentialHint(o))
+		}
 		return err
 	}
 	if !ready {
@@ -171,89 +199,6 @@ func checkServer(ctx context.Context, c *client.Client, o *Options) error {
 	return nil
 }
 
-// buildInputs makes every input once: random FP32 values (other types
-// zero bytes) of the metadata's shape with the batch dimension set to the
-// batch size, variable dimensions set from Shapes, or for sequences to
-// fs/r.
-func buildInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*pb.ModelInferRequest, string, error) {
-	req := &pb.ModelInferRequest{ModelName: o.Model, ModelVersion: o.Version}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x1aa5))
-	var desc []string
-	if len(md.GetInputs()) == 0 {
-		return nil, "", fmt.Errorf("model %q has no inputs in its metadata", o.Model)
-	}
-	for _, in := range md.GetInputs() {
-		meta := in.GetShape()
-		shape := make([]int64, 0, len(meta))
-		dims := meta
-		if batching {
-			if len(meta) == 0 {
-				return nil, "", fmt.Errorf("model %q input %q: batching model with an empty shape", o.Model, in.GetName())
-			}
-			shape = append(shape, int64(o.BatchSize))
-			dims = meta[1:]
-		}
-		override, hasOverride := o.Shapes[in.GetName()]
-		if hasOverride && len(override) != len(dims) {
-			return nil, "", fmt.Errorf("model %q input %q: shape override %v has %d dims, the model's %v has %d (without batch)",
-				o.Model, in.GetName(), override, len(override), dims, len(dims))
-		}
-		for k, d := range dims {
-			switch {
-			case hasOverride:
-				if override[k] <= 0 || (d >= 0 && d != override[k]) {
-					return nil, "", fmt.Errorf("model %q input %q: shape override %v does not fit the model's %v", o.Model, in.GetName(), override, dims)
-				}
-				d = override[k]
-			case d < 0 && o.Sequence:
-				d = o.updateSamples()
-			case d < 0:
-				return nil, "", fmt.Errorf("model %q input %q has variable shape %v: give its shape (Shapes / --shape %s:...)", o.Model, in.GetName(), dims, in.GetName())
-			}
-			shape = append(shape, d)
-		}
-		size, err := elementSize(in.GetDatatype())
-		if err != nil {
-			return nil, "", fmt.Errorf("model %q input %q: %w", o.Model, in.GetName(), err)
-		}
-		n := int64(1)
-		for _, d := range shape {
-			n *= d
-		}
-		if n*int64(size) > 1<<30 {
-			return nil, "", fmt.Errorf("model %q input %q: shape %v is %d bytes, more than 1 GiB", o.Model, in.GetName(), shape, n*int64(size))
-		}
-		var raw []byte
-		if in.GetDatatype() == "FP32" {
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = rng.Float32()
-			}
-			raw = client.EncodeFP32(v)
-		} else {
-			raw = make([]byte, n*int64(size))
-		}
-		req.Inputs = append(req.Inputs, &pb.ModelInferRequest_InferInputTensor{Name: in.GetName(), Datatype: in.GetDatatype(), Shape: shape})
-		req.RawInputContents = append(req.RawInputContents, raw)
-		desc = append(desc, fmt.Sprintf("%s %s%v", in.GetName(), in.GetDatatype(), shape))
-	}
-	return req, strings.Join(desc, ", "), nil
-}
-
-func elementSize(dt string) (int, error) {
-	switch dt {
-	case "BOOL", "INT8", "UINT8":
-		return 1, nil
-	case "INT16", "UINT16", "FP16", "BF16":
-		return 2, nil
-	case "INT32", "UINT32", "FP32":
-		return 4, nil
-	case "INT64", "UINT64", "FP64":
-		return 8, nil
-	}
-	return 0, fmt.Errorf("datatype %q is not supported by the load generator", dt)
-}
-
 // newRequest returns a request of its own for one slot: the template's
 // tensors (shared, never written), an id and, for sequences, parameters
 // whose flags the slot flips in place.
@@ -262,9 +207,14 @@ func (p *plan) newRequest(id int, seq *seqFlags) *pb.ModelInferRequest {
 	req := &pb.ModelInferRequest{
 		ModelName:        t.ModelName,
 		ModelVersion:     t.ModelVersion,
-		Id:               strconv.Itoa(id),
 		Inputs:           t.Inputs,
 		RawInputContents: t.RawInputContents,
+	}
+	if p.streamIDs {
+		// A stream's responses are matched to slots by id; a unary call
+		// needs none, and without one every slot's request is the same
+		// (HTTP sends one shared body).
+		req.Id = strconv.Itoa(id)
 	}
 	if seq != nil {
 		seq.attach(req)
@@ -312,14 +262,40 @@ func preflight(ctx context.Context, t *target, p *plan, o *Options) error {
 	req := p.newRequest(0, seq)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp := &pb.ModelInferResponse{}
-	if err := t.conns[0].InferInto(cctx, req, resp); err != nil {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
-			return fmt.Errorf("model %q at %s rejected a request of %s: %s", o.Model, t.addr, p.shapes, st.Message())
+	if _, err := t.conns[0].Infer(cctx, req); err != nil {
+		switch status.Code(err) {
+		case codes.InvalidArgument:
+			return fmt.Errorf("model %q at %s rejected a request of %s: %s", o.Model, t.addr, p.shapes, status.Convert(err).Message())
+		case codes.Unauthenticated, codes.PermissionDenied:
+			return fmt.Errorf("first request to model %q: %w%s", o.Model, err, credentialHint(o))
 		}
 		return fmt.Errorf("first request to model %q at %s (inputs %s): %w", o.Model, t.addr, p.shapes, err)
 	}
 	return nil
+}
+
+// credentialHint says which headers were sent (names only) or that none
+// were, after a server refused our credentials.
+func credentialHint(o *Options) string {
+	names := o.Conn.HeaderNames()
+	if len(names) == 0 {
+		return " (no credentials were sent: pass the token with -H 'Authorization: Bearer <token>', or target.headers in a scenario)"
+	}
+	return fmt.Sprintf(" (headers sent: %s; values not shown)", strings.Join(names, ", "))
+}
+
+// connection is what the measurement records of how it reached the
+// servers: never a header's value.
+func (p *plan) connection(o *Options) *results.Connection {
+	e := p.targets[0].control.Endpoint()
+	c := &results.Connection{Protocol: string(e.Protocol), TLS: e.TLS, TLSUnverified: e.TLS && o.Conn.InsecureSkipVerify, Headers: o.Conn.HeaderNames()}
+	if e.Protocol == client.HTTP {
+		c.Encoding = o.Conn.HTTPEncoding
+		if c.Encoding == "" {
+			c.Encoding = client.EncodingBinary
+		}
+	}
+	return c
 }
 
 // isFatal tells errors after which a client cannot go on (the model or

@@ -14,7 +14,8 @@ import (
 
 // ProfileOptions say which server and model Profile measures, and how.
 type ProfileOptions struct {
-	Addr    string // gRPC address of the server (host:port)
+	Addr    string          // the server's address (client.ParseEndpoint's syntax)
+	Conn    client.Settings // TLS and headers
 	Model   string
 	Batches []int // batch sizes to measure, each positive
 	// Warmup and Duration are the warm-up and measured time per batch
@@ -46,7 +47,7 @@ func Profile(ctx context.Context, o ProfileOptions) (*device.Profile, error) {
 	if o.Warmup <= 0 || o.Duration <= 0 {
 		return nil, fmt.Errorf("profile: warm-up %v and duration %v must be positive", o.Warmup, o.Duration)
 	}
-	c, err := client.Dial(o.Addr)
+	c, err := client.Connect(o.Addr, o.Conn)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +60,7 @@ func Profile(ctx context.Context, o ProfileOptions) (*device.Profile, error) {
 		What: fmt.Sprintf("mean server-side compute (input + infer + output) of one call at concurrency 1, from ModelStatistics deltas; %s %s at %s, measured with iaasbench profile",
 			md.GetName(), md.GetVersion(), o.Addr)}
 	for _, b := range o.Batches {
-		m, err := Run(ctx, Options{Addrs: []string{o.Addr}, Model: o.Model, Clients: 1, BatchSize: b,
+		m, err := Run(ctx, Options{Addrs: []string{o.Addr}, Conn: o.Conn, Model: o.Model, Clients: 1, BatchSize: b,
 			Warmup: o.Warmup, Duration: o.Duration, NoTelemetry: true, Logger: o.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", b, err)

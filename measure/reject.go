@@ -44,7 +44,8 @@ var rejectionMessages = []string{
 // unknown): grpc-go also reports a connection that broke or cannot be
 // made as UNAVAILABLE, and only a server that is there can refuse, so
 // UNAVAILABLE counts as a rejection only while the connection is up.
-func isRejection(err error, conn *client.Client) bool {
+// Over HTTP the error itself says (client.HTTPError: 503 or 429).
+func isRejection(err error, conn client.Conn) bool {
 	if err == nil {
 		return false
 	}
@@ -71,7 +72,8 @@ func isRejection(err error, conn *client.Client) bool {
 		if strings.Contains(strings.ToLower(status.Convert(err).Message()), "unknown model") {
 			return false
 		}
-		return conn == nil || conn.Conn().GetState() == connectivity.Ready
+		g, ok := conn.(*client.Client)
+		return conn == nil || ok && g.Conn().GetState() == connectivity.Ready
 	}
 	return false
 }

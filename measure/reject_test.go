@@ -40,6 +40,10 @@ func TestIsRejection(t *testing.T) {
 		{fmt.Errorf("client 3: %w", &httpStatusError{503}), true},
 		{&httpStatusError{429}, true},
 		{&httpStatusError{500}, false},
+		{fmt.Errorf("client 1: %w", &client.HTTPError{Status: 503, Message: "queue is full"}), true},
+		{&client.HTTPError{Status: 429}, true},
+		{&client.HTTPError{Status: 502, Message: "bad gateway"}, false}, // UNAVAILABLE by its code, but no refusal
+		{&client.HTTPError{Status: 400, Message: "bad shape"}, false},
 		{errors.New("something else"), false},
 	} {
 		if got := isRejection(c.err, nil); got != c.want {
@@ -62,9 +66,9 @@ func TestIsRejection(t *testing.T) {
 // counts those requests as rejected, keeps going for its whole length and
 // reports goodput beside the offered load.
 func TestOverloadIsMeasured(t *testing.T) {
-	for _, rpc := range []string{workload.RPCUnary, workload.RPCStream} {
+	for _, rpc := range []string{workload.RPCUnary, workload.RPCStream, "http"} {
 		t.Run(rpc, func(t *testing.T) {
-			srv, err := server.New(server.Options{Addr: "127.0.0.1:0", MetricsAddr: "off", MaxQueue: 1, Logger: quietLogger()})
+			srv, err := server.New(server.Options{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", MetricsAddr: "off", MaxQueue: 1, Logger: quietLogger()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,6 +81,11 @@ func TestOverloadIsMeasured(t *testing.T) {
 			loadCalibrated(t, srv.Addr(), map[string]string{"base_us": "20000", "per_item_us": "0"}, 1)
 			o := quick(srv.Addr(), "calibrated")
 			o.RPC, o.Clients, o.Concurrency = rpc, 4, 8
+			if rpc == "http" {
+				// KServe v2 REST: the queue's refusal is 503.
+				o = quick(srv.HTTPURL(), "calibrated")
+				o.Clients, o.Concurrency = 4, 8
+			}
 			o.Duration = 600 * time.Millisecond
 			m, err := Run(context.Background(), o)
 			if err != nil {

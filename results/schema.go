@@ -175,6 +175,9 @@ type Measurement struct {
 	RPC      string `json:"rpc"`                // unary or stream
 	Arrival  string `json:"arrival,omitempty"`  // constant, poisson, frames (open loop)
 	Sequence bool   `json:"sequence,omitempty"` // clients are stateful sequences
+	// Connection says how the load reached the servers; nil in files
+	// written before it was recorded, which were all plaintext gRPC.
+	Connection *Connection `json:"connection,omitempty"`
 
 	Start     time.Time `json:"start"`
 	DurationS float64   `json:"duration_s"` // measured window (warm-up excluded)
@@ -219,6 +222,46 @@ type Measurement struct {
 
 	Incomplete bool   `json:"incomplete,omitempty"`
 	Error      string `json:"error,omitempty"`
+}
+
+// Connection is how a measurement's load reached the servers.
+type Connection struct {
+	Protocol string `json:"protocol"`      // grpc or http (KServe v2 REST)
+	TLS      bool   `json:"tls,omitempty"` // over TLS (grpcs://, https://)
+	// TLSUnverified says the server's certificate was NOT checked
+	// (--insecure-skip-verify): the traffic was encrypted, but to a
+	// server whose identity is unknown.
+	TLSUnverified bool `json:"tls_unverified,omitempty"`
+	// Encoding is how tensors travelled over HTTP: binary (Triton's
+	// binary tensor extension) or json.
+	Encoding string `json:"encoding,omitempty"`
+	// Headers are the names of the headers sent with every call. Their
+	// values are never recorded.
+	Headers []string `json:"headers,omitempty"`
+}
+
+// ConnectionOf is m's connection, with the plaintext gRPC of files that
+// predate the field.
+func ConnectionOf(m *Measurement) Connection {
+	if m == nil || m.Connection == nil {
+		return Connection{Protocol: "grpc"}
+	}
+	return *m.Connection
+}
+
+// String is e.g. "grpc", "https (binary)", "grpcs, NOT VERIFIED".
+func (c Connection) String() string {
+	s := c.Protocol
+	if c.TLS {
+		s += "s"
+	}
+	if c.Encoding != "" {
+		s += " (" + c.Encoding + ")"
+	}
+	if c.TLSUnverified {
+		s += ", TLS NOT VERIFIED"
+	}
+	return s
 }
 
 // LatencySummary holds client-side request latency in microseconds. In

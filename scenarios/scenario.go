@@ -61,12 +61,23 @@ const (
 
 // Target says which server(s) serve the model.
 type Target struct {
-	Kind string   `yaml:"kind" json:"kind"`
-	URLs []string `yaml:"urls,omitempty" json:"urls,omitempty"` // gRPC host:port of each server (remote)
+	Kind string `yaml:"kind" json:"kind"`
+	// URLs are the servers' addresses (remote): host:port or grpc:// for
+	// gRPC, grpcs:// over TLS, http:// or https:// for KServe v2 REST,
+	// with an optional path prefix for HTTP behind an ingress route.
+	URLs []string `yaml:"urls,omitempty" json:"urls,omitempty"`
 	// MetricsURLs are the servers' Prometheus endpoints (remote), in the
 	// order of URLs, e.g. http://host:8002/metrics: GPU utilisation and
 	// memory come from there (Triton's nv_gpu_* gauges).
 	MetricsURLs []string `yaml:"metrics_urls,omitempty" json:"metrics_urls,omitempty"`
+	// Headers are sent with every call to the servers, as gRPC metadata
+	// or HTTP headers (e.g. authorization: Bearer ${TOKEN}). Write
+	// secrets as ${VAR}: the value is read from the environment when the
+	// sweep connects. Results record what is written, with every value
+	// that is not only ${VAR} references replaced by <redacted>.
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// TLS says how to check the servers of grpcs:// and https:// URLs.
+	TLS TLS `yaml:"tls,omitempty" json:"tls,omitempty"`
 	// Repo is the model repository directory (local, embedded); empty
 	// means the built-in models.
 	Repo string `yaml:"repo,omitempty" json:"repo,omitempty"`
@@ -91,6 +102,14 @@ type Workload struct {
 	// (offline); 0 means the measurement is time-based.
 	DataSeconds      float64 `yaml:"data_seconds,omitempty" json:"data_seconds,omitempty"`
 	SharedConnection bool    `yaml:"shared_connection,omitempty" json:"shared_connection,omitempty"`
+	// Protocol is how the load reaches the servers an embedded or local
+	// target starts: grpc (the default when empty) or http (KServe v2
+	// REST). Remote URLs say it with their scheme; given with them, it
+	// must agree.
+	Protocol string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	// HTTPEncoding is how tensors travel over HTTP: binary (Triton's
+	// binary tensor extension, the default when empty) or json.
+	HTTPEncoding string `yaml:"http_encoding,omitempty" json:"http_encoding,omitempty"`
 }
 
 // Stream describes the time series a stream workload feeds: each request
@@ -484,7 +503,7 @@ func (s *Scenario) Hash() string {
 		Server      ServerSettings       `json:"server"`
 		Measure     MeasureSettings      `json:"measure"`
 		Agents      int                  `json:"agents,omitempty"`
-	}{s.Target, s.Workload, dims, configs, s.Server, s.Measure, s.Agents}
+	}{s.Target.recorded(), s.Workload, dims, configs, s.Server, s.Measure, s.Agents}
 	b, err := json.Marshal(canonical)
 	if err != nil {
 		// Only non-finite floats set from Go can fail; %#v is still stable.
@@ -496,9 +515,12 @@ func (s *Scenario) Hash() string {
 
 // YAML returns the scenario in canonical form: defaults filled, fields in
 // a fixed order, empty fields left out. Parse(YAML()) gives back the same
-// scenario; the sweep stores it in the results header.
+// scenario, but for header values that are secrets (not only ${VAR}
+// references), written as <redacted>; the sweep stores it in the results
+// header.
 func (s *Scenario) YAML() []byte {
 	out := *s
+	out.Target = s.Target.recorded()
 	if !out.Workload.streaming() && out.Workload.Stream == Default().Workload.Stream {
 		out.Workload.Stream = Stream{} // default and unused: Parse restores it
 	}

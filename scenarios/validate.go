@@ -64,6 +64,7 @@ func (s *Scenario) Validate() error {
 	}
 	v.target()
 	v.workload()
+	v.connection()
 	v.dimensions()
 	v.server()
 	v.measure()
@@ -83,7 +84,7 @@ func (v *validator) target() {
 	t := v.s.Target
 	v.enum("target.kind", t.Kind, TargetEmbedded, TargetRemote, TargetLocal, TargetKubernetes, TargetSimulated)
 	if t.Kind == TargetRemote && len(t.URLs) == 0 {
-		v.add("target.urls", "a remote target needs the URL (host:port) of at least one server")
+		v.add("target.urls", "a remote target needs the address of at least one server (host:port, grpcs://host:port, http://host:port, https://host/prefix)")
 	}
 	if len(t.URLs) > 0 && (t.Kind == TargetEmbedded || t.Kind == TargetSimulated) {
 		v.add("target.urls", "not used by a %s target (did you mean kind: remote?)", t.Kind)

@@ -28,6 +28,7 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 	servers := max(len(dep.Addrs), 1)
 	o := measure.Options{
 		Addrs:            dep.Addrs,
+		Conn:             s.Settings(),
 		MetricsURLs:      dep.MetricsURLs,
 		Model:            w.Model,
 		Clients:          max(p.Clients, 1) * servers,

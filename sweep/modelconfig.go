@@ -37,7 +37,7 @@ func pointConfigWithOverride(cfg *pb.ModelConfig, s *scenarios.Scenario, p resul
 // what the previous point left loaded (Model Analyzer derives every
 // variant from the original config too). Without overrides nothing is
 // reloaded: the point's own fields are set in full each time.
-func resetForOverride(ctx context.Context, c *client.Client, s *scenarios.Scenario, model string) error {
+func resetForOverride(ctx context.Context, c client.Conn, s *scenarios.Scenario, model string) error {
 	if !s.Dimensions.ModelConfig.IsSet() {
 		return nil
 	}

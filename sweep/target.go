@@ -24,7 +24,7 @@ import (
 
 // Deployment is what a target offers for one point: the servers to drive.
 type Deployment struct {
-	Addrs       []string // gRPC host:port of each server
+	Addrs       []string // each server's address (client.ParseEndpoint's syntax)
 	MetricsURLs []string // Prometheus endpoint of each server, where known
 	Server      string   // server name and version from ServerMetadata
 	Emulated    bool     // GPUs are emulated devices
@@ -61,6 +61,9 @@ func NewTarget(ctx context.Context, s *scenarios.Scenario, log *slog.Logger, ver
 	case scenarios.TargetEmbedded, "":
 		return NewEmbedded(s, log, version)
 	case scenarios.TargetRemote:
+		if s.Target.TLS.InsecureSkipVerify && log != nil {
+			log.Warn("TLS certificate verification is OFF (target.tls.insecure_skip_verify): the servers' identity is not checked", "scenario", s.Name)
+		}
 		return &Remote{URLs: s.Target.URLs, Scenario: s}, nil
 	case scenarios.TargetLocal:
 		return NewLocal(s, log)
@@ -78,7 +81,7 @@ type Embedded struct {
 	profile  *device.Profile
 
 	servers []*server.Server
-	clients []*client.Client
+	clients []client.Conn
 	gpus    int
 }
 
@@ -112,7 +115,7 @@ func (e *Embedded) Prepare(ctx context.Context, p results.Point) (*Deployment, e
 			// it was measured for and to ensembles built on it.
 			profiles["mlp"] = e.profile
 			srv, err := server.New(server.Options{
-				Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Repository: e.repo,
+				Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Repository: e.repo,
 				EmulatedGPUs: p.GPUs, Profiles: profiles, Version: e.version,
 				MaxQueue: e.scenario.Server.MaxQueueSize, Logger: quiet(e.log),
 			})
@@ -124,7 +127,9 @@ func (e *Embedded) Prepare(ctx context.Context, p results.Point) (*Deployment, e
 				e.stop()
 				return nil, fmt.Errorf("start embedded server: %w", err)
 			}
-			c, err := client.Dial(srv.Addr())
+			// The model is configured over the protocol the load uses, as a
+			// remote target's would be.
+			c, err := client.Connect(e.addr(srv), client.Settings{})
 			if err != nil {
 				srv.Stop()
 				e.stop()
@@ -140,13 +145,21 @@ func (e *Embedded) Prepare(ctx context.Context, p results.Point) (*Deployment, e
 		if err := Configure(ctx, c, e.scenario, p); err != nil {
 			return nil, err
 		}
-		dep.Addrs = append(dep.Addrs, e.servers[i].Addr())
+		dep.Addrs = append(dep.Addrs, e.addr(e.servers[i]))
 		dep.MetricsURLs = append(dep.MetricsURLs, e.servers[i].MetricsURL())
 		if p.GPUs > 0 {
 			dep.DeviceCalls = append(dep.DeviceCalls, e.servers[i])
 		}
 	}
 	return dep, nil
+}
+
+// addr is where the workload's protocol reaches an embedded server.
+func (e *Embedded) addr(srv *server.Server) string {
+	if e.scenario.Protocol() == scenarios.ProtocolHTTP {
+		return srv.HTTPURL()
+	}
+	return srv.Addr()
 }
 
 func (e *Embedded) healthy(ctx context.Context) bool {
@@ -205,29 +218,31 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 	return levelFilter{f.Handler.WithGroup(n), f.min}
 }
 
-// Remote drives existing servers (a real Triton or `iaasbench serve`).
+// Remote drives existing servers (a real Triton or `iaasbench serve`)
+// over the protocol of their URLs, with the scenario's TLS settings and
+// headers.
 type Remote struct {
 	URLs     []string
 	Scenario *scenarios.Scenario
-	clients  map[string]*client.Client
+	clients  map[string]client.Conn
 }
 
-// Prepare applies the point's configuration through RepositoryModelLoad
-// with a config override on the first `servers` URLs.
+// Prepare applies the point's configuration through the repository's
+// load with a config override (gRPC or HTTP) on the first `servers` URLs.
 func (r *Remote) Prepare(ctx context.Context, p results.Point) (*Deployment, error) {
 	n := max(p.Servers, 1)
 	if n > len(r.URLs) {
 		return nil, fmt.Errorf("point needs %d servers but target.urls lists %d", n, len(r.URLs))
 	}
 	if r.clients == nil {
-		r.clients = map[string]*client.Client{}
+		r.clients = map[string]client.Conn{}
 	}
 	dep := &Deployment{}
 	for _, u := range r.URLs[:n] {
 		c := r.clients[u]
 		if c == nil {
 			var err error
-			if c, err = client.Dial(u); err != nil {
+			if c, err = client.Connect(u, r.Scenario.Settings()); err != nil {
 				return nil, err
 			}
 			r.clients[u] = c
@@ -298,7 +313,11 @@ func (l *Local) Prepare(ctx context.Context, p results.Point) (*Deployment, erro
 				return nil, fmt.Errorf("start %s: %w", l.bin, err)
 			}
 			l.procs = append(l.procs, cmd)
-			urls = append(urls, "127.0.0.1:"+strconv.Itoa(base))
+			u := "127.0.0.1:" + strconv.Itoa(base)
+			if l.scenario.Protocol() == scenarios.ProtocolHTTP {
+				u = "http://127.0.0.1:" + strconv.Itoa(base+1)
+			}
+			urls = append(urls, u)
 		}
 		l.remote = &Remote{URLs: urls, Scenario: l.scenario}
 		for _, u := range urls {
@@ -331,7 +350,7 @@ func (l *Local) Close() error {
 }
 
 func waitLive(ctx context.Context, addr string, limit time.Duration) error {
-	c, err := client.Dial(addr)
+	c, err := client.Connect(addr, client.Settings{})
 	if err != nil {
 		return err
 	}
@@ -353,15 +372,17 @@ func waitLive(ctx context.Context, addr string, limit time.Duration) error {
 }
 
 // Configure applies a point's configuration to the scenario's model on one
-// server through RepositoryModelLoad with a config override — the same
-// call works on a real Triton (in explicit model control mode) and on the
-// embedded server — then waits until the model is ready. Ensembles are
-// configured through their composing models.
-func Configure(ctx context.Context, c *client.Client, s *scenarios.Scenario, p results.Point) error {
+// server through the repository's load with a config override (gRPC's
+// RepositoryModelLoad or HTTP's /v2/repository/models/<m>/load) — the
+// same call works on a real Triton (in explicit model control mode) and
+// on the embedded server — then waits until the model is ready and checks
+// that it runs the instances asked for. Ensembles are configured through
+// their composing models.
+func Configure(ctx context.Context, c client.Conn, s *scenarios.Scenario, p results.Point) error {
 	return configure(ctx, c, s, p, s.Workload.Model, 0)
 }
 
-func configure(ctx context.Context, c *client.Client, s *scenarios.Scenario, p results.Point, model string, depth int) error {
+func configure(ctx context.Context, c client.Conn, s *scenarios.Scenario, p results.Point, model string, depth int) error {
 	if depth > 8 {
 		return fmt.Errorf("model %s: ensembles nested too deep", model)
 	}
@@ -399,7 +420,24 @@ func configure(ctx context.Context, c *client.Client, s *scenarios.Scenario, p r
 	if err != nil || !ready {
 		return fmt.Errorf("model %s not ready after loading configuration %s: %v", model, p.Key(), errors.Join(err))
 	}
+	got, err := c.ModelConfig(ctx, model, "")
+	if err != nil {
+		return fmt.Errorf("configure %s: read back: %w", model, err)
+	}
+	if have, want := instances(got), instances(want); have != want {
+		return fmt.Errorf("model %s at %s runs %d instances after loading configuration %s, which asks for %d: the server did not apply it", model, c.Addr(), have, p.Key(), want)
+	}
 	return nil
+}
+
+// instances counts a configuration's model instances: each group's count
+// on each of its GPUs (or once without GPUs), as Triton places them.
+func instances(cfg *pb.ModelConfig) int {
+	n := 0
+	for _, g := range cfg.GetInstanceGroup() {
+		n += int(g.GetCount()) * max(len(g.GetGpus()), 1)
+	}
+	return n
 }
 
 // pointConfig is cfg with the point's instances and GPUs and the

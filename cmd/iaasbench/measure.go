@@ -46,14 +46,15 @@ func (s measureShapes) Set(v string) error {
 
 func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("measure", os.Stderr)
-	url := fs.String("url", "", "gRPC address(es) of the server(s), host:port[,host:port...]; empty starts the embedded server in-process")
-	metricsURL := fs.String("metrics-url", "", "Prometheus endpoint(s) to scrape, comma-separated (embedded server: its own)")
+	url := fs.String("url", "", "address(es) of the server(s), comma-separated: "+addressHelp+"; empty starts the embedded server in-process")
+	metricsURL := fs.String("metrics-url", "", "Prometheus endpoint(s) to scrape, comma-separated, e.g. localhost:8002/metrics (embedded server: its own)")
+	conn := addConnFlags(fs)
 	var o measure.Options
 	fs.StringVar(&o.Model, "model", "mlp", "model name")
 	fs.StringVar(&o.Version, "model-version", "", "model version (default: latest)")
 	fs.IntVar(&o.Clients, "clients", 1, "number of clients (independent request streams); spread round-robin over the servers")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "requests in flight per client (closed loop, default 1) or at most (open loop, default 64)")
-	fs.BoolVar(&o.SharedConnection, "shared-conn", false, "clients of a server share one gRPC connection (default: one each)")
+	fs.BoolVar(&o.SharedConnection, "shared-conn", false, "clients of a server share one connection (gRPC) or connection pool (HTTP) (default: one each)")
 	fs.StringVar(&o.Mode, "mode", workload.ModeClosed, "closed or open loop")
 	fs.StringVar(&o.RPC, "rpc", workload.RPCUnary, "unary or stream (bidirectional ModelStreamInfer)")
 	fs.StringVar(&o.Arrival, "arrival", "", "open loop arrivals: constant, poisson or frames (r requests at each whole second)")
@@ -61,6 +62,8 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.BatchSize, "batch-size", 1, "batch size of each request")
 	shapes := measureShapes{}
 	fs.Var(shapes, "shape", "input shape without the batch dimension, name:d1,d2 (repeatable), for variable dimensions")
+	fs.IntVar(&o.StringLength, "string-length", 128, "length of the random strings that fill BYTES inputs")
+	fs.StringVar(&o.StringData, "string-data", "", "fill every BYTES input element with this string instead of random ones")
 	fs.BoolVar(&o.Sequence, "sequence", false, "each client is one stateful sequence sending fs/r new samples per channel per request")
 	fs.IntVar(&o.SampleRateHz, "sample-rate-hz", 4096, "fs: sample rate of the streamed data")
 	fs.Float64Var(&o.InferenceRate, "inference-rate", 0, "r: inference sampling rate (default: --rate)")
@@ -107,6 +110,15 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	}
 	o.Addrs = splitList(*url)
 	o.MetricsURLs = splitList(*metricsURL)
+	if len(o.Addrs) > 0 {
+		cs, err := conn.settings(o.Logger)
+		if err != nil {
+			return err
+		}
+		o.Conn = cs
+	} else if given := conn.set(); len(given) > 0 {
+		return fmt.Errorf("%s say how to reach --url servers; the embedded server is plaintext gRPC in this process", strings.Join(given, ", "))
+	}
 	if len(o.Addrs) == 0 {
 		srv, err := startMeasureServer(*repo, *gpus, *profile)
 		if err != nil {
@@ -152,8 +164,8 @@ func writeMeasurementJSON(m *results.Measurement, path string, out io.Writer) er
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("write measurement: %w", err)
 	}
-	fmt.Fprintf(out, "%s: %.0f infer/s (%.0f req/s of %.0f offered), p50 %.0f µs, p99 %.0f µs, %d errors, %d rejected (%.1f%%), stable=%v -> %s\n",
-		m.Model, m.ThroughputIPS, m.ThroughputRPS, m.OfferedRPS, m.Latency.P50US, m.Latency.P99US, m.Errors, m.Rejected, 100*m.RejectionRate, m.Stable, path)
+	fmt.Fprintf(out, "%s over %s: %.0f infer/s (%.0f req/s of %.0f offered), p50 %.0f µs, p99 %.0f µs, %d errors, %d rejected (%.1f%%), stable=%v -> %s\n",
+		m.Model, results.ConnectionOf(m), m.ThroughputIPS, m.ThroughputRPS, m.OfferedRPS, m.Latency.P50US, m.Latency.P99US, m.Errors, m.Rejected, 100*m.RejectionRate, m.Stable, path)
 	return nil
 }
 

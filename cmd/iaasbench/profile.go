@@ -18,7 +18,8 @@ import (
 // measurements against a real server, for emulation and simulation.
 func runProfile(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("profile", os.Stderr)
-	url := fs.String("url", "", "gRPC address of the server to profile (a real Triton on a GPU, typically)")
+	url := fs.String("url", "", "address of the server to profile (a real Triton on a GPU, typically): "+addressHelp)
+	conn := addConnFlags(fs)
 	model := fs.String("model", "mlp", "model to profile")
 	batches := fs.String("batches", "1,2,4,8,16,32,64,128,256,512,1024", "batch sizes to measure")
 	dur := fs.Duration("duration", 2*time.Second, "measured time per batch size (after a 300 ms warm-up)")
@@ -29,6 +30,10 @@ func runProfile(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *url == "" {
 		return fmt.Errorf("need --url of a running server (iaasbench profile measures a real server; the embedded one would profile this CPU)")
+	}
+	cs, err := conn.settings(slog.Default())
+	if err != nil {
+		return err
 	}
 	name := *deviceName
 	if name == "" {
@@ -42,7 +47,7 @@ func runProfile(ctx context.Context, args []string, out io.Writer) error {
 		}
 		sizes = append(sizes, b)
 	}
-	p, err := measure.Profile(ctx, measure.ProfileOptions{Addr: *url, Model: *model, Batches: sizes,
+	p, err := measure.Profile(ctx, measure.ProfileOptions{Addr: *url, Conn: cs, Model: *model, Batches: sizes,
 		Warmup: 300 * time.Millisecond, Duration: *dur, Device: name, Progress: os.Stderr, Logger: slog.Default()})
 	if err != nil {
 		return err

@@ -20,7 +20,8 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	resultsFile := fs.String("results", "", "results file (default runs/<scenario>-<hash>.jsonl; an existing file is resumed)")
 	resultsDir := fs.String("results-dir", sweep.DefaultDir, "directory for results files")
 	reportDir := fs.String("report", "", "report directory (default: the results file's path without .jsonl); \"off\" skips the report")
-	url := fs.String("url", "", "comma-separated Triton gRPC addresses: sweep these servers instead of the scenario's target")
+	url := fs.String("url", "", "comma-separated server addresses, "+addressHelp+": sweep these servers instead of the scenario's target")
+	conn := addConnFlags(fs)
 	attempts := fs.Int("attempts", 2, "tries per failing point")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -31,6 +32,11 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *url != "" {
 		s.Target = scenarios.Target{Kind: scenarios.TargetRemote, URLs: splitList(*url)}
+	}
+	if len(conn.set()) > 0 || *url != "" {
+		if err := conn.applyTo(s); err != nil {
+			return err
+		}
 	}
 	strategy, err := sweep.Choose(s)
 	if err != nil {

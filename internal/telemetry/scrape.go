@@ -3,8 +3,11 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/iaasbench/iaasbench/results"
@@ -40,6 +43,53 @@ type Prometheus struct {
 	notes    noteSet
 	gpuUtil  gauge
 	cpuUtil  gauge
+
+	log    *slog.Logger // where a scrape that keeps failing is said; nil: notes only
+	fails  int          // consecutive failed scrapes
+	warned bool
+}
+
+// failuresToWarn is how many scrapes in a row must fail before the
+// scraper says so on its logger: one failure is a blip, three at the
+// sampling interval are an endpoint that is not there.
+const failuresToWarn = 3
+
+// MetricsURL reads a Prometheus endpoint's address: a URL, or
+// perf_analyzer's scheme-less form (localhost:8002/metrics, http assumed);
+// a URL without a path gets /metrics, as Triton serves it.
+func MetricsURL(s string) (string, error) {
+	raw := strings.TrimSpace(s)
+	if raw == "" {
+		return "", fmt.Errorf("empty metrics URL")
+	}
+	full := raw
+	if !strings.Contains(raw, "://") {
+		full = "http://" + raw
+	}
+	u, err := url.Parse(full)
+	if err != nil {
+		return "", fmt.Errorf("metrics URL %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("metrics URL %q: scheme %q, want http:// or https:// (or host:port/metrics)", raw, u.Scheme)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("metrics URL %q has no host", raw)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("metrics URL %q holds credentials, which would be recorded with the results", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/metrics"
+	}
+	return u.String(), nil
+}
+
+// WarnTo makes the scraper say on log, once, when scrapes keep failing,
+// with the reason, beside the note it records with the telemetry.
+func (s *Prometheus) WarnTo(log *slog.Logger) *Prometheus {
+	s.log = log
+	return s
 }
 
 // NewPrometheus returns a scraper of url keeping metrics (TritonMetrics
@@ -95,8 +145,15 @@ func (s *Prometheus) sample(ctx context.Context, t float64) {
 	}
 	if err != nil {
 		s.notes.add("Prometheus metrics at %s: %v; scrape skipped", s.url, err)
+		s.fails++
+		if s.fails >= failuresToWarn && s.log != nil && !s.warned {
+			s.warned = true
+			s.log.Warn("Prometheus metrics keep failing: the server's own telemetry (GPU utilization, power, energy) will be missing from this measurement",
+				"url", s.url, "failures", s.fails, "err", err)
+		}
 		return
 	}
+	s.fails = 0
 	var gpuSum float64
 	var gpuN int
 	for _, x := range samples {
