@@ -21,6 +21,10 @@ type MannWhitney struct {
 	// P is the two-sided p-value: the probability, if both samples came
 	// from one distribution, of a U at least as far from n1·n2/2.
 	P float64
+	// PLow and PHigh are the one-sided p-values: the probability under
+	// the same hypothesis of a U at most (PLow: the first sample tends to
+	// be smaller) or at least (PHigh: larger) the observed one.
+	PLow, PHigh float64
 	// Exact says P comes from the exact permutation distribution (with
 	// ties handled exactly) rather than the normal approximation.
 	Exact bool
@@ -50,9 +54,11 @@ func MannWhitneyU(x, y []float64) (MannWhitney, error) {
 	u := float64(r1x2)/2 - float64(n1*(n1+1))/2
 
 	if n1 <= exactLimit && n2 <= exactLimit {
-		return MannWhitney{U: u, P: exactP(n1, sizes, rank2, r1x2), Exact: true}, nil
+		low, high := exactTails(n1, sizes, rank2, r1x2)
+		return MannWhitney{U: u, P: math.Min(1, 2*math.Min(low, high)), PLow: low, PHigh: high, Exact: true}, nil
 	}
-	return MannWhitney{U: u, P: normalP(n1, n2, u, sizes)}, nil
+	low, high := normalTails(n1, n2, u, sizes)
+	return MannWhitney{U: u, P: normalP(n1, n2, u, sizes), PLow: low, PHigh: high}, nil
 }
 
 // rankTies ranks x and y together. It returns the doubled rank sum of x
@@ -91,9 +97,9 @@ func rankTies(x, y []float64) (r1x2 int, sizes, rank2 []int) {
 	return r1x2, sizes, rank2
 }
 
-// normalP is the two-sided p-value of U from the normal approximation
-// with tie-corrected variance and continuity correction.
-func normalP(n1, n2 int, u float64, sizes []int) float64 {
+// normalVariance is the variance of U under the null hypothesis,
+// corrected for ties.
+func normalVariance(n1, n2 int, sizes []int) float64 {
 	tie := 0.0
 	for _, t := range sizes {
 		ft := float64(t)
@@ -101,21 +107,46 @@ func normalP(n1, n2 int, u float64, sizes []int) float64 {
 	}
 	fn1, fn2 := float64(n1), float64(n2)
 	fn := fn1 + fn2
-	variance := fn1 * fn2 / 12 * ((fn + 1) - tie/(fn*(fn-1)))
+	return fn1 * fn2 / 12 * ((fn + 1) - tie/(fn*(fn-1)))
+}
+
+// normalTails are the one-sided p-values P(U <= u) and P(U >= u) from the
+// normal approximation with continuity correction, as R's
+// wilcox.test(alternative = "less" / "greater", exact = FALSE) computes
+// them.
+func normalTails(n1, n2 int, u float64, sizes []int) (low, high float64) {
+	variance := normalVariance(n1, n2, sizes)
+	if variance <= 0 {
+		return 1, 1 // every value equal
+	}
+	sd := math.Sqrt(variance)
+	mean := float64(n1) * float64(n2) / 2
+	low = 0.5 * math.Erfc(-(u-mean+0.5)/sd/math.Sqrt2)  // Φ((u−μ+½)/σ)
+	high = 0.5 * math.Erfc((u-mean-0.5)/sd/math.Sqrt2) // 1−Φ((u−μ−½)/σ)
+	return math.Min(1, low), math.Min(1, high)
+}
+
+// normalP is the two-sided p-value of U from the normal approximation
+// with tie-corrected variance and continuity correction.
+func normalP(n1, n2 int, u float64, sizes []int) float64 {
+	variance := normalVariance(n1, n2, sizes)
 	if variance <= 0 {
 		return 1 // every value equal
 	}
+	fn1, fn2 := float64(n1), float64(n2)
 	// Continuity correction towards the mean, never past it.
 	d := math.Max(math.Abs(u-fn1*fn2/2)-0.5, 0)
 	z := d / math.Sqrt(variance)
 	return math.Min(1, math.Erfc(z/math.Sqrt2)) // = 2·(1-Φ(|z|))
 }
 
-// exactP is the two-sided p-value of the doubled rank sum obs of a
-// sample of n1 among tie groups of the given sizes and doubled mid-ranks:
-// twice the smaller tail of the permutation distribution, capped at 1.
-// Counts stay below C(50,25) < 2^53, so float64 holds them exactly.
-func exactP(n1 int, sizes, rank2 []int, obs int) float64 {
+// exactTails are the one-sided p-values P(S <= obs) and P(S >= obs) of
+// the doubled rank sum obs of a sample of n1 among tie groups of the given
+// sizes and doubled mid-ranks, under the permutation distribution
+// (conditional on the ties). The two-sided p-value is twice the smaller,
+// capped at 1. Counts stay below C(50,25) < 2^53, so float64 holds them
+// exactly.
+func exactTails(n1 int, sizes, rank2 []int, obs int) (low, high float64) {
 	// The largest doubled rank sum takes the n1 highest-ranked values.
 	maxSum, left := 0, n1
 	for i := len(sizes) - 1; i >= 0 && left > 0; i-- {
@@ -153,7 +184,7 @@ func exactP(n1 int, sizes, rank2 []int, obs int) float64 {
 		}
 		seen += t
 	}
-	var all, low, high float64
+	var all float64
 	for s, c := range ways[n1] {
 		all += c
 		if s <= obs {
@@ -163,7 +194,7 @@ func exactP(n1 int, sizes, rank2 []int, obs int) float64 {
 			high += c
 		}
 	}
-	return math.Min(1, 2*math.Min(low, high)/all)
+	return low / all, high / all
 }
 
 // binom is C(n, k) as a float64 (exact for the sizes used here).
