@@ -121,7 +121,7 @@ func normalTails(n1, n2 int, u float64, sizes []int) (low, high float64) {
 	}
 	sd := math.Sqrt(variance)
 	mean := float64(n1) * float64(n2) / 2
-	low = 0.5 * math.Erfc(-(u-mean+0.5)/sd/math.Sqrt2)  // Φ((u−μ+½)/σ)
+	low = 0.5 * math.Erfc(-(u-mean+0.5)/sd/math.Sqrt2) // Φ((u−μ+½)/σ)
 	high = 0.5 * math.Erfc((u-mean-0.5)/sd/math.Sqrt2) // 1−Φ((u−μ−½)/σ)
 	return math.Min(1, low), math.Min(1, high)
 }
