@@ -6,11 +6,29 @@
 // Points are matched by scenario name and results.Point.Key(). Each point
 // is measured in repeated trials; only records with Status "ok" count, one
 // per (SweepID, Trial) (the latest ok attempt of a retried trial). For
-// every metric of Metrics (throughput, p50, p99, usd_per_million) the gate
-// compares the trials of both sweeps with a two-sided Mann-Whitney U test
-// and the relative change of the medians. A row is a regression when the
-// change is in the bad direction, is larger than the metric's threshold
-// and p < alpha; an improvement likewise in the good direction.
+// every metric of Metrics (throughput, p50, p99, usd_per_million) a row
+// compares the trials of both sweeps:
+//
+//   - each side's median with a distribution-free 95% interval (order
+//     statistics);
+//   - the change, candidate/baseline − 1, as the Hodges-Lehmann estimate
+//     of the ratio with its distribution-free interval (RatioCI);
+//   - "is there any difference": a two-sided Mann-Whitney U test;
+//   - "is the candidate worse by more than the metric's threshold": a
+//     one-sided Mann-Whitney test of the candidate's values divided by
+//     (1 + threshold) against the baseline's. Rejecting it is the same as
+//     the interval's near end lying beyond the threshold: the change
+//     exceeds its threshold by more than the measured noise.
+//
+// A gate run makes many comparisons (points × metrics), so every
+// decision is family-wise: the p-values of each question are adjusted
+// with Holm's method over all rows of the run that ask it, and a row is
+// a regression only when its adjusted p is at most Alpha. The chance that
+// a run reports any false regression — a change not beyond its threshold
+// — is then at most Alpha, however many points and metrics it has.
+// Improvements are decided the same way in their own family, and a row is
+// "~" (no significant difference) unless the family of two-sided tests
+// over every compared row rejects it.
 //
 // Normalisation (Options.Reference): on shared CI machines a whole run can
 // be slower. When a reference point is named, every trial value of every
@@ -19,7 +37,9 @@
 // baseline's reference, candidate values by the candidate's), and the
 // resulting ratios are compared. A machine uniformly 20% slower then shows
 // no change. The reference point itself is left out of the rows; its raw
-// change is given in Report.Notes.
+// change is given in Report.Notes. Interleaved runs (SplitSides) measure
+// both sides in the same time span instead, which cancels drift without
+// a reference.
 package gate
 
 import (
@@ -41,13 +61,16 @@ const (
 type Options struct {
 	// Thresholds per metric; nil means DefaultThresholds().
 	Thresholds Thresholds
-	// Alpha is the significance level of the Mann-Whitney test; 0 means
-	// DefaultAlpha.
+	// Alpha is the family-wise error rate: the largest chance that a run
+	// reports any false regression (and, separately, any false
+	// improvement, any false difference); 0 means DefaultAlpha. Intervals
+	// are printed at confidence 1 − Alpha.
 	Alpha float64
 	// MinTrials is the fewest ok trials each side needs for a point to
-	// be compared; 0 means DefaultMinTrials. Independently, a point is
-	// also "insufficient" when its sample sizes could never give p < Alpha
-	// (MinPValue(nBase, nNew) >= Alpha, e.g. 3 vs 3 trials at 0.05).
+	// be compared; 0 means DefaultMinTrials. Independently, a gated row is
+	// "insufficient" when its sample sizes could never reach Holm's first
+	// step, one-sided p <= Alpha/(gated comparisons): MinOneSidedP(nBase,
+	// nNew) above it (e.g. 5 vs 5 trials with 36 gated comparisons).
 	MinTrials int
 	// Reference selects the point each file is normalised by: a
 	// results.Point.Key() or any comma-separated field=value list over
@@ -82,16 +105,39 @@ type Row struct {
 	Metric   string `json:"metric"`
 	Unit     string `json:"unit"`
 	// BaseMedian and NewMedian are medians over ok trials; ratios to the
-	// reference's median when Normalised.
-	BaseMedian float64 `json:"base_median"`
-	NewMedian  float64 `json:"new_median"`
-	// DeltaPct is (NewMedian-BaseMedian)/|BaseMedian|·100.
-	DeltaPct float64 `json:"delta_pct"`
-	// P is the two-sided Mann-Whitney p-value; 1 when it could not be
-	// computed (missing rows).
-	P     float64 `json:"p"`
-	NBase int     `json:"n_base"`
-	NNew  int     `json:"n_new"`
+	// reference's median when Normalised. BaseCI and NewCI are their
+	// distribution-free intervals at confidence 1 − alpha (MedianCI); nil
+	// when a side has too few trials for one (fewer than 6 at 95%).
+	BaseMedian float64   `json:"base_median"`
+	NewMedian  float64   `json:"new_median"`
+	BaseCI     *Interval `json:"base_ci,omitempty"`
+	NewCI      *Interval `json:"new_ci,omitempty"`
+	// DeltaPct is the change in percent, (ratio − 1)·100, with ratio the
+	// Hodges-Lehmann estimate of candidate/baseline (RatioCI); DeltaCI is
+	// its interval at confidence 1 − alpha, in percent, nil when the trial
+	// counts cannot give one. The interval is per row; the verdicts use
+	// the family-wise adjusted p-values below.
+	DeltaPct float64   `json:"delta_pct"`
+	DeltaCI  *Interval `json:"delta_ci_pct,omitempty"`
+	// P is the two-sided Mann-Whitney p-value of "no difference", PHolm
+	// the same adjusted over every compared row of the run; Significant
+	// is PHolm <= alpha (otherwise the row prints "~"). 1 when the row
+	// could not be compared.
+	P           float64 `json:"p"`
+	PHolm       float64 `json:"p_holm"`
+	Significant bool    `json:"significant"`
+	// PRegression is the one-sided p-value of "the candidate is not worse
+	// than the threshold allows" (a Mann-Whitney test of the candidate's
+	// values divided by 1 + threshold against the baseline's), and
+	// PRegressionHolm the same adjusted over the run's gated rows: the row
+	// is a regression when it is at most alpha. PImprovement likewise for
+	// a change beyond the threshold the good way. 1 for ungated rows.
+	PRegression      float64 `json:"p_regression"`
+	PRegressionHolm  float64 `json:"p_regression_holm"`
+	PImprovement     float64 `json:"p_improvement"`
+	PImprovementHolm float64 `json:"p_improvement_holm"`
+	NBase            int     `json:"n_base"`
+	NNew             int     `json:"n_new"`
 	// ThresholdPct is the signed threshold in percent; meaningless when
 	// !Gated (the metric is reported only).
 	ThresholdPct float64 `json:"threshold_pct"`
@@ -100,15 +146,23 @@ type Row struct {
 	Verdict      Verdict `json:"verdict"`
 	// Reason explains a verdict other than ok.
 	Reason string `json:"reason,omitempty"`
+
+	compared bool // the row's figures were computed: it takes part in the families
+	better   Better
 }
 
 // Report is the outcome of Compare.
 type Report struct {
-	Rows         []Row   `json:"rows"`
-	Regressions  int     `json:"regressions"`
-	Improvements int     `json:"improvements"`
-	Alpha        float64 `json:"alpha"`
-	Reference    string  `json:"reference,omitempty"`
+	Rows         []Row `json:"rows"`
+	Regressions  int   `json:"regressions"`
+	Improvements int   `json:"improvements"`
+	// Alpha is the family-wise error rate; Compared and Gated are the
+	// sizes of the families Holm's method adjusted over: every compared
+	// row ("~"), and the gated ones (regressions, improvements).
+	Alpha     float64 `json:"alpha"`
+	Compared  int     `json:"compared"`
+	Gated     int     `json:"gated"`
+	Reference string  `json:"reference,omitempty"`
 	// Problems are why points could not be compared (missing points,
 	// too few trials, unreadable values); any makes ExitCode 2 unless
 	// there is a regression.
@@ -139,8 +193,8 @@ func (r *Report) Reason() string {
 		var regs []string
 		for _, row := range r.Rows {
 			if row.Verdict == VerdictRegression {
-				regs = append(regs, fmt.Sprintf("%s %s %s %+.1f%% (p=%.3g, threshold %+.0f%%)",
-					row.Metric, row.Scenario, row.PointKey, row.DeltaPct, row.P, row.ThresholdPct))
+				regs = append(regs, fmt.Sprintf("%s %s %s %+.1f%% (threshold %+.0f%%, Holm p=%.3g)",
+					row.Metric, row.Scenario, row.PointKey, row.DeltaPct, row.ThresholdPct, row.PRegressionHolm))
 			}
 		}
 		s := fmt.Sprintf("%d regression%s: %s", r.Regressions, plural(r.Regressions), strings.Join(regs, "; "))
@@ -426,6 +480,7 @@ func Compare(baseline, candidate []results.Record, opts Options) (*Report, error
 	if len(rep.Rows) == 0 {
 		rep.Problems = append(rep.Problems, "no points to compare")
 	}
+	rep.decide(s)
 	return rep, nil
 }
 
@@ -472,10 +527,6 @@ func (rep *Report) comparePoint(s settings, base, cand *side, id pointID, br, cr
 	var few string
 	if nb < s.minTrials || nn < s.minTrials {
 		few = fmt.Sprintf("too few ok trials (baseline %d, candidate %d; need at least %d each)", nb, nn, s.minTrials)
-	} else if mp := MinPValue(nb, nn); mp >= s.alpha {
-		few = fmt.Sprintf("too few ok trials (baseline %d, candidate %d): the smallest possible p is %.3g, not below alpha %g", nb, nn, mp, s.alpha)
-	}
-	if few != "" {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %s", id, few))
 	}
 
@@ -485,7 +536,7 @@ func (rep *Report) comparePoint(s settings, base, cand *side, id pointID, br, cr
 		if err == nil {
 			var cv []float64
 			if cv, err = cand.values(id, m); err == nil {
-				err = rep.judge(s, m, &row, bv, cv, br, cr, few)
+				err = row.measure(s, m, bv, cv, br, cr, few)
 			}
 		}
 		if err != nil {
@@ -496,8 +547,9 @@ func (rep *Report) comparePoint(s settings, base, cand *side, id pointID, br, cr
 	}
 }
 
-// judge fills a row's figures and verdict from both sides' trial values.
-func (rep *Report) judge(s settings, m Metric, row *Row, bv, cv []float64, br, cr *refMedians, few string) error {
+// measure fills a row's figures and raw p-values from both sides' trial
+// values; decide gives the verdicts once every row is measured.
+func (row *Row) measure(s settings, m Metric, bv, cv []float64, br, cr *refMedians, few string) error {
 	if br != nil {
 		for i := range bv {
 			bv[i] /= br.medians[m.Name]
@@ -506,39 +558,129 @@ func (rep *Report) judge(s settings, m Metric, row *Row, bv, cv []float64, br, c
 			cv[i] /= cr.medians[m.Name]
 		}
 	}
-	mw, err := MannWhitneyU(bv, cv)
+	conf := 1 - s.alpha
+	row.BaseMedian, row.NewMedian = median(bv), median(cv)
+	row.BaseCI, row.NewCI = MedianCI(bv, conf), MedianCI(cv, conf)
+	ratio, ci, err := RatioCI(bv, cv, conf)
+	if err != nil {
+		return err
+	}
+	row.DeltaPct = (ratio - 1) * 100
+	if ci != nil {
+		row.DeltaCI = &Interval{Low: (ci.Low - 1) * 100, High: (ci.High - 1) * 100, Level: ci.Level}
+	}
+	mw, err := MannWhitneyU(cv, bv)
 	if err != nil {
 		return err
 	}
 	row.P = mw.P
-	row.BaseMedian, row.NewMedian = median(bv), median(cv)
-	switch {
-	case row.BaseMedian != 0:
-		row.DeltaPct = (row.NewMedian - row.BaseMedian) / math.Abs(row.BaseMedian) * 100
-	case row.NewMedian != 0 && few == "":
-		few = "baseline median is 0: relative change undefined"
-		rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s %s: %s", row.Scenario, row.PointKey, m.Name, few))
-	}
 	if few != "" {
 		row.Verdict, row.Reason = VerdictInsufficient, few
 		return nil
 	}
-	row.Verdict = VerdictOK
-	delta := row.DeltaPct / 100
-	thr := s.thresholds[m.Name]
-	if !row.Gated || mw.P >= s.alpha || math.Abs(delta) <= math.Abs(thr) {
+	row.Verdict, row.compared, row.better = VerdictOK, true, m.Better
+	if !row.Gated {
 		return nil
 	}
-	bad := (m.Better == HigherIsBetter && delta < 0) || (m.Better == LowerIsBetter && delta > 0)
-	if bad {
-		row.Verdict = VerdictRegression
-		rep.Regressions++
-	} else {
-		row.Verdict = VerdictImprovement
-		rep.Improvements++
+	// The threshold tests: divide the candidate by the factor at the
+	// threshold and ask whether it is still worse (better) than the
+	// baseline. U counts pairs where the scaled candidate is larger.
+	thr := s.thresholds[m.Name]
+	tail := func(factor float64, larger bool) (float64, error) {
+		if factor <= 0 {
+			return 1, nil // e.g. an improvement beyond -100%: impossible
+		}
+		scaled := make([]float64, len(cv))
+		for i, v := range cv {
+			scaled[i] = v / factor
+		}
+		mw, err := MannWhitneyU(scaled, bv)
+		if larger {
+			return mw.PHigh, err
+		}
+		return mw.PLow, err
 	}
-	row.Reason = fmt.Sprintf("median %+.1f%% beyond threshold ±%.0f%%, p=%.3g < %g", row.DeltaPct, math.Abs(row.ThresholdPct), mw.P, s.alpha)
-	return nil
+	worseIsLarger := m.Better == LowerIsBetter
+	if row.PRegression, err = tail(1+thr, worseIsLarger); err != nil {
+		return err
+	}
+	row.PImprovement, err = tail(1-thr, !worseIsLarger)
+	return err
+}
+
+// decide adjusts the p-values of the compared rows for multiplicity
+// (Holm) and gives every compared row its verdict.
+func (rep *Report) decide(s settings) {
+	var all, gated []int
+	for i, row := range rep.Rows {
+		if !row.compared {
+			continue
+		}
+		all = append(all, i)
+		if row.Gated {
+			gated = append(gated, i)
+		}
+	}
+	rep.Compared, rep.Gated = len(all), len(gated)
+	adjust := func(rows []int, get func(*Row) float64, set func(*Row, float64)) {
+		ps := make([]float64, len(rows))
+		for k, i := range rows {
+			ps[k] = get(&rep.Rows[i])
+		}
+		for k, adj := range Holm(ps) {
+			set(&rep.Rows[rows[k]], adj)
+		}
+	}
+	for i := range rep.Rows {
+		rep.Rows[i].PHolm, rep.Rows[i].PRegressionHolm, rep.Rows[i].PImprovementHolm = 1, 1, 1
+		if !rep.Rows[i].Gated || !rep.Rows[i].compared {
+			rep.Rows[i].PRegression, rep.Rows[i].PImprovement = 1, 1
+		}
+	}
+	adjust(all, func(r *Row) float64 { return r.P }, func(r *Row, p float64) { r.PHolm = p })
+	adjust(gated, func(r *Row) float64 { return r.PRegression }, func(r *Row, p float64) { r.PRegressionHolm = p })
+	adjust(gated, func(r *Row) float64 { return r.PImprovement }, func(r *Row, p float64) { r.PImprovementHolm = p })
+
+	// Holm's first step tests the smallest p at alpha/m: a row whose
+	// trial counts cannot get there can never fail the gate.
+	first := s.alpha / float64(max(len(gated), 1))
+	told := map[string]bool{}
+	for _, i := range all {
+		row := &rep.Rows[i]
+		row.Significant = row.PHolm <= s.alpha
+		if !row.Gated {
+			continue
+		}
+		if best := MinOneSidedP(row.NBase, row.NNew); best > first {
+			row.Verdict = VerdictInsufficient
+			row.Reason = fmt.Sprintf("too few ok trials (baseline %d, candidate %d): with %d gated comparisons a regression needs p <= %g/%d = %.3g, and these counts reach at best %.3g; use at least %d trials a side",
+				row.NBase, row.NNew, len(gated), s.alpha, len(gated), first, best, TrialsFor(first))
+			if id := row.Scenario + " " + row.PointKey; !told[id] {
+				told[id] = true
+				rep.Problems = append(rep.Problems, id+": "+row.Reason)
+			}
+			continue
+		}
+		beyond := func(p, adj float64, v Verdict, thrPct float64) bool {
+			if adj > s.alpha {
+				return false
+			}
+			row.Verdict = v
+			ci := "no interval"
+			if row.DeltaCI != nil {
+				ci = fmt.Sprintf("%.0f%% CI %+.1f%% .. %+.1f%%", 100*(1-s.alpha), row.DeltaCI.Low, row.DeltaCI.High)
+			}
+			row.Reason = fmt.Sprintf("%+.1f%% (%s) beyond threshold %+.0f%%: p=%.3g, Holm-adjusted over %d gated comparisons %.3g <= %g",
+				row.DeltaPct, ci, thrPct, p, len(gated), adj, s.alpha)
+			return true
+		}
+		switch {
+		case beyond(row.PRegression, row.PRegressionHolm, VerdictRegression, row.ThresholdPct):
+			rep.Regressions++
+		case beyond(row.PImprovement, row.PImprovementHolm, VerdictImprovement, -row.ThresholdPct):
+			rep.Improvements++
+		}
+	}
 }
 
 func sourceList(set map[results.Source]bool) string {

@@ -107,7 +107,9 @@ func TestThroughputRegression(t *testing.T) {
 }
 
 func TestP99Regression(t *testing.T) {
-	cand := sweep(2, 5, 0.02, func(f *figures) { f.p99 *= 1.15 })
+	// 30% beyond a 10% threshold: clear of the noise even with 5 trials
+	// and 6 gated comparisons (Holm's first step at 0.05/6).
+	cand := sweep(2, 5, 0.02, func(f *figures) { f.p99 *= 1.3 })
 	rep := mustCompare(t, sweep(1, 5, 0.02, nil), cand, Options{})
 	if code := rep.ExitCode(); code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, rep.Reason())
@@ -197,12 +199,14 @@ func TestTooFewTrials(t *testing.T) {
 	if !strings.Contains(rep.Reason(), "too few ok trials") || !strings.Contains(rep.Reason(), "baseline 3, candidate 3") {
 		t.Errorf("reason %q does not say why", rep.Reason())
 	}
-	// MinTrials 3 is allowed, but 3 vs 3 can never reach p < 0.05.
+	// MinTrials 3 is allowed, but 3 vs 3 reach p 0.05 at best, and Holm's
+	// first step over 6 gated comparisons needs 0.05/6.
 	rep = mustCompare(t, sweep(1, 3, 0.02, nil), sweep(2, 3, 0.02, nil), Options{MinTrials: 3})
-	if rep.ExitCode() != 2 || !strings.Contains(rep.Reason(), "smallest possible p is 0.1") {
+	if rep.ExitCode() != 2 || !strings.Contains(rep.Reason(), "reach at best 0.05; use at least 5 trials a side") {
 		t.Errorf("MinTrials 3: exit %d: %s", rep.ExitCode(), rep.Reason())
 	}
-	// 5 vs 5 is enough at 0.05 but not at alpha 0.005 (smallest p 0.0079).
+	// 5 vs 5 is enough at 0.05 but not at alpha 0.005 (smallest one-sided
+	// p 1/252 = 0.004 > 0.005/6).
 	rep = mustCompare(t, sweep(1, 5, 0.02, nil), sweep(2, 5, 0.02, nil), Options{Alpha: 0.005})
 	if rep.ExitCode() != 2 {
 		t.Errorf("alpha 0.005 with 5 trials: exit %d: %s", rep.ExitCode(), rep.Reason())
@@ -401,8 +405,10 @@ func TestUSDPerMillion(t *testing.T) {
 			Header: &results.Header{ScenarioYAML: fmt.Sprintf("price: %g", price)}}
 		return append([]results.Record{h}, recs...)
 	}
-	base := withHeader(sweep(1, 5, 0.02, nil), 3.0)
-	cand := withHeader(sweep(2, 5, 0.02, nil), 3.3) // prices up 10%
+	// Prices up 10%, threshold 5%: with 9 gated comparisons, 8 trials a
+	// side tell the 5% margin from 2% noise at every point.
+	base := withHeader(sweep(1, 8, 0.02, nil), 3.0)
+	cand := withHeader(sweep(2, 8, 0.02, nil), 3.3)
 	rep := mustCompare(t, base, cand, Options{USDPerMillion: price})
 	regs := rowsWith(rep, VerdictRegression)
 	if rep.ExitCode() != 1 || len(regs) != 3 || regs[0].Metric != MetricUSDPerMillion {

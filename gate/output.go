@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -31,14 +32,45 @@ func (row Row) unit() string {
 	return row.Unit
 }
 
-// figures returns the printed base, new, delta, p and n of a row.
-func (row Row) figures() (base, nw, delta, p, n string) {
+// figures returns the printed cells of a row: each side's median with
+// its interval, the change (or "~"), the change's interval, the adjusted
+// p-value and the trial counts.
+func (row Row) figures() (base, nw, delta, ci, p, n string) {
 	n = fmt.Sprintf("%d+%d", row.NBase, row.NNew)
 	if row.Verdict == VerdictMissing && row.BaseMedian == 0 && row.NewMedian == 0 {
-		return "-", "-", "-", "-", n
+		return "-", "-", "-", "-", "-", n
 	}
-	return formatValue(row.BaseMedian), formatValue(row.NewMedian),
-		fmt.Sprintf("%+.1f%%", row.DeltaPct), fmt.Sprintf("%.3f", row.P), n
+	base, nw = withCI(row.BaseMedian, row.BaseCI), withCI(row.NewMedian, row.NewCI)
+	delta = fmt.Sprintf("%+.1f%%", row.DeltaPct)
+	if row.compared && !row.Significant && row.Verdict != VerdictRegression && row.Verdict != VerdictImprovement {
+		delta = "~"
+	}
+	ci = "∞"
+	if row.DeltaCI != nil {
+		ci = fmt.Sprintf("%+.1f%% .. %+.1f%%", row.DeltaCI.Low, row.DeltaCI.High)
+	}
+	p = "-"
+	if row.compared {
+		p = fmt.Sprintf("%.3f", row.PHolm)
+	}
+	return base, nw, delta, ci, p, n
+}
+
+// withCI prints a median and its interval as benchstat does: "± the
+// larger distance to an end", relative to the median; "± ∞" when there
+// are too few trials for an interval.
+func withCI(med float64, ci *Interval) string {
+	if ci == nil {
+		return formatValue(med) + " ± ∞"
+	}
+	if med == 0 {
+		return formatValue(med) + " ± " + formatValue(max(ci.High, -ci.Low))
+	}
+	pct := max(ci.High-med, med-ci.Low) / math.Abs(med) * 100
+	if pct < 10 {
+		return fmt.Sprintf("%s ± %.1f%%", formatValue(med), pct)
+	}
+	return fmt.Sprintf("%s ± %.0f%%", formatValue(med), pct)
 }
 
 func (row Row) verdictText() string {
@@ -80,8 +112,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if si > 0 {
 			lines = append(lines, line{})
 		}
+		conf := fmt.Sprintf("%.0f%%", 100*(1-r.Alpha))
 		lines = append(lines, line{text: "scenario " + sc},
-			line{cells: []string{"  metric", "unit", "base", "new", "delta", "p", "n", "verdict"}})
+			line{cells: []string{"  metric", "unit", "baseline", "candidate", "delta", conf + " CI of delta", "p", "n", "verdict"}},
+			line{cells: []string{"", "", "median ± " + conf, "median ± " + conf, "", "", "(holm)", "", ""}})
 		last := ""
 		for _, i := range byScenario[sc] {
 			row := r.Rows[i]
@@ -89,12 +123,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 				lines = append(lines, line{text: row.PointKey})
 				last = row.PointKey
 			}
-			b, nw, d, p, n := row.figures()
-			lines = append(lines, line{cells: []string{"  " + row.Metric, row.unit(), b, nw, d, p, n, row.verdictText()}})
+			b, nw, d, ci, p, n := row.figures()
+			lines = append(lines, line{cells: []string{"  " + row.Metric, row.unit(), b, nw, d, ci, p, n, row.verdictText()}})
 		}
 	}
 	// Text columns (metric, unit, verdict) align left, figures right.
-	left := []bool{true, true, false, false, false, false, false, true}
+	left := []bool{true, true, false, false, false, false, false, false, true}
 	width := make([]int, len(left))
 	for _, l := range lines {
 		for i, c := range l.cells {
@@ -107,24 +141,24 @@ func (r *Report) WriteTable(w io.Writer) error {
 			b.WriteString(l.text + "\n")
 			continue
 		}
+		var sb strings.Builder
 		for i, c := range l.cells {
 			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
 			switch {
 			case i == len(l.cells)-1:
-				b.WriteString(c) // no trailing blanks
+				sb.WriteString(c)
 			case left[i]:
-				b.WriteString(c + pad + "  ")
+				sb.WriteString(c + pad + "  ")
 			default:
-				b.WriteString(pad + c + "  ")
+				sb.WriteString(pad + c + "  ")
 			}
 		}
-		b.WriteString("\n")
+		b.WriteString(strings.TrimRight(sb.String(), " ") + "\n") // no trailing blanks
 	}
-	fmt.Fprintf(&b, "\nalpha %g", r.Alpha)
+	b.WriteString("\n" + r.method() + "\n")
 	if r.Reference != "" {
-		fmt.Fprintf(&b, ", normalised by reference %q (figures are ratios to its median in the same run)", r.Reference)
+		fmt.Fprintf(&b, "normalised by reference %q: figures are ratios to its median in the same run\n", r.Reference)
 	}
-	b.WriteString("\n")
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "problem: %s\n", p)
 	}
@@ -138,19 +172,27 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return nil
 }
 
+// method says in a line how the rows were decided.
+func (r *Report) method() string {
+	return fmt.Sprintf("alpha %g family-wise: a regression needs the change beyond its threshold, Holm-adjusted p <= alpha over %d gated comparison%s; "+
+		"~ = no significant difference (two-sided Mann-Whitney, Holm over %d row%s); intervals at %.0f%% per row",
+		r.Alpha, r.Gated, plural(r.Gated), r.Compared, plural(r.Compared), 100*(1-r.Alpha))
+}
+
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return strings.ReplaceAll(s, "\n", " ")
 }
 
 func (r *Report) mdTable(b *strings.Builder, keep func(Row) bool) {
-	b.WriteString("| scenario | point | metric | base | new | delta | p | n | verdict |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|---|\n")
+	conf := fmt.Sprintf("%.0f%%", 100*(1-r.Alpha))
+	fmt.Fprintf(b, "| scenario | point | metric | baseline (median ± %s) | candidate (median ± %s) | delta | %s CI of delta | p (holm) | n | verdict |\n", conf, conf, conf)
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, row := range r.Rows {
 		if !keep(row) {
 			continue
 		}
-		base, nw, d, p, n := row.figures()
+		base, nw, d, ci, p, n := row.figures()
 		v := row.verdictText()
 		if row.Verdict == VerdictRegression {
 			v = "**" + v + "**"
@@ -158,8 +200,8 @@ func (r *Report) mdTable(b *strings.Builder, keep func(Row) bool) {
 		if row.Reason != "" {
 			v += " — " + row.Reason
 		}
-		fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(row.Scenario), mdEscape(row.PointKey),
-			mdEscape(row.Metric+" ("+row.unit()+")"), base, nw, d, p, n, mdEscape(v))
+		fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(row.Scenario), mdEscape(row.PointKey),
+			mdEscape(row.Metric+" ("+row.unit()+")"), base, nw, d, ci, p, n, mdEscape(v))
 	}
 }
 
@@ -170,7 +212,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	icon := map[int]string{0: "✅", 1: "❌", 2: "⚠️"}[r.ExitCode()]
 	fmt.Fprintf(&b, "### %s iaasbench gate\n\n%s\n\n", icon, mdEscape(r.Reason()))
-	fmt.Fprintf(&b, "Two-sided Mann-Whitney U test, alpha %g", r.Alpha)
+	b.WriteString(mdEscape(r.method()))
 	if r.Reference != "" {
 		fmt.Fprintf(&b, "; figures normalised by reference `%s` (×ref = ratio to its median in the same run)", mdEscape(r.Reference))
 	}
@@ -262,10 +304,10 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		suite := junitSuite{Name: sc, Time: "0"}
 		for _, i := range byScenario[sc] {
 			row := r.Rows[i]
-			base, nw, d, p, n := row.figures()
+			base, nw, d, ci, p, n := row.figures()
 			c := junitCase{Name: row.PointKey + " " + row.Metric, Classname: "iaasbench.gate." + sc, Time: "0",
-				SystemOut: fmt.Sprintf("%s (%s): base %s, new %s, delta %s, p %s, n %s, %s",
-					row.Metric, row.unit(), base, nw, d, p, n, row.verdictText())}
+				SystemOut: fmt.Sprintf("%s (%s): baseline %s, candidate %s, delta %s (CI %s), p(holm) %s, n %s, %s",
+					row.Metric, row.unit(), base, nw, d, ci, p, n, row.verdictText())}
 			msg := row.Reason
 			switch row.Verdict {
 			case VerdictRegression:
@@ -307,6 +349,22 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	}
 	if _, err := io.WriteString(w, "\n"); err != nil {
 		return fmt.Errorf("write junit: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON writes the report as one indented JSON document, with the
+// exit code and its reason, for machines.
+func (r *Report) WriteJSON(w io.Writer) error {
+	doc := struct {
+		*Report
+		ExitCode int    `json:"exit_code"`
+		Result   string `json:"result"`
+	}{r, r.ExitCode(), r.Reason()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
 }
