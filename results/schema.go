@@ -33,6 +33,12 @@ const (
 	SourceSimulated Source = "simulated"
 )
 
+// Sides of an interleaved A/B run (Record.Side).
+const (
+	SideBaseline  = "baseline"
+	SideCandidate = "candidate"
+)
+
 // Point is one configuration of a sweep: its coordinates along every
 // dimension a scenario can vary. Zero means "not varied / default".
 type Point struct {
@@ -129,6 +135,11 @@ type Record struct {
 	// Allocation is what the target really allocated for the point, where
 	// it knows (Kubernetes: from the nodes the servers landed on).
 	Allocation *Allocation `json:"allocation,omitempty"`
+	// Side labels the records of an interleaved A/B run, which measures
+	// two configurations alternately into one file: SideBaseline or
+	// SideCandidate (each side has its own header and SweepID). Empty in
+	// a plain sweep.
+	Side string `json:"side,omitempty"`
 
 	Measurement *Measurement `json:"measurement,omitempty"`
 }
