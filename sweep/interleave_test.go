@@ -80,7 +80,7 @@ func TestInterleavedOrderAndLabels(t *testing.T) {
 
 	// The file is not reused: a second run would pool two time spans.
 	_, err = sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
-		Arms: []sweep.Arm{{Side: "a", Scenario: s, Target: fakeTarget{"A"}}, {Side: "b", Scenario: s, Target: fakeTarget{"B"}}},
+		Arms:        []sweep.Arm{{Side: "a", Scenario: s, Target: fakeTarget{"A"}}, {Side: "b", Scenario: s, Target: fakeTarget{"B"}}},
 		ResultsPath: path, Measure: measure})
 	if err == nil || !strings.Contains(err.Error(), "already holds results") {
 		t.Errorf("existing file: %v", err)
