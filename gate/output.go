@@ -49,8 +49,12 @@ func (row Row) figures() (base, nw, delta, ci, p, n string) {
 	if row.DeltaCI != nil {
 		ci = fmt.Sprintf("%+.1f%% .. %+.1f%%", row.DeltaCI.Low, row.DeltaCI.High)
 	}
-	p = "-"
-	if row.compared {
+	switch {
+	case !row.compared:
+		p = "-"
+	case row.PHolm < 0.0005:
+		p = "<0.001"
+	default:
 		p = fmt.Sprintf("%.3f", row.PHolm)
 	}
 	return base, nw, delta, ci, p, n
@@ -363,6 +367,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}{r, r.ExitCode(), r.Reason()}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(doc); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,78 +12,109 @@ import (
 	"github.com/iaasbench/iaasbench/cost"
 	"github.com/iaasbench/iaasbench/gate"
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/scenarios"
 )
 
-func runGate(_ context.Context, args []string, out io.Writer) error {
-	fs := newFlags("gate", os.Stderr)
-	base := fs.String("baseline", "", "results of the baseline sweep (JSONL)")
-	cand := fs.String("candidate", "", "results of the candidate sweep (JSONL)")
-	thresholds := fs.String("thresholds", "", `per-metric thresholds, e.g. "throughput=-5%,p99=+10%,usd_per_million=+5%" (default: the scenario's gate thresholds, else those)`)
-	ref := fs.String("reference", "", `normalise by a reference point measured in the same run, e.g. "model=calibrated" (default: the scenario's gate.reference)`)
-	alpha := fs.Float64("alpha", gate.DefaultAlpha, "significance level of the Mann-Whitney U test")
-	minTrials := fs.Int("min-trials", 0, "fewest trials per side to compare (default: the scenario's gate.min_trials, else 5)")
-	md := fs.String("markdown", "", "also write a Markdown summary (for a pull-request comment) to this file")
-	junit := fs.String("junit", "", "also write JUnit XML to this file")
-	if err := fs.Parse(args); err != nil {
-		return err
+const gateExitCodes = `
+exit status:
+  0  no regression
+  1  a regression: a gated metric changed the bad way beyond its threshold
+     by more than the measured noise (Holm-adjusted p <= alpha)
+  2  could not decide: bad flags or input files, points missing on a side,
+     too few ok trials, servers that could not be started or measured;
+     the reason is printed (a regression found elsewhere still exits 1)
+`
+
+const gateUsage = `usage: iaasbench gate --baseline BASE.jsonl --candidate NEW.jsonl [flags]
+       iaasbench gate --results AB.jsonl [flags]      (a file from 'gate run')
+       iaasbench gate run [flags]                     (measure both sides interleaved, then gate; see 'gate run -h')
+
+Compares a candidate's trials with a baseline's, point by point and metric
+by metric: each side's median ± interval, the change with its interval,
+"~" where there is no significant difference. A regression is a change
+beyond the metric's threshold by more than the measured noise; the chance
+that a run reports any false regression, over all its points and metrics,
+is at most --alpha (Holm's method). docs/ci-gate.md explains the choices.
+
+flags:
+`
+
+// gateFlags are the comparison's flags, shared by 'gate' and 'gate run'.
+type gateFlags struct {
+	thresholds, ref, md, junit, json *string
+	alpha                            *float64
+	minTrials                        *int
+}
+
+func addGateFlags(fs *flag.FlagSet) *gateFlags {
+	return &gateFlags{
+		thresholds: fs.String("thresholds", "", `per-metric thresholds, e.g. "throughput=-5%,p99=+10%,usd_per_million=+5%" (default: the scenario's gate thresholds, else those); "off" stops a metric from gating`),
+		ref:        fs.String("reference", "", `normalise by a reference point measured in the same run, e.g. "model=calibrated" (default: the scenario's gate.reference)`),
+		alpha:      fs.Float64("alpha", gate.DefaultAlpha, "family-wise error rate: the largest chance of any false regression in the run; intervals are printed at 1-alpha"),
+		minTrials:  fs.Int("min-trials", 0, "fewest ok trials per side to compare (default: the scenario's gate.min_trials, else 5)"),
+		md:         fs.String("markdown", "", "also write a Markdown summary (for a pull-request comment) to this file"),
+		junit:      fs.String("junit", "", "also write JUnit XML to this file"),
+		json:       fs.String("json", "", `also write the report as JSON to this file; "-" writes it to stdout instead of the table`),
 	}
-	if *base == "" || *cand == "" {
-		return &exitError{2, errors.New("need --baseline and --candidate results files")}
-	}
-	opts := gate.Options{Alpha: *alpha, MinTrials: *minTrials, Reference: *ref,
+}
+
+// options builds the comparison's options: flags first, then the
+// scenario's gate settings (s may be nil), then the defaults.
+func (g *gateFlags) options(s *scenarios.Scenario) (gate.Options, error) {
+	opts := gate.Options{Alpha: *g.alpha, MinTrials: *g.minTrials, Reference: *g.ref,
 		USDPerMillion: gate.CostUSDPerMillion(pricesOfHeader)}
-	if baseRecs, err := results.ReadFile(*base); err == nil {
-		if s, err := scenarioOfResults(baseRecs, *base); err == nil {
-			if len(s.Gate.Thresholds) > 0 && *thresholds == "" {
-				th, err := gate.ParseThresholds(s.Gate.Thresholds)
-				if err != nil {
-					return &exitError{2, fmt.Errorf("scenario %s gate.thresholds: %w", s.Name, err)}
-				}
-				opts.Thresholds = th
+	if s != nil {
+		if len(s.Gate.Thresholds) > 0 && *g.thresholds == "" {
+			th, err := gate.ParseThresholds(s.Gate.Thresholds)
+			if err != nil {
+				return opts, fmt.Errorf("scenario %s gate.thresholds: %w", s.Name, err)
 			}
-			if opts.Reference == "" {
-				opts.Reference = s.Gate.Reference
-			}
-			if opts.MinTrials == 0 {
-				opts.MinTrials = s.Gate.MinTrials
-			}
+			opts.Thresholds = th
+		}
+		if opts.Reference == "" {
+			opts.Reference = s.Gate.Reference
+		}
+		if opts.MinTrials == 0 {
+			opts.MinTrials = s.Gate.MinTrials
 		}
 	}
-	if *thresholds != "" {
+	if *g.thresholds != "" {
 		spec := map[string]string{}
-		for _, kv := range strings.Split(*thresholds, ",") {
+		for _, kv := range strings.Split(*g.thresholds, ",") {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return &exitError{2, fmt.Errorf("--thresholds: %q is not metric=change", kv)}
+				return opts, fmt.Errorf("--thresholds: %q is not metric=change", kv)
 			}
 			spec[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 		th, err := gate.ParseThresholds(spec)
 		if err != nil {
-			return &exitError{2, fmt.Errorf("--thresholds: %w", err)}
+			return opts, fmt.Errorf("--thresholds: %w", err)
 		}
 		opts.Thresholds = th
 	}
-	rep, err := gate.CompareFiles(*base, *cand, opts)
-	if err != nil {
+	return opts, nil
+}
+
+// emit writes the report (table or JSON on out, the files asked for)
+// and turns its outcome into the exit status.
+func (g *gateFlags) emit(rep *gate.Report, out io.Writer) error {
+	if *g.json == "-" {
+		if err := rep.WriteJSON(out); err != nil {
+			return &exitError{2, err}
+		}
+	} else if err := rep.WriteTable(out); err != nil {
 		return &exitError{2, err}
 	}
-	if err := rep.WriteTable(out); err != nil {
-		return err
-	}
-	for path, write := range map[string]func(io.Writer) error{*md: rep.WriteMarkdown, *junit: rep.WriteJUnit} {
-		if path == "" {
+	files := []struct {
+		path  string
+		write func(io.Writer) error
+	}{{*g.md, rep.WriteMarkdown}, {*g.junit, rep.WriteJUnit}, {*g.json, rep.WriteJSON}}
+	for _, f := range files {
+		if f.path == "" || f.path == "-" {
 			continue
 		}
-		f, err := os.Create(path)
-		if err != nil {
-			return &exitError{2, err}
-		}
-		if err := write(f); err != nil {
-			f.Close()
-			return &exitError{2, err}
-		}
-		if err := f.Close(); err != nil {
+		if err := writeFile(f.path, f.write); err != nil {
 			return &exitError{2, err}
 		}
 	}
@@ -90,6 +122,87 @@ func runGate(_ context.Context, args []string, out io.Writer) error {
 		return &exitError{code, errors.New(rep.Reason())}
 	}
 	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// parseGateFlags parses args; a bad flag is exit 2 (1 would read as a
+// regression), -h exits 0.
+func parseGateFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func runGate(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "run" {
+		return runGateRun(ctx, args[1:], out)
+	}
+	fs := newFlags("gate", os.Stderr)
+	base := fs.String("baseline", "", "results of the baseline sweep (JSONL)")
+	cand := fs.String("candidate", "", "results of the candidate sweep (JSONL)")
+	ab := fs.String("results", "", "results of an interleaved run (from 'gate run'): both sides in one file")
+	g := addGateFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), gateUsage)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), gateExitCodes)
+	}
+	if err := parseGateFlags(fs, args); err != nil {
+		return err
+	}
+	var baseRecs, candRecs []results.Record
+	var err error
+	switch {
+	case *ab != "" && (*base != "" || *cand != ""):
+		return &exitError{2, errors.New("give either --results (an interleaved run) or --baseline and --candidate")}
+	case *ab != "":
+		recs, err := results.ReadFile(*ab)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		if baseRecs, candRecs, err = gate.SplitSides(recs, *ab); err != nil {
+			return &exitError{2, err}
+		}
+	case *base == "" || *cand == "":
+		return &exitError{2, errors.New("need --baseline and --candidate results files, or --results of an interleaved run (-h for help)")}
+	default:
+		if baseRecs, err = results.ReadFile(*base); err != nil {
+			return &exitError{2, fmt.Errorf("baseline: %w", err)}
+		}
+		if candRecs, err = results.ReadFile(*cand); err != nil {
+			return &exitError{2, fmt.Errorf("candidate: %w", err)}
+		}
+	}
+	// The baseline's scenario (from its header) supplies the thresholds
+	// unless flags say otherwise; a file without one uses the defaults.
+	s, _ := scenarioOfResults(baseRecs, "baseline")
+	opts, err := g.options(s)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	rep, err := gate.Compare(baseRecs, candRecs, opts)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	return g.emit(rep, out)
 }
 
 // pricesOfHeader reads the prices of the scenario stored in a results
