@@ -105,7 +105,7 @@ func gateRates(b *testing.B, s *scenarios.Scenario, mode string) {
 			prev = same
 		default:
 			sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
-				Arms: []sweep.Arm{{Side: "baseline", Scenario: s}, {Side: "same", Scenario: s}, {Side: "slower", Scenario: &slow}},
+				Arms:        []sweep.Arm{{Side: "baseline", Scenario: s}, {Side: "same", Scenario: s}, {Side: "slower", Scenario: &slow}},
 				ResultsPath: filepath.Join(dir, fmt.Sprintf("ab-%d.jsonl", i)), Measure: measure, Logger: log})
 			if err != nil {
 				b.Fatal(err)
