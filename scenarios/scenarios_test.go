@@ -24,6 +24,7 @@ func TestBuiltinsParseAndValidate(t *testing.T) {
 		"deepclean-offline": 6,  // servers 2 × clients 3
 		"ensemble":          6,  // instances 2 × clients 3
 		"ci-gate":           2,  // instances 2
+		"ci-gate-12":        12, // instances 3 × clients 4
 		"sim-validation":    24, // gpus 3 × instances 2 × clients 4
 		"batching-delay":    12, // max_queue_delay 4 × clients 3
 	}
@@ -110,8 +111,8 @@ func TestBuiltinContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ci.Measure.Trials != 5 || ci.Measure.Duration.D() != 300*time.Millisecond || ci.Gate.MinTrials != 5 ||
-		ci.Gate.Thresholds["throughput"] != "-5%" || ci.Gate.Thresholds["p99"] != "+10%" ||
+	if ci.Measure.Trials != 8 || ci.Measure.Duration.D() != 150*time.Millisecond || ci.Gate.MinTrials != 5 ||
+		ci.Gate.Thresholds["throughput"] != "-5%" || ci.Gate.Thresholds["p99"] != "+10%" || ci.Gate.Thresholds["p50"] != "+5%" ||
 		ci.Server.Calibrated != (Calibrated{BaseUS: 2000}) {
 		t.Errorf("ci-gate = %+v %+v %+v", ci.Measure, ci.Gate, ci.Server)
 	}
