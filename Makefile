@@ -31,14 +31,17 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Long runs (~10 min; on an otherwise idle machine): throughput and ratio
-# benchmarks, each comparing its contenders in one run.
+# Long runs (~30 min; on an otherwise idle machine): throughput and ratio
+# benchmarks, each comparing its contenders in one run. The gate's rates
+# (~18 min): 30 interleaved A/A and A/B gate runs of ci-gate-12, 10 of the
+# others (docs/ci-gate.md).
 bench:
 	sh bench/run.sh
 	$(GO) test -run '^$$' -bench MLPInstancesBatching -benchtime 1x ./server/
 	$(GO) test -run '^$$' -bench DenseBatch8 -benchtime 2000x ./internal/backend/
 	$(GO) test -run '^$$' -bench AgentsVsOneProcess -benchtime 1x ./agent/
-	$(GO) test -run '^$$' -bench GateRates -benchtime 20x -timeout 30m ./gate/
+	$(GO) test -run '^$$' -bench 'GateRates/^ci-gate-12$$/interleaved' -benchtime 30x -timeout 40m ./gate/
+	$(GO) test -run '^$$' -bench 'GateRates/^ci-gate-12$$/sequential|GateRates/^ci-gate$$/' -benchtime 10x -timeout 40m ./gate/
 	$(GO) test -run '^$$' -bench 'AdaptiveVsGrid|AdaptiveRandomSystems|AdaptiveVsGridEmbedded' -benchtime 1x ./sweep/
 	$(GO) test -run '^$$' -bench Large -benchtime 3x ./simulate/
 
