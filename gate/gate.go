@@ -148,7 +148,6 @@ type Row struct {
 	Reason string `json:"reason,omitempty"`
 
 	compared bool // the row's figures were computed: it takes part in the families
-	better   Better
 }
 
 // Report is the outcome of Compare.
@@ -578,7 +577,7 @@ func (row *Row) measure(s settings, m Metric, bv, cv []float64, br, cr *refMedia
 		row.Verdict, row.Reason = VerdictInsufficient, few
 		return nil
 	}
-	row.Verdict, row.compared, row.better = VerdictOK, true, m.Better
+	row.Verdict, row.compared = VerdictOK, true
 	if !row.Gated {
 		return nil
 	}

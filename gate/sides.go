@@ -26,17 +26,3 @@ func SplitSides(recs []results.Record, name string) (base, cand []results.Record
 	}
 	return base, cand, nil
 }
-
-// CompareInterleavedFile reads one results file of an interleaved A/B
-// run and compares its candidate side with its baseline side.
-func CompareInterleavedFile(path string, opts Options) (*Report, error) {
-	recs, err := results.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	base, cand, err := SplitSides(recs, path)
-	if err != nil {
-		return nil, err
-	}
-	return Compare(base, cand, opts)
-}
