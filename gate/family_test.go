@@ -18,7 +18,7 @@ func grid(seed uint64, points, trials int, noise, scale float64) []results.Recor
 		for tr := range trials {
 			n := func(v float64) float64 { return v * (1 + noise*rng.NormFloat64()) }
 			thr := 500 * float64(p+1)
-			out = append(out, results.Record{Kind: "point", SweepID: fmt.Sprint("s", seed), Scenario: "grid",
+			out = append(out, results.Record{Kind: results.KindPoint, SweepID: fmt.Sprint("s", seed), Scenario: "grid",
 				Point: results.Point{Instances: p + 1, Clients: 4}, Trial: tr, Attempt: 1, Status: results.StatusOK,
 				Measurement: &results.Measurement{ThroughputIPS: n(thr / scale),
 					Latency: results.LatencySummary{P50US: n(2000 * scale), P99US: n(2600 * scale)}}})

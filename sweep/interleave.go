@@ -106,7 +106,7 @@ func RunInterleaved(ctx context.Context, opts InterleaveOptions) (*Summary, erro
 	for i, a := range opts.Arms {
 		s := a.Scenario
 		ar := &arm{Arm: a, sweepID: newSweepID(s) + "-" + a.Side}
-		hdr := results.Record{Kind: "header", SweepID: ar.sweepID, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
+		hdr := results.Record{Kind: results.KindHeader, SweepID: ar.sweepID, Scenario: s.Name, ScenarioHash: s.Hash(), Started: time.Now().UTC(),
 			Side: a.Side, Header: &results.Header{ScenarioYAML: string(s.YAML()), Target: s.Target.Kind, Env: env}}
 		if err := w.Append(hdr); err != nil {
 			return nil, err

@@ -65,7 +65,7 @@ func TestInterleavedOrderAndLabels(t *testing.T) {
 		if r.Side != results.SideBaseline && r.Side != results.SideCandidate {
 			t.Fatalf("record without side: %+v", r)
 		}
-		if r.Kind == "header" {
+		if r.Kind == results.KindHeader {
 			headers[r.Side] = r.Header != nil && r.Header.ScenarioYAML != ""
 			ids[r.Side] = r.SweepID
 			continue

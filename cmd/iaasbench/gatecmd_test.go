@@ -25,7 +25,7 @@ func abFile(t *testing.T, slower float64) string {
 	}
 	defer w.Close()
 	for _, side := range []string{results.SideBaseline, results.SideCandidate} {
-		if err := w.Append(results.Record{Kind: "header", SweepID: side, Scenario: "ab", Side: side,
+		if err := w.Append(results.Record{Kind: results.KindHeader, SweepID: side, Scenario: "ab", Side: side,
 			Header: &results.Header{ScenarioYAML: "name: ab\nworkload: {model: calibrated}\n"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func abFile(t *testing.T, slower float64) string {
 					f = slower
 				}
 				n := func(v float64) float64 { return v * (1 + 0.01*rng.NormFloat64()) }
-				if err := w.Append(results.Record{Kind: "point", SweepID: side, Scenario: "ab", Side: side, Trial: tr, Attempt: 1,
+				if err := w.Append(results.Record{Kind: results.KindPoint, SweepID: side, Scenario: "ab", Side: side, Trial: tr, Attempt: 1,
 					Point: results.Point{Instances: inst, Clients: 4}, Status: results.StatusOK,
 					Measurement: &results.Measurement{ThroughputIPS: n(500 * float64(inst) / f), Latency: results.LatencySummary{P50US: n(2000 * f), P99US: n(2600 * f)}}}); err != nil {
 					t.Fatal(err)

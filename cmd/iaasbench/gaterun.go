@@ -54,7 +54,7 @@ func runGateRun(_ context.Context, args []string, out io.Writer) error {
 		}
 	}
 	resultsFile := fs.String("results", "", "results file for both sides; must be new (default <results-dir>/<scenario>-ab-<UTC time>.jsonl)")
-	resultsDir := fs.String("results-dir", "results", "directory for the default results file")
+	resultsDir := fs.String("results-dir", sweep.DefaultDir, "directory for the default results file")
 	attempts := fs.Int("attempts", 2, "tries per failing trial")
 	g := addGateFlags(fs)
 	fs.Usage = func() {
