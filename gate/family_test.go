@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/iaasbench/iaasbench/results"
@@ -122,5 +123,41 @@ func TestVerdictsFollowAdjustedP(t *testing.T) {
 			}
 			k++
 		}
+	}
+}
+
+// A row with too few trials for Holm's first step can still be rejected
+// at a later step, once the rows before it are: it is then a regression,
+// not "insufficient". Without the regressions it is insufficient (exit 2).
+func TestLaterHolmStepRejectsSmallSample(t *testing.T) {
+	// The first point keeps 5 trials a side: 1/C(10,5) = 0.004 > 0.05/24.
+	trim := func(recs []results.Record) []results.Record {
+		var out []results.Record
+		for _, r := range recs {
+			if r.Point.Instances > 1 || r.Trial < 5 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	base := trim(grid(1, 12, 8, 0.005, 1))
+	rep := mustCompare(t, base, trim(grid(2, 12, 8, 0.005, 1.3)), Options{})
+	for _, r := range rep.Rows {
+		if r.Gated && r.Verdict != VerdictRegression {
+			t.Errorf("%s %s (%d+%d trials): %s, want a regression: %s", r.PointKey, r.Metric, r.NBase, r.NNew, r.Verdict, r.Reason)
+		}
+	}
+	rep = mustCompare(t, base, trim(grid(2, 12, 8, 0.005, 1)), Options{})
+	for _, r := range rep.Rows {
+		want := VerdictOK
+		if r.Gated && r.NBase == 5 {
+			want = VerdictInsufficient
+		}
+		if r.Verdict != want {
+			t.Errorf("no change: %s %s (%d+%d trials): %s, want %s", r.PointKey, r.Metric, r.NBase, r.NNew, r.Verdict, want)
+		}
+	}
+	if rep.ExitCode() != 2 || !strings.Contains(rep.Reason(), "use at least 6 trials a side") {
+		t.Errorf("exit %d: %s", rep.ExitCode(), rep.Reason())
 	}
 }

@@ -67,10 +67,11 @@ type Options struct {
 	// are printed at confidence 1 − Alpha.
 	Alpha float64
 	// MinTrials is the fewest ok trials each side needs for a point to
-	// be compared; 0 means DefaultMinTrials. Independently, a gated row is
-	// "insufficient" when its sample sizes could never reach Holm's first
-	// step, one-sided p <= Alpha/(gated comparisons): MinOneSidedP(nBase,
-	// nNew) above it (e.g. 5 vs 5 trials with 36 gated comparisons).
+	// be compared; 0 means DefaultMinTrials. Independently, a gated row
+	// that is not a regression is "insufficient" when its sample sizes
+	// could never reach Holm's first step, one-sided p <= Alpha/(gated
+	// comparisons): MinOneSidedP(nBase, nNew) above it (e.g. 5 vs 5
+	// trials with 36 gated comparisons).
 	MinTrials int
 	// Reference selects the point each file is normalised by: a
 	// results.Point.Key() or any comma-separated field=value list over
@@ -650,16 +651,6 @@ func (rep *Report) decide(s settings) {
 		if !row.Gated {
 			continue
 		}
-		if best := MinOneSidedP(row.NBase, row.NNew); best > first {
-			row.Verdict = VerdictInsufficient
-			row.Reason = fmt.Sprintf("too few ok trials (baseline %d, candidate %d): with %d gated comparisons a regression needs p <= %g/%d = %.3g, and these counts reach at best %.3g; use at least %d trials a side",
-				row.NBase, row.NNew, len(gated), s.alpha, len(gated), first, best, TrialsFor(first))
-			if id := row.Scenario + " " + row.PointKey; !told[id] {
-				told[id] = true
-				rep.Problems = append(rep.Problems, id+": "+row.Reason)
-			}
-			continue
-		}
 		beyond := func(p, adj float64, v Verdict, thrPct float64) bool {
 			if adj > s.alpha {
 				return false
@@ -673,11 +664,21 @@ func (rep *Report) decide(s settings) {
 				row.DeltaPct, ci, thrPct, p, len(gated), adj, s.alpha)
 			return true
 		}
-		switch {
+		switch best := MinOneSidedP(row.NBase, row.NNew); {
 		case beyond(row.PRegression, row.PRegressionHolm, VerdictRegression, row.ThresholdPct):
 			rep.Regressions++
 		case beyond(row.PImprovement, row.PImprovementHolm, VerdictImprovement, -row.ThresholdPct):
 			rep.Improvements++
+		case best > first:
+			// Not rejected, and it could not have been on its own: say so
+			// (a later Holm step, after other rows, can still reject it).
+			row.Verdict = VerdictInsufficient
+			row.Reason = fmt.Sprintf("too few ok trials (baseline %d, candidate %d): with %d gated comparisons a regression needs p <= %g/%d = %.3g, and these counts reach at best %.3g; use at least %d trials a side",
+				row.NBase, row.NNew, len(gated), s.alpha, len(gated), first, best, TrialsFor(first))
+			if id := row.Scenario + " " + row.PointKey; !told[id] {
+				told[id] = true
+				rep.Problems = append(rep.Problems, id+": "+row.Reason)
+			}
 		}
 	}
 }
