@@ -33,7 +33,7 @@ lint:
 
 # Long runs (~30 min; on an otherwise idle machine): throughput and ratio
 # benchmarks, each comparing its contenders in one run. The gate's rates
-# (~18 min): 30 interleaved A/A and A/B gate runs of ci-gate-12, 10 of the
+# (18-23 min): 30 interleaved A/A and A/B gate runs of ci-gate-12, 10 of the
 # others (docs/ci-gate.md).
 bench:
 	sh bench/run.sh
