@@ -49,7 +49,7 @@ func abFile(t *testing.T, slower float64) string {
 	return path
 }
 
-func runCLI(args ...string) (code int, stdout, stderr string) {
+func gateCLI(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = run(args, &o, &e)
 	return code, o.String(), e.String()
@@ -74,7 +74,7 @@ func TestGateExitCodes(t *testing.T) {
 		{[]string{"gate", "run", "--scenario", "no-such-scenario"}, 2, "no-such-scenario"},
 		{[]string{"gate", "run", "--baseline-url", "127.0.0.1:1", "--baseline-repo", "x"}, 2, "--baseline-repo"},
 	} {
-		code, out, errOut := runCLI(tc.args...)
+		code, out, errOut := gateCLI(tc.args...)
 		if code != tc.code || !strings.Contains(out+errOut, tc.says) {
 			t.Errorf("%v: exit %d, want %d saying %q\nstdout: %s\nstderr: %s", tc.args, code, tc.code, tc.says, out, errOut)
 		}
@@ -84,7 +84,7 @@ func TestGateExitCodes(t *testing.T) {
 	if err := os.WriteFile(plain, []byte(`{"schema":1,"kind":"point","status":"ok"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCLI("gate", "--results", plain); code != 2 || !strings.Contains(errOut, "not an interleaved") {
+	if code, _, errOut := gateCLI("gate", "--results", plain); code != 2 || !strings.Contains(errOut, "not an interleaved") {
 		t.Errorf("plain file: exit %d: %s", code, errOut)
 	}
 }
@@ -92,7 +92,7 @@ func TestGateExitCodes(t *testing.T) {
 func TestGateJSONAndFiles(t *testing.T) {
 	dir := t.TempDir()
 	md, junit, js := filepath.Join(dir, "g.md"), filepath.Join(dir, "g.xml"), filepath.Join(dir, "g.json")
-	code, out, _ := runCLI("gate", "--results", abFile(t, 1.2), "--json", "-", "--markdown", md, "--junit", junit)
+	code, out, _ := gateCLI("gate", "--results", abFile(t, 1.2), "--json", "-", "--markdown", md, "--junit", junit)
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
@@ -116,7 +116,7 @@ func TestGateJSONAndFiles(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	code, out, _ = runCLI("gate", "--results", abFile(t, 1), "--json", js)
+	code, out, _ = gateCLI("gate", "--results", abFile(t, 1), "--json", js)
 	if b, err := os.ReadFile(js); code != 0 || err != nil || !json.Valid(b) || !strings.Contains(out, "result: no regression") {
 		t.Errorf("--json FILE: exit %d, %v, table on stdout: %q", code, err, out)
 	}
@@ -140,7 +140,7 @@ gate: {min_trials: 3}
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "ab.jsonl")
-	code, out, errOut := runCLI("gate", "run", "--scenario", scenario, "--results", path, "--thresholds", "throughput=off,p99=off,usd_per_million=off")
+	code, out, errOut := gateCLI("gate", "run", "--scenario", scenario, "--results", path, "--thresholds", "throughput=off,p99=off,usd_per_million=off")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -163,7 +163,7 @@ gate: {min_trials: 3}
 		t.Errorf("ok trials per side: %v, want 6 each", n)
 	}
 	// The same file gates again, identically.
-	code2, out2, _ := runCLI("gate", "--results", path, "--thresholds", "throughput=off,p99=off,usd_per_million=off")
+	code2, out2, _ := gateCLI("gate", "--results", path, "--thresholds", "throughput=off,p99=off,usd_per_million=off")
 	if i := strings.Index(out, "scenario tiny"); code2 != 0 || i < 0 || out[i:] != out2 {
 		t.Errorf("re-gating the file: exit %d\n%s\nvs\n%s", code2, out2, fmt.Sprint(out[max(i, 0):]))
 	}
