@@ -52,7 +52,7 @@ func BenchmarkTalk500k(b *testing.B) {
 				m, err := measure.Run(context.Background(), measure.Options{
 					Addrs: []string{srv.Addr()}, Model: "mlp", BatchSize: 8, RPC: tc.rpc,
 					Clients: tc.clients, Concurrency: tc.concurrency, SharedConnection: true,
-					Warmup: -1, Requests: 62500, Window: time.Second, NoTelemetry: true, Logger: quiet,
+					Warmup: 0, Requests: 62500, Window: time.Second, NoTelemetry: true, Logger: quiet,
 				})
 				wall += time.Since(t0)
 				cpu += cpuTime() - c0

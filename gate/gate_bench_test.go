@@ -74,7 +74,7 @@ func gateRates(b *testing.B, s *scenarios.Scenario, mode string) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	measure := sweep.MeasureWith(log, nil)
 	sequential := func(sc *scenarios.Scenario, name string) []results.Record {
-		sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: sc, ResultsPath: filepath.Join(dir, name+".jsonl"),
+		sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: sc, ResultsPath: filepath.Join(dir, name+".jsonl"),
 			Measure: measure, Logger: log})
 		if err != nil {
 			b.Fatal(err)

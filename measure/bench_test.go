@@ -98,7 +98,7 @@ func BenchmarkClientMemory(b *testing.B) {
 			b.Run(fmt.Sprintf("measure-%s/requests=%d", rpc, n), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					o := quick(addr, "mlp")
-					o.RPC, o.Clients, o.Requests, o.Warmup = rpc, 4, n, -1
+					o.RPC, o.Clients, o.Requests, o.Warmup = rpc, 4, n, 0
 					var m *results.Measurement
 					memBench(b, n, func() {
 						var err error

@@ -239,7 +239,7 @@ func TestSequences(t *testing.T) {
 	t.Run("offline", func(t *testing.T) {
 		o := quick(srv.Addr(), "snapshotter")
 		o.Sequence, o.RPC, o.Clients, o.Concurrency = true, workload.RPCStream, 2, 2
-		o.InferenceRate, o.DataSeconds, o.Warmup = 16, 10, -1
+		o.InferenceRate, o.DataSeconds, o.Warmup = 16, 10, 0
 		o.SequenceIDBase = 7000
 		m, err := Run(context.Background(), o)
 		if err != nil {
@@ -272,7 +272,7 @@ func TestSequences(t *testing.T) {
 	t.Run("online-frames", func(t *testing.T) {
 		o := quick(srv.Addr(), "stream-e2e")
 		o.Sequence, o.RPC, o.Mode, o.Arrival = true, workload.RPCStream, workload.ModeOpen, workload.ArrivalFrames
-		o.Clients, o.InferenceRate, o.Warmup, o.Duration, o.Window = 2, 4, -1, 990*time.Millisecond, time.Second
+		o.Clients, o.InferenceRate, o.Warmup, o.Duration, o.Window = 2, 4, 0, 990*time.Millisecond, time.Second
 		m, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -309,7 +309,7 @@ func TestFrameBursts(t *testing.T) {
 	run := func(arrival string) *results.Measurement {
 		o := quick(srv.Addr(), "calibrated")
 		o.Mode, o.Arrival, o.Rate = workload.ModeOpen, arrival, 10
-		o.Warmup, o.Duration, o.Window = -1, 990*time.Millisecond, time.Second
+		o.Warmup, o.Duration, o.Window = 0, 990*time.Millisecond, time.Second
 		m, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)

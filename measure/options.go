@@ -25,9 +25,9 @@ import (
 	"github.com/iaasbench/iaasbench/workload"
 )
 
-// Options configure one measurement. The zero value of a field means its
-// default; durations that can be switched off take a negative value for
-// "none".
+// Options configure one measurement. The zero value of most fields means
+// its default; Warmup's zero means none, so start from DefaultOptions for
+// the default warm-up.
 type Options struct {
 	// Addrs are the servers' addresses in client.ParseEndpoint's syntax
 	// (host:port or grpc:// for gRPC, grpcs:// over TLS, http:// or
@@ -99,7 +99,8 @@ type Options struct {
 	// measurements on the same server do not collide.
 	SequenceIDBase int64
 
-	// Warmup runs before anything is recorded (default 1s; negative: none).
+	// Warmup runs before anything is recorded (DefaultOptions: 1s; zero:
+	// none).
 	Warmup time.Duration
 	// Window is the length of one measurement window (default 1s).
 	Window time.Duration
@@ -136,6 +137,16 @@ type Options struct {
 	// Seed makes input data and Poisson arrivals reproducible (default 1).
 	Seed   uint64
 	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultWarmup is DefaultOptions' warm-up.
+const DefaultWarmup = time.Second
+
+// DefaultOptions are the options `iaasbench measure` starts from: a 1 s
+// warm-up, 1 s windows, stable after 3 windows within 10% (at most 10).
+// Every value set on them is used as given.
+func DefaultOptions() Options {
+	return Options{Warmup: DefaultWarmup, Window: time.Second, StabilityTolerance: 0.1, StableWindows: 3, MaxWindows: 10}
 }
 
 // withDefaults returns a copy with defaults filled in, or an error naming
@@ -271,11 +282,8 @@ func (o Options) withDefaults() (Options, error) {
 		}
 		o.Concurrency = 1 // open loop: late requests wait, in order
 	}
-	if o.Warmup == 0 {
-		o.Warmup = time.Second
-	}
 	if o.Warmup < 0 {
-		o.Warmup = 0
+		return o, fmt.Errorf("options: warm-up %v, want >= 0 (0: none)", o.Warmup)
 	}
 	if o.Window == 0 {
 		o.Window = time.Second

@@ -1,6 +1,8 @@
 package results_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,9 +33,16 @@ func TestPartialLastLineIsSkippedThenRepaired(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("read with a partial last line: %d records, %v", len(recs), err)
 	}
+	st, _ := os.Stat(path)
 	w, err = results.Create(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	rep, ok := w.Repaired()
+	torn := int64(len(`{"schema":1,"kind":"point","point":{"clie`))
+	if !ok || rep.Offset != st.Size()-torn || rep.Bytes != torn || !strings.Contains(rep.String(), "r.jsonl") ||
+		!strings.Contains(rep.String(), fmt.Sprintf("offset %d", rep.Offset)) {
+		t.Fatalf("repair of a %d-byte torn line at offset %d reported as %+v, %v (%s)", torn, st.Size()-torn, rep, ok, rep)
 	}
 	if err := w.Append(results.Record{Kind: results.KindPoint, Point: results.Point{Clients: 3}, Status: results.StatusOK}); err != nil {
 		t.Fatal(err)
@@ -72,5 +81,46 @@ func TestPointKeyAndCoordinates(t *testing.T) {
 	}
 	if _, err := p.Coord("nope"); err == nil {
 		t.Fatal("unknown dimension accepted")
+	}
+}
+
+// One writer per file: a second Create fails at once, naming the holder's
+// pid, until the first writer closes; a clean file reports no repair.
+func TestSecondWriterIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	w, err := results.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.Repaired(); ok {
+		t.Fatal("a new file reported a repair")
+	}
+	if err := w.Append(results.Record{Kind: "point", Status: results.StatusOK}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = results.Create(path)
+	var inUse *results.InUseError
+	if !errors.As(err, &inUse) || !errors.Is(err, results.ErrInUse) {
+		t.Fatalf("second writer: %v, want an InUseError", err)
+	}
+	if want := fmt.Sprintf("pid %d", os.Getpid()); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("error %q does not name the file and %q", err, want)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + results.LockSuffix); !os.IsNotExist(err) {
+		t.Fatalf("sidecar left after Close: %v", err)
+	}
+	w2, err := results.Create(path)
+	if err != nil {
+		t.Fatalf("after the first writer closed: %v", err)
+	}
+	if err := w2.Append(results.Record{Kind: "point", Status: results.StatusOK}); err != nil {
+		t.Fatal(err)
+	}
+	w2.Close()
+	if recs, err := results.ReadFile(path); err != nil || len(recs) != 2 {
+		t.Fatalf("read back: %d records, %v", len(recs), err)
 	}
 }

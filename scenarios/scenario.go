@@ -273,6 +273,18 @@ func Load(path string) (*Scenario, error) {
 // is used in errors and, without a name: key, as the scenario's name.
 // The error is Problems, listing every problem found.
 func Parse(data []byte, name string) (*Scenario, error) {
+	s, err := decodeScenario(data, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// decodeScenario decodes a scenario and fills its defaults, unvalidated.
+func decodeScenario(data []byte, name string) (*Scenario, error) {
 	if len(data) > maxFileSize {
 		return nil, Problems{{File: name, Msg: fmt.Sprintf("file is %d bytes, more than %d: not a scenario", len(data), maxFileSize)}}
 	}
@@ -313,9 +325,6 @@ func Parse(data []byte, name string) (*Scenario, error) {
 	}
 	if s.Workload.Mode == workload.ModeOpen && s.Workload.Arrival == "" {
 		s.Workload.Arrival = workload.ArrivalConstant
-	}
-	if err := s.Validate(); err != nil {
-		return nil, err
 	}
 	return s, nil
 }

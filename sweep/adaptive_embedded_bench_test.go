@@ -44,7 +44,7 @@ func BenchmarkAdaptiveVsGridEmbedded(b *testing.B) {
 		}
 		dir := b.TempDir()
 		run := func(st Strategy, name string) []results.Record {
-			sum, err := Run(context.Background(), Options{Scenario: s, ResultsPath: filepath.Join(dir, name), Measure: MeasureWith(log, nil), Logger: log, Strategy: st})
+			sum, err := Run(context.Background(), Options{Attempts: 2, Scenario: s, ResultsPath: filepath.Join(dir, name), Measure: MeasureWith(log, nil), Logger: log, Strategy: st})
 			if err != nil {
 				b.Fatal(err)
 			}

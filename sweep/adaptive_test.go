@@ -560,7 +560,7 @@ func TestAdaptiveThroughRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{
-		Scenario: s, ResultsPath: filepath.Join(t.TempDir(), "adaptive.jsonl"), Target: fakeTarget{}, Strategy: st,
+		Attempts: 2, Scenario: s, ResultsPath: filepath.Join(t.TempDir(), "adaptive.jsonl"), Target: fakeTarget{}, Strategy: st,
 		Measure: func(_ context.Context, _ *Deployment, _ *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
 			return interiorSystem.record(p, 0).Measurement, nil
 		},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/measure"
@@ -41,7 +40,7 @@ func MeasureOptions(dep *Deployment, s *scenarios.Scenario, p results.Point, log
 		SampleRateHz:     w.Stream.SampleRateHz,
 		DataSeconds:      w.DataSeconds,
 
-		Warmup:             warmup(s.Measure.Warmup.D()),
+		Warmup:             s.Measure.Warmup.D(), // validated >= 0; zero is none in both
 		Window:             s.Measure.Window.D(),
 		StabilityTolerance: s.Measure.StabilityTolerance,
 		StableWindows:      s.Measure.StableWindows,
@@ -62,13 +61,4 @@ func MeasureWithAgents(c *agent.Coordinator, k int, log *slog.Logger) Measurer {
 	return func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
 		return c.Measure(ctx, MeasureOptions(dep, s, p, log, nil), k, 0)
 	}
-}
-
-// warmup maps a scenario's warm-up onto measure's, where zero means the
-// default and a negative value means none.
-func warmup(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
 }

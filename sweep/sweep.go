@@ -27,7 +27,8 @@ import (
 // Measurer measures one trial of one point on a deployment.
 type Measurer func(ctx context.Context, dep *Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error)
 
-// Options configure a sweep.
+// Options configure a sweep. Start from DefaultOptions and set what
+// differs: every value set is used as given.
 type Options struct {
 	Scenario *scenarios.Scenario
 	// ResultsPath is the JSONL file; empty means DefaultPath(dir, scenario).
@@ -35,7 +36,7 @@ type Options struct {
 	ResultsDir  string // default DefaultDir
 	Target      Target // nil: built from the scenario
 	Measure     Measurer
-	// Attempts is how often a failing trial is tried (default 2).
+	// Attempts is how often a failing trial is tried, at least 1.
 	Attempts int
 	// Stop, when closed, ends the sweep after the point in flight (the
 	// first Ctrl-C); cancelling the context aborts the point (the second).
@@ -50,6 +51,12 @@ type Options struct {
 	SweepID string
 }
 
+// DefaultOptions are a sweep's defaults: results under DefaultDir, two
+// attempts per failing trial.
+func DefaultOptions() Options {
+	return Options{ResultsDir: DefaultDir, Attempts: 2}
+}
+
 // Summary says what a sweep did.
 type Summary struct {
 	ResultsPath string
@@ -59,6 +66,26 @@ type Summary struct {
 	Stopped     bool
 	StopReason  string
 	Records     []results.Record // every record of the file after the run
+	// Planned counts the trials the strategy chose in this run (those
+	// already in the file included); OK those of them with an ok record.
+	Planned, OK int
+	// Unfinished are the planned trials without an ok record: each failed
+	// every attempt or was cut short, with its last attempt's reason.
+	Unfinished []Unfinished
+	// Outcome classifies the run for a pipeline (see Outcome).
+	Outcome Outcome
+	// Repaired is set when the results file ended in a torn line (a
+	// write a crash cut short) that the sweep cut off before appending.
+	Repaired *results.Repair
+}
+
+// Unfinished is a planned trial that has no ok record.
+type Unfinished struct {
+	Point    results.Point
+	Trial    int
+	Attempts int            // attempts made in this run
+	Status   results.Status // of the last attempt: failed or incomplete
+	Reason   string
 }
 
 // DefaultDir holds results files and their reports unless told otherwise.
@@ -102,7 +129,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	attempts := max(opts.Attempts, 2)
+	attempts := opts.Attempts
+	if attempts < 1 {
+		return nil, fmt.Errorf("sweep: attempts per trial must be at least 1, got %d", attempts)
+	}
 	path := opts.ResultsPath
 	if path == "" {
 		path = DefaultPath(opts.ResultsDir, s)
@@ -110,18 +140,22 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
-	var prior []results.Record
-	if _, err := os.Stat(path); err == nil {
-		if prior, err = results.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-	}
+	// The lock comes first: what is read to resume is then what this
+	// sweep appends to, and no other writer can splice records into it.
 	w, err := results.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
 	sum := &Summary{ResultsPath: path}
+	if rep, ok := w.Repaired(); ok {
+		sum.Repaired = &rep
+		log.Warn("results file repaired", "file", rep.Path, "offset", rep.Offset, "bytes", rep.Bytes, "what", rep.String())
+	}
+	prior, err := results.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
 	done := map[string]bool{}
 	order := 0
 	sweepID := ""
@@ -181,11 +215,15 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			break
 		}
 		for trial := 0; trial < trials; trial++ {
+			sum.Planned++
 			if done[trialKey(p, trial)] {
 				sum.Skipped++
+				sum.OK++
 				bar.add()
 				continue
 			}
+			var last results.Record
+			tried := 0
 			for attempt := 1; attempt <= attempts; attempt++ {
 				rec := measurePoint(ctx, opts, target, s, p, trial, attempt)
 				e := env
@@ -198,6 +236,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 					return sum, err
 				}
 				sum.Records = append(sum.Records, rec)
+				last, tried = rec, attempt
 				if rec.Status == results.StatusOK {
 					sum.Measured++
 					done[trialKey(p, trial)] = true
@@ -209,6 +248,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 					break
 				}
 			}
+			if done[trialKey(p, trial)] {
+				sum.OK++
+			} else {
+				sum.Unfinished = append(sum.Unfinished, Unfinished{Point: p, Trial: trial, Attempts: tried, Status: last.Status, Reason: last.Reason})
+			}
 			bar.add()
 			if ctx.Err() != nil {
 				break
@@ -216,6 +260,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 	bar.finish()
+	if ctx.Err() != nil && !sum.Stopped {
+		sum.Stopped, sum.StopReason = true, "interrupted"
+	}
+	sum.Outcome = Classify(sum.Planned, sum.OK, sum.Stopped)
 	all, err := results.ReadFile(path)
 	if err != nil {
 		return sum, err

@@ -55,7 +55,7 @@ func okPoints(recs []results.Record) map[string][]results.Record {
 func TestSweepEndToEndOnEmbeddedServer(t *testing.T) {
 	s := parse(t, calibratedScenario)
 	path := filepath.Join(t.TempDir(), "r.jsonl")
-	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+	sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestSweepEndToEndOnEmbeddedServer(t *testing.T) {
 		t.Fatalf("header missing or incomplete: %+v", hdr)
 	}
 	// A second run resumes: nothing left to measure.
-	sum2, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+	sum2, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestServerDyingDuringAPointIsRecordedAndSweepGoesOn(t *testing.T) {
 		}
 		return base(ctx, dep, s, p)
 	}
-	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Target: target, Measure: measure, Logger: quiet()})
+	sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Target: target, Measure: measure, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestSweepChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: os.Getenv("IAASBENCH_SWEEP_RESULTS"),
+	if _, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: os.Getenv("IAASBENCH_SWEEP_RESULTS"),
 		Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()}); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestStopEndsAfterThePointInFlight(t *testing.T) {
 		}
 		return base(ctx, dep, s, p)
 	}
-	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Measure: measure, Stop: stop, Logger: quiet()})
+	sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Measure: measure, Stop: stop, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ server:
 measure: {warmup: 100ms, duration: 300ms}
 `)
 	path := filepath.Join(t.TempDir(), "r.jsonl")
-	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+	sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func runMeasure(addr, rpc string, conc, batch int, warm, dur time.Duration) resu
 	// request counts, so that the CPU time and the count cover the same
 	// span (setup is then spread over as many requests as the minimal
 	// loop's).
-	opts.Warmup, opts.Duration, opts.Window = -1, warm+dur, warm+dur
+	opts.Warmup, opts.Duration, opts.Window = 0, warm+dur, warm+dur
 	c0 := cpuTime()
 	mc, err := measure.Run(context.Background(), opts)
 	cpu := cpuTime() - c0

@@ -79,7 +79,11 @@ func costCommand(args []string, out, errOut io.Writer) error {
 	spec := cost.Spec{Prices: cost.DefaultPrices()}
 	var grid []results.Point
 	name := "an unnamed sweep"
-	if s, err := scenarioOfResults(recs, *file); err == nil {
+	s, notes, err := scenarioOfResults(recs, *file)
+	for _, n := range notes {
+		fmt.Fprintln(errOut, "note:", n)
+	}
+	if err == nil {
 		spec, grid, name = s.Cost, s.Points(), s.Name
 	} else {
 		fmt.Fprintf(errOut, "note: %v; using example prices, no constraints, and the measured points as the grid\n", err)

@@ -193,7 +193,10 @@ func runGate(ctx context.Context, args []string, out io.Writer) error {
 	}
 	// The baseline's scenario (from its header) supplies the thresholds
 	// unless flags say otherwise; a file without one uses the defaults.
-	s, _ := scenarioOfResults(baseRecs, "baseline")
+	s, notes, _ := scenarioOfResults(baseRecs, "baseline")
+	for _, n := range notes {
+		fmt.Fprintln(os.Stderr, "note:", n)
+	}
 	opts, err := g.options(s)
 	if err != nil {
 		return &exitError{2, err}
@@ -211,7 +214,7 @@ func pricesOfHeader(hdr *results.Header) (cost.Prices, error) {
 	if hdr == nil {
 		return cost.DefaultPrices(), nil
 	}
-	s, err := scenarioOfHeader(hdr, "results")
+	s, _, err := scenarioOfHeader(hdr, "results")
 	if err != nil {
 		return cost.Prices{}, err
 	}

@@ -12,10 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -77,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr, cmds)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := withSignals(context.Background())
 	defer stop()
 	if err := c.run(ctx, args[1:], stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,6 +85,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code
+		}
+		// A command cut short by a signal exits as the shell expects
+		// (128 + the signal's number) so that a pipeline sees why.
+		if in, ok := interrupted(ctx); ok {
+			return in.code()
 		}
 		return 1
 	}

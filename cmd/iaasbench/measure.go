@@ -49,7 +49,7 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	url := fs.String("url", "", "address(es) of the server(s), comma-separated: "+addressHelp+"; empty starts the embedded server in-process")
 	metricsURL := fs.String("metrics-url", "", "Prometheus endpoint(s) to scrape, comma-separated, e.g. localhost:8002/metrics (embedded server: its own)")
 	conn := addConnFlags(fs)
-	var o measure.Options
+	o := measure.DefaultOptions()
 	fs.StringVar(&o.Model, "model", "mlp", "model name")
 	fs.StringVar(&o.Version, "model-version", "", "model version (default: latest)")
 	fs.IntVar(&o.Clients, "clients", 1, "number of clients (independent request streams); spread round-robin over the servers")
@@ -68,11 +68,11 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.SampleRateHz, "sample-rate-hz", 4096, "fs: sample rate of the streamed data")
 	fs.Float64Var(&o.InferenceRate, "inference-rate", 0, "r: inference sampling rate (default: --rate)")
 	fs.Float64Var(&o.DataSeconds, "data-seconds", 0, "fixed amount of data in seconds, shared by the clients (offline)")
-	fs.DurationVar(&o.Warmup, "warmup", time.Second, "warm-up before recording (0: none)")
-	fs.DurationVar(&o.Window, "window", time.Second, "measurement window")
-	fs.Float64Var(&o.StabilityTolerance, "stability", 0.1, "windows are stable when throughput and p99 lie within this fraction of their mean")
-	fs.IntVar(&o.StableWindows, "stable-windows", 3, "consecutive stable windows needed")
-	fs.IntVar(&o.MaxWindows, "max-windows", 10, "give up on stability after this many windows")
+	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up before recording (0: none)")
+	fs.DurationVar(&o.Window, "window", o.Window, "measurement window")
+	fs.Float64Var(&o.StabilityTolerance, "stability", o.StabilityTolerance, "windows are stable when throughput and p99 lie within this fraction of their mean")
+	fs.IntVar(&o.StableWindows, "stable-windows", o.StableWindows, "consecutive stable windows needed")
+	fs.IntVar(&o.MaxWindows, "max-windows", o.MaxWindows, "give up on stability after this many windows")
 	fs.DurationVar(&o.Duration, "duration", 0, "fixed measurement length instead of the stability criterion")
 	fs.Int64Var(&o.Requests, "requests", 0, "fixed number of requests after warm-up instead of the stability criterion")
 	fs.DurationVar(&o.TelemetryInterval, "telemetry-interval", 100*time.Millisecond, "telemetry sampling interval")
@@ -89,9 +89,6 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; see -h)", fs.Args())
-	}
-	if o.Warmup == 0 {
-		o.Warmup = -1 // the flag's 0 means none; Options' 0 means the default
 	}
 	if len(shapes) > 0 {
 		o.Shapes = shapes

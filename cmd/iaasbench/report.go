@@ -30,7 +30,11 @@ func runReport(_ context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	spec := cost.Spec{Prices: cost.DefaultPrices()}
-	if s, err := scenarioOfResults(recs, *file); err == nil {
+	s, notes, err := scenarioOfResults(recs, *file)
+	for _, n := range notes {
+		fmt.Fprintln(os.Stderr, "note:", n)
+	}
+	if err == nil {
 		spec = s.Cost
 	} else {
 		fmt.Fprintf(os.Stderr, "note: %v; using default prices and no constraints\n", err)

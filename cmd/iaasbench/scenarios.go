@@ -54,15 +54,17 @@ func runScenarios(ctx context.Context, args []string, out io.Writer) error {
 
 // scenarioOfResults recovers the scenario a results file was made with,
 // from its header.
-func scenarioOfResults(recs []results.Record, path string) (*scenarios.Scenario, error) {
+func scenarioOfResults(recs []results.Record, path string) (*scenarios.Scenario, []string, error) {
 	hdr := results.HeaderOf(recs)
 	if hdr == nil {
-		return nil, fmt.Errorf("%s has no header record: not written by iaasbench sweep", path)
+		return nil, nil, fmt.Errorf("%s has no header record: not written by iaasbench sweep", path)
 	}
 	return scenarioOfHeader(hdr, path)
 }
 
-// scenarioOfHeader parses the scenario stored in a results header.
-func scenarioOfHeader(hdr *results.Header, path string) (*scenarios.Scenario, error) {
-	return scenarios.Parse([]byte(hdr.ScenarioYAML), path+" (header scenario)")
+// scenarioOfHeader parses the scenario stored in a results header,
+// whatever target produced it: fields that target does not use are
+// dropped with a note rather than losing the cost model with them.
+func scenarioOfHeader(hdr *results.Header, path string) (*scenarios.Scenario, []string, error) {
+	return scenarios.ParseRecorded([]byte(hdr.ScenarioYAML), path+" (header scenario)")
 }

@@ -30,6 +30,11 @@ devices, instances, Triton's schedulers and clients, and writes records
 labelled "simulated"; --compare predicts a measured sweep and prints the
 errors. How the model works and what --compare fits: docs/simulate.md.
 
+Writing a results file takes it as its only writer (like a sweep). Exit
+status where simulate writes one: 0 every point simulated; 3 some points
+could not be simulated (their reasons are in the file); 4 none could;
+130/143 stopped by SIGINT/SIGTERM; 1 any other error.
+
 Flags:
 `
 
@@ -80,7 +85,12 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	case *compare != "":
-		if s, err = scenarioOfResults(measured, *compare); err != nil {
+		var notes []string
+		s, notes, err = scenarioOfResults(measured, *compare)
+		for _, n := range notes {
+			fmt.Fprintln(os.Stderr, "note:", n)
+		}
+		if err != nil {
 			return fmt.Errorf("%w (give --scenario)", err)
 		}
 	default:
@@ -104,7 +114,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 
 	if *compare != "" {
 		if hdr := results.HeaderOf(measured); hdr != nil && *name != "" {
-			if ms, err := scenarios.Parse([]byte(hdr.ScenarioYAML), *compare); err == nil && ms.Hash() != s.Hash() {
+			if ms, _, err := scenarios.ParseRecorded([]byte(hdr.ScenarioYAML), *compare); err == nil && ms.Hash() != s.Hash() {
 				fmt.Fprintf(out, "note: %s measured scenario %s (hash %s), not %s (hash %s): points are matched by coordinates only\n",
 					*compare, ms.Name, ms.Hash(), s.Name, s.Hash())
 			}
@@ -145,6 +155,9 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	start := time.Now()
 	recs, err := simulate.Run(ctx, s, opts, w)
 	if err != nil {
+		if _, isSig := interrupted(ctx); isSig {
+			return simulatedOutcome(ctx, recs, len(s.Points()), path)
+		}
 		return err
 	}
 	printSimulated(out, recs)
@@ -154,7 +167,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "simulated %d points of %s in %v (overhead %.1f µs%s, profile %s): %s\n",
 		len(recs), s.Name, time.Since(start).Round(time.Millisecond), float64(opts.Overhead)/1e3, host, profile.Device, path)
-	return nil
+	return simulatedOutcome(ctx, recs, len(s.Points()), path)
 }
 
 // simulationProfile picks the service-time profile: the flag, else the
@@ -173,26 +186,76 @@ func simulationProfile(s *scenarios.Scenario, m simulate.Model, flag string) (*d
 	return p, nil
 }
 
-// openSimulatedFile creates path afresh. A simulation is reproducible, so
-// an earlier simulated file there is replaced; a file of measurements is
-// never touched.
+// openSimulatedFile creates path afresh, as its only writer. A simulation
+// is reproducible, so an earlier simulated file there is replaced; a file
+// of measurements is never touched.
 func openSimulatedFile(path string) (*results.Writer, error) {
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+	check := func() error {
+		st, err := os.Stat(path)
+		if err != nil || st.Size() == 0 {
+			return nil
+		}
 		recs, err := results.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s exists and is not a results file: %w", path, err)
+			return fmt.Errorf("%s exists and is not a results file: %w", path, err)
 		}
 		if hdr := results.HeaderOf(recs); hdr == nil || hdr.Target != scenarios.TargetSimulated {
-			return nil, fmt.Errorf("%s exists and holds measurements: choose another --out", path)
+			return fmt.Errorf("%s exists and holds measurements: choose another --out", path)
 		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("replace %s: %w", path, err)
-		}
+		return nil
+	}
+	// Checked before the lock, so that a foreign file is not even
+	// repaired, and again under it, where it cannot change any more.
+	if err := check(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
-	return results.Create(path)
+	w, err := results.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := w.Truncate(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("replace %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// simulatedOutcome maps the records of a simulation of planned points to
+// sweep's exit codes: a point the model could not simulate is as much a
+// hole in the file as one a sweep could not measure.
+func simulatedOutcome(ctx context.Context, recs []results.Record, planned int, path string) error {
+	ok := 0
+	var first *results.Record
+	for i, r := range recs {
+		if r.Status == results.StatusOK {
+			ok++
+		} else if first == nil {
+			first = &recs[i]
+		}
+	}
+	if in, isSig := interrupted(ctx); isSig {
+		return interruptedError(in, fmt.Sprintf("stopped: kept %d simulated points of %d in %s (a simulation is reproducible: run it again)", len(recs), planned, path))
+	}
+	o := sweep.Classify(planned, ok, false)
+	if o == sweep.Complete {
+		return nil
+	}
+	msg := fmt.Sprintf("%s: %d of %d points could not be simulated", o, planned-ok, planned)
+	if first != nil {
+		msg += fmt.Sprintf(", e.g. %s: %s", first.Point.Key(), first.Reason)
+	}
+	msg += fmt.Sprintf("; reasons in %s (iaasbench results show %s)", path, path)
+	if o == sweep.NothingMeasured {
+		return &exitError{exitNothing, errors.New(msg)}
+	}
+	return &exitError{exitPartial, errors.New(msg)}
 }
 
 // writeSimulated writes the records of a comparison to path.
@@ -213,7 +276,7 @@ func writeSimulated(out io.Writer, s *scenarios.Scenario, opts simulate.Options,
 		}
 	}
 	fmt.Fprintf(out, "simulated records: %s\n", path)
-	return nil
+	return simulatedOutcome(context.Background(), recs, len(recs), path)
 }
 
 func printSimulated(out io.Writer, recs []results.Record) {

@@ -2,36 +2,81 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/iaasbench/iaasbench/agent"
+	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/sweep"
 )
 
+const sweepUsage = `usage: iaasbench sweep [--scenario S] [--url ADDR,...] [--results FILE] [--report DIR|off] [--attempts N]
+
+Sweeps a scenario's points against live servers (default: quickstart on the
+embedded server), appending each point's record to a results file as it is
+measured (an existing file of the same scenario is resumed), then prints the
+operating point and writes the report. One sweep writes a results file at a
+time: a second one on the same file stops at once, naming the first's pid.
+
+Signals: the first Ctrl-C (SIGINT) stops after the point in flight, a second
+aborts it; SIGTERM aborts the point in flight at once. What was measured is
+kept either way; run the same command again to resume.
+
+Exit status:
+  0    every planned point has an ok record
+  1    the sweep could not run (flags, scenario, results file in use or
+       unreadable, target failed to start) or the report failed
+  3    some planned points failed every attempt or are incomplete (the
+       summary says how many; reasons: iaasbench results show FILE)
+  4    nothing could be measured: no planned point has an ok record
+  130  stopped by SIGINT (Ctrl-C)
+  143  stopped by SIGTERM
+
+Flags:
+`
+
 func runSweep(ctx context.Context, args []string, out io.Writer) error {
+	def := sweep.DefaultOptions()
 	fs := newFlags("sweep", os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), sweepUsage)
+		fs.PrintDefaults()
+	}
 	name := fs.String("scenario", "quickstart", "built-in scenario name or YAML file")
-	resultsFile := fs.String("results", "", "results file (default runs/<scenario>-<hash>.jsonl; an existing file is resumed)")
-	resultsDir := fs.String("results-dir", sweep.DefaultDir, "directory for results files")
-	reportDir := fs.String("report", "", "report directory (default: the results file's path without .jsonl); \"off\" skips the report")
-	url := fs.String("url", "", "comma-separated server addresses, "+addressHelp+": sweep these servers instead of the scenario's target")
+	resultsFile := fs.String("results", "", "results file (default <results-dir>/<scenario>-<hash>.jsonl; an existing file is resumed)")
+	resultsDir := fs.String("results-dir", def.ResultsDir, "directory for results files")
+	reportDir := fs.String("report", "", "report directory (default: the results file's path without .jsonl); \"off\" skips the figures (the operating point is still printed)")
+	url := fs.String("url", "", "comma-separated server addresses, "+addressHelp+": sweep these servers instead of the scenario's target (its cost model, constraints and objective stay)")
 	conn := addConnFlags(fs)
-	attempts := fs.Int("attempts", 2, "tries per failing point")
+	attempts := fs.Int("attempts", def.Attempts, "tries per trial: a trial that fails is tried again until it has been tried this often (at least 1)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags only; see iaasbench sweep -h)", fs.Args())
+	}
+	if *attempts < 1 {
+		return fmt.Errorf("--attempts must be at least 1, got %d", *attempts)
 	}
 	s, err := scenarios.Resolve(*name)
 	if err != nil {
 		return err
 	}
 	if *url != "" {
-		s.Target = scenarios.Target{Kind: scenarios.TargetRemote, URLs: splitList(*url)}
+		notes, err := s.Retarget(scenarios.Target{Kind: scenarios.TargetRemote, URLs: splitList(*url)})
+		for _, n := range notes {
+			fmt.Fprintln(os.Stderr, "note:", n)
+		}
+		if err != nil {
+			return fmt.Errorf("--url: %w", err)
+		}
 	}
 	if len(conn.set()) > 0 || *url != "" {
 		if err := conn.applyTo(s); err != nil {
@@ -42,24 +87,34 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The first Ctrl-C ends the sweep after the point in flight; the
-	// second aborts it (ctx is cancelled by main's handler then).
+	// The first SIGINT ends the sweep after the point in flight; a second
+	// signal, or SIGTERM (a supervisor's grace period is shorter than a
+	// point may take), aborts it.
 	stop := make(chan struct{})
 	soft, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var got signalOnce
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
 		select {
-		case <-sigs:
-			fmt.Fprintln(os.Stderr, "\nstopping after the point in flight (Ctrl-C again to abort it)")
-			close(stop)
+		case sig := <-sigs:
+			in := got.set(sig)
+			if sig == os.Interrupt {
+				fmt.Fprintf(os.Stderr, "\n%s: stopping after the point in flight (Ctrl-C again to abort it)\n", in.name())
+				close(stop)
+				break
+			}
+			fmt.Fprintf(os.Stderr, "\n%s: aborting the point in flight; what was measured is kept\n", in.name())
+			cancel()
+			return
 		case <-soft.Done():
 			return
 		}
 		select {
-		case <-sigs:
+		case sig := <-sigs:
+			fmt.Fprintf(os.Stderr, "%s: aborting the point in flight\n", (&interruption{sig: sig}).name())
 			cancel()
 		case <-soft.Done():
 		}
@@ -102,26 +157,42 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 		measurer = sweep.MeasureWithAgents(pool.Coordinator, pool.K(), slog.Default())
 	}
 	fmt.Fprintf(out, "sweep %s: %d points × %d trials, target %s, search %s\n", s.Name, strategy.Size(), max(s.Measure.Trials, 1), s.Target.Kind, strategy.Name())
-	sum, err := sweep.Run(soft, sweep.Options{
-		Scenario: s, ResultsPath: *resultsFile, ResultsDir: *resultsDir, Measure: measurer,
-		Attempts: *attempts, Stop: stop, Progress: progressWriter(), Logger: slog.Default(), Version: version, Strategy: strategy,
-		Target: target, SweepID: sweepID,
-	})
+	opts := def
+	opts.Scenario, opts.ResultsPath, opts.ResultsDir, opts.Measure = s, *resultsFile, *resultsDir, measurer
+	opts.Attempts, opts.Stop, opts.Progress, opts.Logger, opts.Version, opts.Strategy = *attempts, stop, progressWriter(), slog.Default(), version, strategy
+	opts.Target, opts.SweepID = target, sweepID
+	sum, err := sweep.Run(soft, opts)
 	if sum != nil {
 		fmt.Fprintf(out, "results: %s (%d measured, %d failed attempts, %d already there)\n", sum.ResultsPath, sum.Measured, sum.Failed, sum.Skipped)
 		if sum.StopReason != "" {
 			fmt.Fprintln(out, "stopped:", sum.StopReason)
 		}
 	}
+	if in, ok := got.get(); ok && sum != nil {
+		// Interrupted, whatever else happened: say so with the signal's code.
+		how := "stopped after the point in flight"
+		if soft.Err() != nil {
+			how = "aborted the point in flight"
+		}
+		return interruptedError(in, fmt.Sprintf("%s: kept %d records (%d of the %d trials chosen so far ok) in %s; `iaasbench report --results %s` draws them, the same command resumes",
+			how, len(results.Points(sum.Records)), sum.OK, sum.Planned, sum.ResultsPath, sum.ResultsPath))
+	}
 	if err != nil {
 		return err
 	}
-	var failed error
-	if sum.Measured == 0 && sum.Skipped == 0 && sum.Failed > 0 {
-		failed = fmt.Errorf("no point could be measured (%d failed attempts; reasons in %s, e.g. `iaasbench results show %s`)", sum.Failed, sum.ResultsPath, sum.ResultsPath)
+	var outcome error
+	switch sum.Outcome {
+	case sweep.Partial:
+		outcome = &exitError{exitPartial, errors.New(sum.Describe())}
+	case sweep.NothingMeasured:
+		return &exitError{exitNothing, errors.New(sum.Describe())}
+	case sweep.Interrupted:
+		// Stopped without a signal of ours (the context): still not complete.
+		return &exitError{exitPartial, errors.New(sum.Describe())}
 	}
 	if *reportDir == "off" {
-		return failed
+		printOperatingPoint(out, sum.Records, s.Cost)
+		return outcome
 	}
 	dir := *reportDir
 	if dir == "" {
@@ -130,7 +201,28 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	if err := writeReport(out, sum.Records, s.Cost, dir); err != nil {
 		return err
 	}
-	return failed
+	return outcome
+}
+
+// signalOnce holds the first signal a sweep received.
+type signalOnce struct {
+	mu sync.Mutex
+	in *interruption
+}
+
+func (o *signalOnce) set(sig os.Signal) *interruption {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.in == nil {
+		o.in = &interruption{sig: sig}
+	}
+	return o.in
+}
+
+func (o *signalOnce) get() (*interruption, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.in, o.in != nil
 }
 
 // progressWriter is stderr when it is a terminal, else nil: bars stay
