@@ -4,7 +4,7 @@ BIN     ?= bin/iaasbench
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 export CGO_CFLAGS ?= -Wno-deprecated-declarations
 
-.PHONY: all build run test test-race bench stress lint proto fuzz clean k8s-tools test-k8s
+.PHONY: all build run test test-timing test-race bench stress lint proto fuzz clean k8s-tools test-k8s
 
 # Where the Kubernetes control-plane binaries are built and cached.
 K8S_BIN ?= $(HOME)/.cache/iaasbench/k8s/bin
@@ -23,6 +23,13 @@ test:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) test -count=1 -timeout 8m ./...
+
+# Checks of measured time (service times, load shapes, emulated-GPU
+# capacity) that need a machine without other work: build tag "timing",
+# tests named TestTiming*, each tolerance argued beside it. One package at
+# a time (-p 1), so that the suite does not load the machine itself.
+test-timing:
+	$(GO) test -tags timing -run '^TestTiming' -count=1 -p 1 -timeout 15m ./...
 
 test-race:
 	$(GO) test -race -count=1 ./...
@@ -51,9 +58,11 @@ bench:
 stress:
 	$(GO) run ./bench/burst -n 16 -size 250MB
 
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./scenarios/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./scenarios/
 	$(GO) test -run '^$$' -fuzz FuzzModelInfer -fuzztime 60s ./server/
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./results/
 
 # Regenerate the protobuf code (protoc from Debian's protobuf-compiler;
 # the Go plugins from the module proxy).

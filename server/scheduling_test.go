@@ -18,6 +18,7 @@ import (
 
 	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/device"
+	"github.com/iaasbench/iaasbench/hist"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/server"
 )
@@ -76,29 +77,13 @@ func drive(t *testing.T, c *client.Client, clients int, d time.Duration, batch i
 	return ok, failed, lat
 }
 
-func TestInstancesScaleThroughput(t *testing.T) {
+// With a queue delay, eight clients' requests are merged into larger
+// batches: fewer executions than inferences, and batch_stats above 1.
+// That this raises throughput is TestTimingDynamicBatchingRaisesThroughput
+// (make test-timing).
+func TestDynamicBatchingMerges(t *testing.T) {
 	_, c := start(t, server.Options{})
-	calibrated(t, c, 1, "10000", "0", nil)
-	one, _, _ := drive(t, c, 6, 600*time.Millisecond, 1)
-	calibrated(t, c, 3, "10000", "0", nil)
-	three, _, _ := drive(t, c, 6, 600*time.Millisecond, 1)
-	ratio := float64(three) / float64(one)
-	if ratio < 2.4 || ratio > 3.3 {
-		t.Fatalf("3 instances gave %.2f× the throughput of 1 (%d vs %d requests), want ≈3×", ratio, three, one)
-	}
-}
-
-func TestDynamicBatchingMergesAndRaisesThroughput(t *testing.T) {
-	_, c := start(t, server.Options{})
-	ctx := ctxT(t)
-	calibrated(t, c, 1, "4000", "10", nil)
-	plain, _, _ := drive(t, c, 8, 400*time.Millisecond, 1)
-	before, _ := c.Statistics(ctx, "calibrated", "")
-	calibrated(t, c, 1, "4000", "10", func(cfg *pb.ModelConfig) {
-		cfg.SchedulingChoice = &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{MaxQueueDelayMicroseconds: 1000}}
-	})
-	batched, _, _ := drive(t, c, 8, 400*time.Millisecond, 1)
-	after, _ := c.Statistics(ctx, "calibrated", "")
+	before, after, _, _ := driveDynamicBatching(t, c)
 	inf := after[0].InferenceCount - before[0].InferenceCount
 	exec := after[0].ExecutionCount - before[0].ExecutionCount
 	if exec >= inf {
@@ -113,19 +98,46 @@ func TestDynamicBatchingMergesAndRaisesThroughput(t *testing.T) {
 	if !merged {
 		t.Fatalf("no batch_stats entry above batch size 1: %v", after[0].BatchStats)
 	}
-	if float64(batched) < 2*float64(plain) {
-		t.Fatalf("dynamic batching gave %d requests vs %d without, want at least twice as many", batched, plain)
+}
+
+// driveDynamicBatching drives a 4 ms calibrated model with 8 clients for
+// 400 ms without, then with, dynamic batching (1 ms queue delay), and
+// returns the statistics around the batched run and both request counts.
+func driveDynamicBatching(t *testing.T, c *client.Client) (before, after []*pb.ModelStatistics, plain, batched int64) {
+	t.Helper()
+	ctx := ctxT(t)
+	calibrated(t, c, 1, "4000", "10", nil)
+	plain, _, _ = drive(t, c, 8, 400*time.Millisecond, 1)
+	before, _ = c.Statistics(ctx, "calibrated", "")
+	calibrated(t, c, 1, "4000", "10", func(cfg *pb.ModelConfig) {
+		cfg.SchedulingChoice = &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{MaxQueueDelayMicroseconds: 1000}}
+	})
+	batched, _, _ = drive(t, c, 8, 400*time.Millisecond, 1)
+	after, _ = c.Statistics(ctx, "calibrated", "")
+	if len(before) == 0 || len(after) == 0 {
+		t.Fatal("no statistics for calibrated")
+	}
+	return before, after, plain, batched
+}
+
+// A lone request can never reach the preferred batch size: it waits the
+// full max_queue_delay (20 ms) before its 1 ms call, never less. That it
+// waits no longer is TestTimingMaxQueueDelayBoundsAddedLatency.
+func TestMaxQueueDelayIsWaited(t *testing.T) {
+	_, c := start(t, server.Options{})
+	if mean := meanLoneLatency(t, c); mean < 20*time.Millisecond {
+		t.Fatalf("mean latency %v with a 20 ms max_queue_delay, want at least that", mean)
 	}
 }
 
-func TestMaxQueueDelayBoundsAddedLatency(t *testing.T) {
-	_, c := start(t, server.Options{})
+// meanLoneLatency is the mean latency of one closed-loop client of a 1 ms
+// model whose dynamic batcher waits up to 20 ms for a batch of 64.
+func meanLoneLatency(t *testing.T, c *client.Client) time.Duration {
+	t.Helper()
 	calibrated(t, c, 1, "1000", "0", func(cfg *pb.ModelConfig) {
 		cfg.SchedulingChoice = &pb.ModelConfig_DynamicBatching{DynamicBatching: &pb.ModelDynamicBatching{
 			PreferredBatchSize: []int32{64}, MaxQueueDelayMicroseconds: 20000}}
 	})
-	// A lone request can never reach the preferred size: it waits the
-	// full delay, and no longer.
 	_, _, lat := drive(t, c, 1, 300*time.Millisecond, 1)
 	if len(lat) == 0 {
 		t.Fatal("no requests completed")
@@ -134,10 +146,7 @@ func TestMaxQueueDelayBoundsAddedLatency(t *testing.T) {
 	for _, l := range lat {
 		sum += l
 	}
-	mean := sum / time.Duration(len(lat))
-	if mean < 20*time.Millisecond || mean > 30*time.Millisecond {
-		t.Fatalf("mean latency %v with a 20 ms max_queue_delay and 1 ms service, want 21–30 ms", mean)
-	}
+	return sum / time.Duration(len(lat))
 }
 
 func TestSequencesKeepStatePerCorrelationID(t *testing.T) {
@@ -337,41 +346,73 @@ func TestOverloadIsBoundedAndHealthAnswers(t *testing.T) {
 	}
 }
 
+// The profile says 5 ms a call: one device completes at most 100 calls
+// in 500 ms however many instances share it, two devices at most 200. A
+// busy machine can only lower these counts, so the ceilings hold on any;
+// that two devices double the calls is TestTimingEmulatedGPUsAddCapacity.
 func TestEmulatedGPUsShareCapacity(t *testing.T) {
-	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
+	one, twoOnOne, twoDevices := driveEmulatedGPUs(t)
+	// The clients' last calls may end after the window: 4 more at most.
+	const capacity = 100
+	if one == 0 || twoOnOne > capacity*11/10 {
+		t.Fatalf("two instances on one emulated GPU completed %d calls in 500ms (one instance %d); the device's capacity is %d", twoOnOne, one, capacity)
+	}
+	if twoDevices > 2*capacity*11/10 {
+		t.Fatalf("two emulated GPUs completed %d calls; their capacity is %d", twoDevices, 2*capacity)
+	}
+}
+
+// driveEmulatedGPUs drives a 5 ms model with 4 clients for 500 ms on one
+// instance on one emulated GPU, two instances on one, and one instance on
+// each of two, and returns the calls completed in each.
+func driveEmulatedGPUs(t *testing.T) (one, twoOnOne, twoDevices int64) {
+	t.Helper()
+	_, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
 		"calibrated": {Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 5000}}},
 	}})
-	_ = srv
 	onGPU := func(count int32, gpus []int32) {
 		calibrated(t, c, 1, "0", "0", func(cfg *pb.ModelConfig) {
 			cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: count, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: gpus}}
 		})
 	}
-	// The profile says 5 ms a call: one device completes at most 100
-	// calls in 500 ms however many instances share it.
-	const window, capacity = 500 * time.Millisecond, 100
+	const window = 500 * time.Millisecond
 	onGPU(1, []int32{0})
-	one, _, _ := drive(t, c, 4, window, 1)
+	one, _, _ = drive(t, c, 4, window, 1)
 	onGPU(2, []int32{0}) // two instances, one device
-	twoOnOne, _, _ := drive(t, c, 4, window, 1)
+	twoOnOne, _, _ = drive(t, c, 4, window, 1)
 	onGPU(1, []int32{0, 1}) // one instance on each of two devices
-	twoDevices, _, _ := drive(t, c, 4, window, 1)
-	if twoOnOne > capacity*11/10 {
-		t.Fatalf("two instances on one emulated GPU completed %d calls in %v; the device's capacity is %d", twoOnOne, window, capacity)
+	twoDevices, _, _ = drive(t, c, 4, window, 1)
+	return one, twoOnOne, twoDevices
+}
+
+// The busy GPU's utilization and busy time move, the idle one's stay
+// zero, and a call holds its device at least the profile's 4 ms. How
+// close to full the busy GPU runs, and how little a call overshoots, is
+// TestTimingEmulatedGPUUtilization.
+func TestEmulatedGPUUtilizationTracksBusyTime(t *testing.T) {
+	g := driveOneEmulatedGPU(t)
+	if g.util0 <= 0 || g.util0 > 1 || g.util1 != 0 {
+		t.Fatalf("utilization under load: GPU 0 %.2f (want in (0, 1]), idle GPU 1 %.2f (want 0)", g.util0, g.util1)
 	}
-	if twoDevices > 2*capacity*11/10 || float64(twoDevices) < 1.6*float64(one) {
-		t.Fatalf("two emulated GPUs completed %d calls, one completed %d; want ≈2× and ≤ %d", twoDevices, one, 2*capacity)
+	if g.calls == 0 || g.busy < g.calls*0.004 {
+		t.Fatalf("busy %.3fs for %.0f calls of 4 ms", g.busy, g.calls)
 	}
 }
 
-func TestEmulatedGPUUtilizationTracksBusyTime(t *testing.T) {
+// gpuUse is what the metrics said of two emulated GPUs, one kept busy.
+type gpuUse struct{ util0, util1, busy, calls float64 }
+
+// driveOneEmulatedGPU keeps GPU 0 busy with two clients of a 4 ms model
+// for 700 ms, scraping the utilization 500 ms in and the busy time and
+// calls at the end; GPU 1 stays idle.
+func driveOneEmulatedGPU(t *testing.T) gpuUse {
+	t.Helper()
 	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
 		"calibrated": {Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 4000}}},
 	}})
 	calibrated(t, c, 1, "0", "0", func(cfg *pb.ModelConfig) {
 		cfg.InstanceGroup = []*pb.ModelInstanceGroup{{Count: 1, Kind: pb.ModelInstanceGroup_KIND_GPU, Gpus: []int32{0}}}
 	})
-	// Two clients keep GPU 0 busy; GPU 1 stays idle.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -380,18 +421,12 @@ func TestEmulatedGPUUtilizationTracksBusyTime(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	metrics := scrape(t, srv.MetricsURL())
 	<-done
-	util0 := metrics[`nv_gpu_utilization{gpu_uuid="GPU-emulated-0",emulated="true"}`]
-	util1 := metrics[`nv_gpu_utilization{gpu_uuid="GPU-emulated-1",emulated="true"}`]
-	if util0 < 0.8 || util0 > 1 || util1 != 0 {
-		t.Fatalf("utilization under load: GPU 0 %.2f (want ≥0.8), idle GPU 1 %.2f (want 0)", util0, util1)
-	}
 	after := scrape(t, srv.MetricsURL())
-	busy := after[`nv_gpu_busy_seconds_total{gpu_uuid="GPU-emulated-0",emulated="true"}`]
-	calls := after[`nv_gpu_executions_total{gpu_uuid="GPU-emulated-0",emulated="true"}`]
-	// Each call holds the device for the profile's 4 ms (a little more
-	// when the timer overshoots).
-	if calls == 0 || busy < calls*0.004 || busy > calls*0.0055 {
-		t.Fatalf("busy %.3fs for %.0f calls of 4 ms", busy, calls)
+	return gpuUse{
+		util0: metrics[`nv_gpu_utilization{gpu_uuid="GPU-emulated-0",emulated="true"}`],
+		util1: metrics[`nv_gpu_utilization{gpu_uuid="GPU-emulated-1",emulated="true"}`],
+		busy:  after[`nv_gpu_busy_seconds_total{gpu_uuid="GPU-emulated-0",emulated="true"}`],
+		calls: after[`nv_gpu_executions_total{gpu_uuid="GPU-emulated-0",emulated="true"}`],
 	}
 }
 
@@ -417,12 +452,39 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	return out
 }
 
-// Eight clients on two emulated GPUs of 1.4 ms calls: requests wait in
-// the model's queue, where the server's statistics count them, not in
-// front of it. (A device sleeping in a system call held its goroutine's
-// P; with both of a 2-core machine's Ps held no handler ran, and ~75% of
-// the latency went unaccounted.) The devices also time their calls.
-func TestEmulatedGPUWaitsInsideTheServer(t *testing.T) {
+// Eight clients on two emulated GPUs of 1.4 ms calls: every request is
+// answered, the devices time every call, and no call is shorter than the
+// profile's 1.4 ms. Where the requests wait (in the model's queue, where
+// the server's statistics count them, not in front of it) is
+// TestTimingEmulatedGPUWaitsInsideTheServer.
+func TestEmulatedGPUsTimeTheirCalls(t *testing.T) {
+	w := driveTwoEmulatedGPUs(t)
+	if w.failed > 0 || w.ok == 0 {
+		t.Fatalf("%d requests, %d failed", w.ok, w.failed)
+	}
+	if w.calls.Count() < w.ok {
+		t.Fatalf("the devices timed %d calls for %d requests", w.calls.Count(), w.ok)
+	}
+	if med := time.Duration(w.calls.Quantile(0.5)); med < 1400*time.Microsecond {
+		t.Fatalf("median device call %v, below the profile's 1.4 ms", med)
+	}
+	w.srv.ResetDeviceCalls()
+	if n := w.srv.DeviceCalls().Count(); n != 0 {
+		t.Fatalf("%d calls after ResetDeviceCalls, want 0", n)
+	}
+}
+
+// twoGPUs is what eight clients on two emulated GPUs measured.
+type twoGPUs struct {
+	srv        *server.Server
+	ok, failed int64
+	serverNS   float64 // queue + compute per request, from the statistics
+	clientNS   float64 // mean client latency
+	calls      *hist.Histogram
+}
+
+func driveTwoEmulatedGPUs(t *testing.T) twoGPUs {
+	t.Helper()
 	srv, c := start(t, server.Options{EmulatedGPUs: 2, Profiles: map[string]*device.Profile{
 		"calibrated": {Device: "test", Points: []device.ProfilePoint{{Batch: 1, P50US: 1400}}},
 	}})
@@ -439,31 +501,19 @@ func TestEmulatedGPUWaitsInsideTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if failed > 0 || ok < 100 {
-		t.Fatalf("%d requests, %d failed", ok, failed)
-	}
+	w := twoGPUs{srv: srv, ok: ok, failed: failed, calls: srv.DeviceCalls()}
 	b, a := before[0].GetInferenceStats(), after[0].GetInferenceStats()
-	n := float64(a.GetSuccess().GetCount() - b.GetSuccess().GetCount())
-	serverNS := float64(a.GetQueue().GetNs()-b.GetQueue().GetNs()+a.GetComputeInfer().GetNs()-b.GetComputeInfer().GetNs()) / n
+	if n := float64(a.GetSuccess().GetCount() - b.GetSuccess().GetCount()); n > 0 {
+		w.serverNS = float64(a.GetQueue().GetNs()-b.GetQueue().GetNs()+a.GetComputeInfer().GetNs()-b.GetComputeInfer().GetNs()) / n
+	}
 	var sum time.Duration
 	for _, l := range lat {
 		sum += l
 	}
-	clientNS := float64(sum) / float64(len(lat))
-	if outside := 1 - serverNS/clientNS; outside > 0.3 {
-		t.Fatalf("client latency %.2f ms, server queue + compute %.2f ms: %.0f%% spent outside the server", clientNS/1e6, serverNS/1e6, 100*outside)
+	if len(lat) > 0 {
+		w.clientNS = float64(sum) / float64(len(lat))
 	}
-	calls := srv.DeviceCalls()
-	if calls.Count() < ok {
-		t.Fatalf("the devices timed %d calls for %d requests", calls.Count(), ok)
-	}
-	if med := time.Duration(calls.Quantile(0.5)); med < 1400*time.Microsecond || med > 2*time.Millisecond {
-		t.Fatalf("median device call %v, want 1.4–2 ms", med)
-	}
-	srv.ResetDeviceCalls()
-	if n := srv.DeviceCalls().Count(); n != 0 {
-		t.Fatalf("%d calls after ResetDeviceCalls, want 0", n)
-	}
+	return w
 }
 
 // An emulated GPU reports the memory its device profile gives for the
