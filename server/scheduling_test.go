@@ -332,7 +332,9 @@ func TestOverloadIsBoundedAndHealthAnswers(t *testing.T) {
 	live, err := c.Live(context.Background())
 	healthLatency := time.Since(t0)
 	wg.Wait()
-	if err != nil || !live || healthLatency > 200*time.Millisecond {
+	// Health answers while the queue overflows. How fast it answers is
+	// TestTimingHealthAnswersPromptlyUnderOverload (make test-timing).
+	if err != nil || !live {
 		t.Fatalf("health under overload: live=%v err=%v in %v", live, err, healthLatency)
 	}
 	if unavailable.Load() == 0 || ok.Load() == 0 {

@@ -8,9 +8,12 @@
 package server_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/server"
 )
 
@@ -102,5 +105,39 @@ func TestTimingEmulatedGPUWaitsInsideTheServer(t *testing.T) {
 	// ~0.1-0.3 ms. 2 ms allows 0.6 ms.
 	if med := time.Duration(w.calls.Quantile(0.5)); med > 2*time.Millisecond {
 		t.Fatalf("median device call %v, want 1.4–2 ms", med)
+	}
+}
+
+// Health answers promptly while 80 clients overflow an 8-deep queue: it
+// does not wait behind inference.
+func TestTimingHealthAnswersPromptlyUnderOverload(t *testing.T) {
+	_, c := start(t, server.Options{MaxQueue: 8})
+	calibrated(t, c, 1, "2000", "0", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < 80; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := client.NewRequest("calibrated", client.Tensor{Name: "input", Shape: []int64{1, 16}, Data: ramp(16, 1)})
+			for ctx.Err() == nil {
+				if _, err := c.Infer(ctx, req); err != nil {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	t0 := time.Now()
+	live, err := c.Live(context.Background())
+	healthLatency := time.Since(t0)
+	wg.Wait()
+	// A health call is one loopback round trip, ~0.2 ms idle; with 80
+	// clients spinning on two cores its handler waits its turn for a
+	// core, a few scheduler slices (~10 ms each). 200 ms is a generous
+	// multiple of that, and short of what a load balancer's probe allows.
+	if err != nil || !live || healthLatency > 200*time.Millisecond {
+		t.Fatalf("health under overload: live=%v err=%v in %v", live, err, healthLatency)
 	}
 }
