@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -256,5 +259,24 @@ func TestSecondSweepOnTheSameFileFailsAtOnce(t *testing.T) {
 	}
 	if _, err := os.Stat(path + results.LockSuffix); !os.IsNotExist(err) {
 		t.Fatalf("lock sidecar left behind: %v", err)
+	}
+}
+
+// simulate is a writer like any other: it refuses a file another writer
+// holds, and leaves it untouched.
+func TestSimulateRefusesAFileBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sim.jsonl")
+	w, err := results.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	err = runSimulate(context.Background(), []string{"--scenario", "quickstart", "--out", path}, io.Discard)
+	if !errors.Is(err, results.ErrInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("simulate onto a held file: %v", err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 0 {
+		t.Fatalf("the held file was touched: %v, %v", st, err)
 	}
 }
