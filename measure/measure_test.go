@@ -407,7 +407,12 @@ func TestErrors(t *testing.T) {
 }
 
 // A server that dies mid-window ends the measurement with an error, and
-// what was measured before comes back marked incomplete.
+// what was measured before comes back marked incomplete. The server dies
+// 300 ms after the warm-up began, counted from its first answered
+// request, so that it lived past the warm-up however slowly the
+// measurement started; the windows it lived through keep their server
+// breakdown. (How soon the death is noticed is
+// TestTimingServerDeathIsNoticed.)
 func TestServerDiesMidWindow(t *testing.T) {
 	for _, rpc := range []string{workload.RPCUnary, workload.RPCStream} {
 		t.Run(rpc, func(t *testing.T) {
@@ -420,20 +425,42 @@ func TestServerDiesMidWindow(t *testing.T) {
 			}
 			o := quick(srv.Addr(), "mlp")
 			o.RPC, o.Clients, o.Duration = rpc, 2, 3*time.Second
-			go func() { time.Sleep(o.Warmup + 300*time.Millisecond); srv.Stop() }()
+			go func() {
+				waitForAnswers(srv.Addr(), "mlp")
+				time.Sleep(o.Warmup + 300*time.Millisecond)
+				srv.Stop()
+			}()
 			began := time.Now()
 			m, err := Run(context.Background(), o)
 			if err == nil || m == nil {
 				t.Fatalf("err %v measurement %v: want both", err, m)
 			}
-			if m.Server == nil || m.Server.RequestCount == 0 {
-				t.Errorf("no server breakdown from the windows before the server died")
-			}
-			if !m.Incomplete || m.Error == "" || m.Requests == 0 || m.DurationS < 0.2 {
+			if !m.Incomplete || m.Error == "" || m.Requests == 0 {
 				t.Errorf("incomplete %v error %q requests %d duration %.2f s", m.Incomplete, m.Error, m.Requests, m.DurationS)
 			}
-			t.Logf("%v; %d requests kept after %v", err, m.Requests, time.Since(began))
+			// A window that ended before the death has its statistics read
+			// at its end (on a busy machine the first may not have).
+			if len(m.Windows) > 0 && (m.Server == nil || m.Server.RequestCount == 0) {
+				t.Errorf("no server breakdown from the %d windows before the server died", len(m.Windows))
+			}
+			t.Logf("%v; %d requests in %d windows kept after %v", err, m.Requests, len(m.Windows), time.Since(began))
 		})
+	}
+}
+
+// waitForAnswers polls a server's statistics until model has answered a
+// request (or 30 s pass: the test then goes on and fails on its own terms).
+func waitForAnswers(addr, model string) {
+	c, err := client.Dial(addr)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		st, err := c.Statistics(context.Background(), model, "")
+		if err == nil && len(st) > 0 && st[0].GetInferenceStats().GetSuccess().GetCount() > 0 {
+			return
+		}
 	}
 }
 

@@ -128,8 +128,15 @@ func TestTimingServerDeathIsNoticed(t *testing.T) {
 	o.Clients, o.Duration = 2, 3*time.Second
 	go func() { time.Sleep(o.Warmup + 300*time.Millisecond); srv.Stop() }()
 	began := time.Now()
-	if _, err := Run(context.Background(), o); err == nil {
-		t.Fatal("no error from a server that died")
+	m, err := Run(context.Background(), o)
+	if err == nil || m == nil {
+		t.Fatalf("err %v measurement %v: want both", err, m)
+	}
+	// Idle, the measurement starts within a few ms, so the server lives
+	// ~300 ms past the warm-up: at least one whole 200 ms window, whose
+	// statistics were read.
+	if m.Server == nil || m.Server.RequestCount == 0 || m.DurationS < 0.2 {
+		t.Errorf("server breakdown %+v, %.2f s measured before the server died", m.Server, m.DurationS)
 	}
 	// The server dies ~0.4 s in; clients give up after ErrorGrace
 	// (500 ms) of nothing but failures. 2.5 s is that plus more than 1 s
