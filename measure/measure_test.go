@@ -161,7 +161,14 @@ func measureStall(t *testing.T) (open, closed *results.Measurement) {
 			o.Rate = 200
 		}
 		o.Duration = 800 * time.Millisecond
-		go func() { time.Sleep(o.Warmup + 300*time.Millisecond); proxy.stall(200 * time.Millisecond) }()
+		// 300 ms into the window however slowly the measurement starts:
+		// counted from this run's first answered request.
+		seen := answered(srv.Addr(), "mlp")
+		go func() {
+			waitForAnswers(srv.Addr(), "mlp", seen)
+			time.Sleep(o.Warmup + 300*time.Millisecond)
+			proxy.stall(200 * time.Millisecond)
+		}()
 		m, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -426,7 +433,7 @@ func TestServerDiesMidWindow(t *testing.T) {
 			o := quick(srv.Addr(), "mlp")
 			o.RPC, o.Clients, o.Duration = rpc, 2, 3*time.Second
 			go func() {
-				waitForAnswers(srv.Addr(), "mlp")
+				waitForAnswers(srv.Addr(), "mlp", 0)
 				time.Sleep(o.Warmup + 300*time.Millisecond)
 				srv.Stop()
 			}()
@@ -448,17 +455,27 @@ func TestServerDiesMidWindow(t *testing.T) {
 	}
 }
 
-// waitForAnswers polls a server's statistics until model has answered a
-// request (or 30 s pass: the test then goes on and fails on its own terms).
-func waitForAnswers(addr, model string) {
+// answered is how many requests model has answered on a server (0 when
+// the statistics cannot be read).
+func answered(addr, model string) uint64 {
 	c, err := client.Dial(addr)
 	if err != nil {
-		return
+		return 0
 	}
 	defer c.Close()
+	st, err := c.Statistics(context.Background(), model, "")
+	if err != nil || len(st) == 0 {
+		return 0
+	}
+	return st[0].GetInferenceStats().GetSuccess().GetCount()
+}
+
+// waitForAnswers polls a server's statistics until model has answered
+// more than `after` requests (or 30 s pass: the test then goes on and
+// fails on its own terms).
+func waitForAnswers(addr, model string, after uint64) {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		st, err := c.Statistics(context.Background(), model, "")
-		if err == nil && len(st) > 0 && st[0].GetInferenceStats().GetSuccess().GetCount() > 0 {
+		if answered(addr, model) > after {
 			return
 		}
 	}
@@ -469,7 +486,13 @@ func TestCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	o := quick(srv.Addr(), "mlp")
 	o.Duration = 5 * time.Second
-	time.AfterFunc(o.Warmup+300*time.Millisecond, cancel)
+	// Cancelled 300 ms after the warm-up began (from the first answered
+	// request), so that something was measured however slowly it started.
+	go func() {
+		waitForAnswers(srv.Addr(), "mlp", 0)
+		time.Sleep(o.Warmup + 300*time.Millisecond)
+		cancel()
+	}()
 	m, err := Run(ctx, o)
 	if !errors.Is(err, context.Canceled) || m == nil || !m.Incomplete || m.Requests == 0 {
 		t.Errorf("err %v measurement %v", err, m)
