@@ -417,9 +417,9 @@ func TestErrors(t *testing.T) {
 // what was measured before comes back marked incomplete. The server dies
 // 300 ms after the warm-up began, counted from its first answered
 // request, so that it lived past the warm-up however slowly the
-// measurement started; the windows it lived through keep their server
-// breakdown. (How soon the death is noticed is
-// TestTimingServerDeathIsNoticed.)
+// measurement started. Whether a window's statistics were read before
+// the death (a read a busy machine delays) and how soon the death is
+// noticed is TestTimingServerDeathIsNoticed.
 func TestServerDiesMidWindow(t *testing.T) {
 	for _, rpc := range []string{workload.RPCUnary, workload.RPCStream} {
 		t.Run(rpc, func(t *testing.T) {
@@ -444,11 +444,6 @@ func TestServerDiesMidWindow(t *testing.T) {
 			}
 			if !m.Incomplete || m.Error == "" || m.Requests == 0 {
 				t.Errorf("incomplete %v error %q requests %d duration %.2f s", m.Incomplete, m.Error, m.Requests, m.DurationS)
-			}
-			// A window that ended before the death has its statistics read
-			// at its end (on a busy machine the first may not have).
-			if len(m.Windows) > 0 && (m.Server == nil || m.Server.RequestCount == 0) {
-				t.Errorf("no server breakdown from the %d windows before the server died", len(m.Windows))
 			}
 			t.Logf("%v; %d requests in %d windows kept after %v", err, m.Requests, len(m.Windows), time.Since(began))
 		})
