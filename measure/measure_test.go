@@ -263,10 +263,11 @@ func TestFixedRequestCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Requests sent in warm-up may complete in the first window: at most
-	// one per slot.
-	if m.Requests < 300 || m.Requests > 302 {
-		t.Errorf("measured %d requests, want 300 (+ at most 2 from the warm-up)", m.Requests)
+	// The budget of 300 is set after the warm-up's records are drained,
+	// so every budgeted request counts; requests still in flight from the
+	// warm-up count too. How few they are is TestTimingFixedRequestCount.
+	if m.Requests < 300 {
+		t.Errorf("measured %d requests, want at least the 300 asked for", m.Requests)
 	}
 }
 

@@ -113,7 +113,7 @@ func runIaasbench(t *testing.T, dir string, args ...string) (code int, stdout, s
 func serve(t *testing.T, dir string, args ...string) (*proc, string) {
 	t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off"}, args...)...)
+	p.cmd = exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--http-addr", "off", "--metrics-addr", "off"}, args...)...)
 	p.cmd.Dir = dir
 	p.cmd.Env = append(os.Environ(), asMainEnv+"=1", "IAASBENCH_LOG=warn")
 	p.cmd.Stderr = &p.stderr
@@ -132,7 +132,7 @@ func serve(t *testing.T, dir string, args ...string) (*proc, string) {
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if m := regexp.MustCompile(`gRPC on (\S+),`).FindStringSubmatch(sc.Text()); m != nil {
+			if m := regexp.MustCompile(`gRPC on (?:grpc://)?([^,\s]+),`).FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
 		}
