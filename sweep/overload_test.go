@@ -30,7 +30,7 @@ cost:
   constraints: ["rejection_rate <= 1%"]
 `)
 	path := filepath.Join(t.TempDir(), "r.jsonl")
-	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+	sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
