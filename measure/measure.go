@@ -94,6 +94,14 @@ func (c *coordinator) wait(deadline int64) error {
 	case <-c.r.failed:
 		return c.r.failErr
 	case <-c.r.allDone:
+		// Clients that gave up on a failure end too: select picks among
+		// ready cases at random, so the failure must win here, or a dead
+		// server would pass for a finished load.
+		select {
+		case <-c.r.failed:
+			return c.r.failErr
+		default:
+		}
 		return errLoadDone
 	case <-c.ctx.Done():
 		return fmt.Errorf("measurement cancelled: %w", c.ctx.Err())
