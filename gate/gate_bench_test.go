@@ -104,7 +104,7 @@ func gateRates(b *testing.B, s *scenarios.Scenario, mode string) {
 			aa, ab = compare(prev, same), compare(same, slower)
 			prev = same
 		default:
-			sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
+			sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{Attempts: 2,
 				Arms:        []sweep.Arm{{Side: "baseline", Scenario: s}, {Side: "same", Scenario: s}, {Side: "slower", Scenario: &slow}},
 				ResultsPath: filepath.Join(dir, fmt.Sprintf("ab-%d.jsonl", i)), Measure: measure, Logger: log})
 			if err != nil {

@@ -10,7 +10,7 @@ import (
 // default comes from DefaultOptions, and a negative warm-up is refused.
 func TestWarmupIsUsedAsGiven(t *testing.T) {
 	o := DefaultOptions()
-	o.Addrs, o.Model = []string{"x"}, "m"
+	o.Addrs, o.Model = []string{"127.0.0.1:1"}, "m"
 	got, err := o.withDefaults()
 	if err != nil || got.Warmup != time.Second {
 		t.Fatalf("DefaultOptions: warm-up %v, %v; want 1s", got.Warmup, err)

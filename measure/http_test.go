@@ -89,7 +89,7 @@ func TestTypedInputs(t *testing.T) {
 		} {
 			for _, enc := range []string{client.EncodingBinary, client.EncodingJSON} {
 				o := quick(addr, tc.model)
-				o.Requests, o.Warmup, o.Conn.HTTPEncoding = 40, -1, enc
+				o.Requests, o.Warmup, o.Conn.HTTPEncoding = 40, 0, enc
 				tc.set(&o)
 				m, err := Run(context.Background(), o)
 				if err != nil {
@@ -123,7 +123,7 @@ func TestTypedInputs(t *testing.T) {
 func TestSequencesOverHTTP(t *testing.T) {
 	srv := startHTTPServer(t, server.Options{})
 	o := quick(srv.HTTPURL(), "snapshotter")
-	o.Sequence, o.InferenceRate, o.Clients, o.DataSeconds, o.Warmup = true, 16, 2, 4, -1
+	o.Sequence, o.InferenceRate, o.Clients, o.DataSeconds, o.Warmup = true, 16, 2, 4, 0
 	m, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,13 @@ func TestHTTPServerDiesMidWindow(t *testing.T) {
 	}
 	o := quick(srv.HTTPURL(), "mlp")
 	o.Clients, o.Duration = 2, 3*time.Second
-	go func() { time.Sleep(o.Warmup + 300*time.Millisecond); srv.Stop() }()
+	// 300 ms after the warm-up began, counted from the first answered
+	// request, so that something was measured however slowly it started.
+	go func() {
+		waitForAnswers(srv.Addr(), "mlp", 0)
+		time.Sleep(o.Warmup + 300*time.Millisecond)
+		srv.Stop()
+	}()
 	m, err := Run(context.Background(), o)
 	if err == nil || m == nil || !m.Incomplete || m.Requests == 0 {
 		t.Fatalf("err %v measurement %+v: want an incomplete measurement and the error", err, m)

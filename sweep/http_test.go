@@ -23,7 +23,7 @@ func TestEmbeddedOverHTTP(t *testing.T) {
 	}
 	defer target.Close()
 	path := filepath.Join(t.TempDir(), "r.jsonl")
-	sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Target: target, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+	sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Target: target, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRemoteHTTPWithToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := sweep.Run(context.Background(), sweep.Options{Scenario: s, ResultsPath: path, Target: target, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
+		sum, err := sweep.Run(context.Background(), sweep.Options{Attempts: 2, Scenario: s, ResultsPath: path, Target: target, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 		target.Close()
 		if err != nil {
 			t.Fatal(err)

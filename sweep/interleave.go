@@ -35,7 +35,7 @@ type InterleaveOptions struct {
 	// compare two time spans again.
 	ResultsPath string
 	Measure     Measurer
-	Attempts    int             // tries per failing trial (default 2)
+	Attempts    int             // tries per trial, at least 1 (DefaultOptions().Attempts is 2)
 	Stop        <-chan struct{} // closed: stop after the round in flight
 	Progress    io.Writer       // a terminal shows a bar; nil is quiet
 	Logger      *slog.Logger
@@ -60,6 +60,9 @@ func RunInterleaved(ctx context.Context, opts InterleaveOptions) (*Summary, erro
 	}
 	if opts.ResultsPath == "" {
 		return nil, errors.New("interleave: no results file")
+	}
+	if opts.Attempts < 1 {
+		return nil, fmt.Errorf("interleave: attempts per trial must be at least 1, got %d", opts.Attempts)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -122,7 +125,7 @@ func RunInterleaved(ctx context.Context, opts InterleaveOptions) (*Summary, erro
 		arms[i] = ar
 	}
 
-	attempts := max(opts.Attempts, 2)
+	attempts := opts.Attempts
 	sum := &Summary{ResultsPath: opts.ResultsPath}
 	bar := newBar(opts.Progress, len(points)*trials*len(arms), first.Name+" interleaved")
 	round := 0

@@ -43,7 +43,7 @@ func TestInterleavedOrderAndLabels(t *testing.T) {
 		return &results.Measurement{Requests: 1, ThroughputIPS: 1}, nil
 	}
 	path := filepath.Join(t.TempDir(), "ab.jsonl")
-	sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
+	sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{Attempts: 2,
 		Arms: []sweep.Arm{{Side: results.SideBaseline, Scenario: s, Target: fakeTarget{"A"}},
 			{Side: results.SideCandidate, Scenario: s, Target: fakeTarget{"B"}}},
 		ResultsPath: path, Measure: measure, Logger: quiet()})
@@ -79,7 +79,7 @@ func TestInterleavedOrderAndLabels(t *testing.T) {
 	}
 
 	// The file is not reused: a second run would pool two time spans.
-	_, err = sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
+	_, err = sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{Attempts: 2,
 		Arms:        []sweep.Arm{{Side: "a", Scenario: s, Target: fakeTarget{"A"}}, {Side: "b", Scenario: s, Target: fakeTarget{"B"}}},
 		ResultsPath: path, Measure: measure})
 	if err == nil || !strings.Contains(err.Error(), "already holds results") {
@@ -96,7 +96,7 @@ func TestInterleavedRefusesDifferentGrids(t *testing.T) {
 	}
 	for _, other := range []*scenarios.Scenario{b, c} {
 		path := filepath.Join(t.TempDir(), "ab.jsonl")
-		_, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
+		_, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{Attempts: 2,
 			Arms:        []sweep.Arm{{Side: "a", Scenario: a, Target: fakeTarget{"A"}}, {Side: "b", Scenario: other, Target: fakeTarget{"B"}}},
 			ResultsPath: path, Measure: measure})
 		if err == nil || !strings.Contains(err.Error(), "share the grid and trials") {
@@ -106,7 +106,7 @@ func TestInterleavedRefusesDifferentGrids(t *testing.T) {
 			t.Error("a results file was written for a run that never started")
 		}
 	}
-	if _, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
+	if _, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{Attempts: 2,
 		Arms: []sweep.Arm{{Side: "a", Scenario: a}}, ResultsPath: "x", Measure: measure}); err == nil {
 		t.Error("one arm: want error")
 	}
@@ -123,7 +123,7 @@ server: {calibrated: {base_us: 1000}}
 measure: {warmup: 20ms, duration: 50ms, trials: 2}
 `)
 	path := filepath.Join(t.TempDir(), "ab.jsonl")
-	sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{
+	sum, err := sweep.RunInterleaved(context.Background(), sweep.InterleaveOptions{Attempts: 2,
 		Arms:        []sweep.Arm{{Side: results.SideBaseline, Scenario: s}, {Side: results.SideCandidate, Scenario: s}},
 		ResultsPath: path, Measure: sweep.MeasureWith(quiet(), nil), Logger: quiet()})
 	if err != nil {

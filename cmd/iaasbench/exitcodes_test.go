@@ -9,8 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,11 +53,11 @@ func TestRemoteSweepCompleteExitsZeroAndKeepsItsCostModel(t *testing.T) {
 			t.Fatalf("default prices give %.3f, the scenario's %.3f: the test cannot tell them apart", d, want[r.Point.Key()])
 		}
 	}
-	_, out, errOut = runIaasbench(t, dir, "gate", "--baseline", "r.jsonl", "--candidate", "r.jsonl")
+	_, out, errOut = runIaasbench(t, dir, "gate", "--baseline", "r.jsonl", "--candidate", "r.jsonl", "--json", "-")
 	if strings.Contains(errOut, "default prices") {
 		t.Fatalf("gate fell back to default prices:\n%s", errOut)
 	}
-	got := gateFigures(out, "usd_per_million")
+	got := gateFigures(t, out, "usd_per_million")
 	if len(got) != len(want) {
 		t.Fatalf("gate printed usd_per_million for %d points, want %d:\n%s", len(got), len(want), out)
 	}
@@ -82,19 +80,24 @@ func TestRemoteSweepCompleteExitsZeroAndKeepsItsCostModel(t *testing.T) {
 	mustContain(t, "report of an old-style header", out, opLine, "3.000 USD/h")
 }
 
-// gateFigures reads the base column of one metric per point from gate's
-// table.
-func gateFigures(table, metric string) map[string]float64 {
+// gateFigures reads the baseline's median of one metric per point from
+// gate's JSON report.
+func gateFigures(t *testing.T, report, metric string) map[string]float64 {
+	t.Helper()
+	var doc struct {
+		Rows []struct {
+			Point      string  `json:"point"`
+			Metric     string  `json:"metric"`
+			BaseMedian float64 `json:"base_median"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(report), &doc); err != nil {
+		t.Fatalf("gate --json -: %v\n%s", err, report)
+	}
 	out := map[string]float64{}
-	point := ""
-	row := regexp.MustCompile(`^\s+` + metric + `\s+.*?\s(\d[\d.]*)\s+\S+\s+[+-]`)
-	for _, l := range strings.Split(table, "\n") {
-		if strings.HasPrefix(l, "gpus=") {
-			point = strings.TrimSpace(l)
-		}
-		if m := row.FindStringSubmatch(l); m != nil {
-			v, _ := strconv.ParseFloat(m[1], 64)
-			out[point] = v
+	for _, r := range doc.Rows {
+		if r.Metric == metric {
+			out[r.Point] = r.BaseMedian
 		}
 	}
 	return out

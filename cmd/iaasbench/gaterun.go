@@ -55,7 +55,7 @@ func runGateRun(_ context.Context, args []string, out io.Writer) error {
 	}
 	resultsFile := fs.String("results", "", "results file for both sides; must be new (default <results-dir>/<scenario>-ab-<UTC time>.jsonl)")
 	resultsDir := fs.String("results-dir", sweep.DefaultDir, "directory for the default results file")
-	attempts := fs.Int("attempts", 2, "tries per failing trial")
+	attempts := fs.Int("attempts", sweep.DefaultOptions().Attempts, "tries per trial: a trial that fails is tried again until it has been tried this often (at least 1)")
 	g := addGateFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), gateRunUsage)
