@@ -61,7 +61,7 @@ stress:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./scenarios/
-	$(GO) test -run '^$$' -fuzz FuzzModelInfer -fuzztime 60s ./server/
+	$(GO) test -run '^$$' -fuzz FuzzModelInfer -fuzztime $(FUZZTIME) ./server/
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME) ./results/
 
 # Regenerate the protobuf code (protoc from Debian's protobuf-compiler;
