@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,46 +12,39 @@ import (
 	"github.com/iaasbench/iaasbench/results"
 )
 
-const costUsage = `usage: iaasbench cost --results FILE [flags]
-
-Re-evaluates every point recorded in a results file under other prices,
+var costHelp = help{
+	usage: "cost --results FILE [flags]",
+	about: `Re-evaluates every point recorded in a results file under other prices,
 constraints or objective, without measuring again (defaults: the file's
 own scenario). Prints the operating point, how many points meet the
 constraints and what excludes the others, the Pareto frontier of p99
-against USD/hour, the quality of the fitted surfaces (leave-one-out error
-per figure) and the best configuration of the scenario's grid that was not
-measured, with what to measure to confirm it. Exits 1 when no point meets
-the constraints, naming the constraint that excludes the most.
-
-examples:
-  iaasbench cost --results runs/quickstart-1a2b3c.jsonl
-  iaasbench cost --results runs/quickstart-1a2b3c.jsonl --price gpu_hour=6 --price node_hour=0.8
-  iaasbench cost --results runs/quickstart-1a2b3c.jsonl --constraint 'p99 <= 2ms' --objective usd_per_hour
-  iaasbench cost --results runs/quickstart-1a2b3c.jsonl --constraint 'perf_latency_p99 <= 5' --out what-if/
-
-flags:
-`
+against USD/hour, the fit quality of the surfaces (leave-one-out error per
+figure) and the best configuration of the grid that was not measured, with
+what to measure to confirm it. Exits 1 when no point meets the
+constraints, naming the constraint that excludes the most.`,
+	examples: []string{
+		"iaasbench cost --results runs/quickstart-1a2b3c.jsonl",
+		"iaasbench cost --results runs/quickstart-1a2b3c.jsonl --price gpu_hour=6 --price node_hour=0.8",
+		"iaasbench cost --results runs/quickstart-1a2b3c.jsonl --constraint 'p99 <= 2ms' --objective usd_per_hour",
+		"iaasbench cost --results runs/quickstart-1a2b3c.jsonl --constraint 'perf_latency_p99 <= 5' --out what-if/",
+	},
+}
 
 func runCost(_ context.Context, args []string, out io.Writer) error {
 	return costCommand(args, out, os.Stderr)
 }
 
 func costCommand(args []string, out, errOut io.Writer) error {
-	fs := flag.NewFlagSet("iaasbench cost", flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), costUsage)
-		fs.PrintDefaults()
-	}
-	file := fs.String("results", "", "results file of a sweep (JSONL)")
+	fs := newCmdFlags("cost", costHelp)
+	file := fs.String("results", "", "results `FILE` of a sweep (JSONL)")
 	var constraints []string
-	fs.Func("constraint", "a constraint such as 'p99 <= 5ms' or 'perf_latency_p99 <= 5' (repeat for several; they replace the file's; 'none' for none)", func(s string) error {
+	fs.Func("constraint", "a constraint `EXPR` such as 'p99 <= 5ms' or 'perf_latency_p99 <= 5' (repeat for several; they replace the file's; 'none' for none)", func(s string) error {
 		constraints = append(constraints, s)
 		return nil
 	})
-	objective := fs.String("objective", "", "the figure to minimise (maximise for throughput-like figures), e.g. usd_per_million, usd_per_hour, p99, perf_throughput")
+	objective := fs.String("objective", "", "the `FIGURE` to minimise (maximise for throughput-like figures), e.g. usd_per_million, usd_per_hour, p99, perf_throughput")
 	var prices [][2]string
-	fs.Func("price", "a price KEY=VALUE: gpu_hour, gpu_hour.TYPE, node_hour, per_million_requests, egress_per_gb, egress_bytes_per_inference (repeat for several)", func(s string) error {
+	fs.Func("price", "a price `KEY=VALUE`: gpu_hour, gpu_hour.TYPE, node_hour, per_million_requests, egress_per_gb, egress_bytes_per_inference (repeat for several)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok {
 			return fmt.Errorf("want KEY=VALUE, got %q", s)
@@ -60,17 +52,13 @@ func costCommand(args []string, out, errOut io.Writer) error {
 		prices = append(prices, [2]string{strings.TrimSpace(k), v})
 		return nil
 	})
-	gpuType := fs.String("gpu-type", "", "the GPU type whose gpu_hour price applies (e.g. H200)")
-	dir := fs.String("out", "", "also write the report (PNGs, index.html) under this cost model here")
-	if err := fs.Parse(args); err != nil {
+	gpuType := fs.String("gpu-type", "", "the GPU `TYPE` whose gpu_hour price applies (e.g. H200)")
+	dir := fs.String("out", "", "also write the report (PNGs, index.html) under this cost model in `DIR`")
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	if *file == "" {
-		fs.Usage()
-		return errors.New("need --results FILE (see iaasbench results ls)")
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return errors.New("need --results FILE (see iaasbench results ls; -h for help)")
 	}
 	recs, err := results.ReadFile(*file)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,20 +40,7 @@ func TestCostGolden(t *testing.T) {
 			if err != nil {
 				got += "error: " + err.Error() + "\n"
 			}
-			path := filepath.Join("testdata", "cost", tc.golden+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (run with -update if the change is intended):\n--- got ---\n%s--- want ---\n%s", path, got, want)
-			}
+			checkGolden(t, filepath.Join("testdata", "cost", tc.golden+".golden"), got)
 		})
 	}
 }
@@ -76,7 +62,7 @@ func TestCostFlagErrors(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	if err := costCommand([]string{"-h"}, &out, &errOut); err != flag.ErrHelp || !strings.Contains(errOut.String(), "examples:") {
+	if err := costCommand([]string{"-h"}, &out, &errOut); err != flag.ErrHelp || !strings.Contains(out.String(), "examples:") {
 		t.Errorf("-h: %v\n%s", err, errOut.String())
 	}
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,46 +9,34 @@ import (
 	"github.com/iaasbench/iaasbench/maconfig"
 )
 
-const scenariosImportUsage = `usage: iaasbench scenarios import --model-analyzer CONFIG.yaml [flags]
-
-Converts a Model Analyzer profile config into a scenario: profile_models
-(one model), constraints and objectives (global or per model, and the
-latency_budget / min_throughput shorthands), parameters (concurrency,
+var scenariosImportHelp = help{
+	usage: "scenarios import --model-analyzer CONFIG.yaml [flags]",
+	about: `Converts a Model Analyzer profile config into a scenario: profile_models
+(one model), constraints and objectives, parameters (concurrency,
 request_rate, batch_sizes), model_config_parameters (swept as the
-model_config dimension), run_config_search_* ranges, and the
+model_config dimension), run_config_search_* ranges and the
 perf_analyzer_flags that have a measure setting. The scenario goes to
-stdout (or --out); every field that could not be converted is listed on
-stderr, by name and line, with the reason.
-
-examples:
-  iaasbench scenarios import --model-analyzer ma.yaml > mlp.yaml
-  iaasbench scenarios import --model-analyzer ma.yaml --model resnet --target remote --out resnet.yaml
-  iaasbench scenarios import --model-analyzer ma.yaml --target embedded --emulated-gpu-profile h200-mlp --out mlp.yaml
-
-flags:
-`
+stdout (or --out); every field not converted is listed on stderr by name
+and line, with the reason. See docs/model-analyzer.md.`,
+	examples: []string{
+		"iaasbench scenarios import --model-analyzer ma.yaml > mlp.yaml",
+		"iaasbench scenarios import --model-analyzer ma.yaml --model resnet --target remote --out resnet.yaml",
+		"iaasbench scenarios import --model-analyzer ma.yaml --target embedded --emulated-gpu-profile h200-mlp --out mlp.yaml",
+	},
+}
 
 func runScenariosImport(args []string, out, errOut io.Writer) error {
-	fs := flag.NewFlagSet("iaasbench scenarios import", flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), scenariosImportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("scenarios import", scenariosImportHelp)
 	file := fs.String("model-analyzer", "", "the Model Analyzer profile config (YAML) to convert")
 	model := fs.String("model", "", "which of profile_models to convert (needed when it lists several)")
 	target := fs.String("target", "", "target kind of the scenario: embedded, remote or local (default: from triton_launch_mode)")
 	profile := fs.String("emulated-gpu-profile", "", "with --target embedded: give the embedded server one emulated GPU following this device profile (e.g. h200-mlp)")
 	dest := fs.String("out", "", "write the scenario here instead of stdout")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	if *file == "" {
-		fs.Usage()
-		return errors.New("need --model-analyzer CONFIG.yaml")
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return errors.New("need --model-analyzer CONFIG.yaml (-h for help)")
 	}
 	data, err := os.ReadFile(*file)
 	if err != nil {
@@ -72,9 +58,4 @@ func runScenariosImport(args []string, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(errOut, "wrote %s (model %s; %d fields not converted)\n", *dest, res.Model, len(res.Skipped))
 	return nil
-}
-
-// runScenariosImportCmd is the subcommand as runScenarios calls it.
-func runScenariosImportCmd(_ context.Context, args []string, out io.Writer) error {
-	return runScenariosImport(args, out, os.Stderr)
 }
