@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/internal/editdist"
 )
 
 // MaxOverrides bounds how many overrides one sweep form may expand to.
@@ -764,7 +765,7 @@ func describe(n *yaml.Node) string {
 func suggest(got string, valid []string) string {
 	best, bestD := "", math.MaxInt
 	for _, v := range valid {
-		if d := levenshtein(strings.ToLower(got), v); d < bestD {
+		if d := editdist.Levenshtein(strings.ToLower(got), v); d < bestD {
 			best, bestD = v, d
 		}
 	}
@@ -786,25 +787,4 @@ func suggest(got string, valid []string) string {
 		valid = append(valid[:12:12], "...")
 	}
 	return fmt.Sprintf(" (fields: %s)", strings.Join(valid, ", "))
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			c := 1
-			if ra[i-1] == rb[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

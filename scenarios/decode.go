@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iaasbench/iaasbench/internal/editdist"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -464,7 +465,7 @@ func suggest(got string, valid []string) string {
 	best, bestD := "", math.MaxInt
 	norm := strings.ReplaceAll(strings.ToLower(got), "-", "_")
 	for _, v := range valid {
-		if d := levenshtein(norm, v); d < bestD {
+		if d := editdist.Levenshtein(norm, v); d < bestD {
 			best, bestD = v, d
 		}
 	}
@@ -472,27 +473,6 @@ func suggest(got string, valid []string) string {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return fmt.Sprintf(" (valid: %s)", strings.Join(valid, ", "))
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

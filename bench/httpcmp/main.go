@@ -16,7 +16,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,8 +30,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -40,6 +37,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/iaasbench/iaasbench/bench/internal/closedloop"
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/measure"
@@ -269,58 +267,17 @@ func runMeasure(srv *serveProc, addr, encoding string, conc, batch int, warm, du
 		clientCPU: float64((c1 - c0).Microseconds()) / n, serverCPU: float64((s1 - s0).Microseconds()) / n}
 }
 
-// loop runs body on conc goroutines: warm-up, then dur of recorded
-// latencies.
+// loop runs the minimal closed loop, with the client's and the server's
+// CPU per request.
 func loop(srv *serveProc, conc int, warm, dur time.Duration, body func(g int) (time.Duration, error)) result {
-	var phase atomic.Int32 // 0 warm-up, 1 measuring, 2 stop
-	var total atomic.Int64
 	c0, s0 := selfCPU(), srv.cpu()
-	lats := make([][]time.Duration, conc)
-	errs := make([]error, conc)
-	var wg sync.WaitGroup
-	for g := 0; g < conc; g++ {
-		lats[g] = make([]time.Duration, 0, 1024)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				p := phase.Load()
-				if p == 2 {
-					return
-				}
-				d, err := body(g)
-				if err != nil {
-					errs[g] = err
-					return
-				}
-				total.Add(1)
-				if p == 1 && phase.Load() == 1 {
-					lats[g] = append(lats[g], d)
-				}
-			}
-		}()
-	}
-	time.Sleep(warm)
-	phase.Store(1)
-	t0 := time.Now()
-	time.Sleep(dur)
-	phase.Store(2)
-	el := time.Since(t0)
-	wg.Wait()
+	o, err := closedloop.Run(conc, warm, dur, body)
 	c1, s1 := selfCPU(), srv.cpu()
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return result{err: err}
 	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	if len(all) == 0 {
-		return result{err: errors.New("no request completed")}
-	}
-	slices.Sort(all)
-	n := float64(total.Load())
-	return result{rps: float64(len(all)) / el.Seconds(), p50us: float64(all[(len(all)+1)/2-1]) / 1e3,
+	n := float64(o.Total)
+	return result{rps: o.RPS, p50us: float64(o.P50) / 1e3,
 		clientCPU: float64((c1 - c0).Microseconds()) / n, serverCPU: float64((s1 - s0).Microseconds()) / n}
 }
 

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +22,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -33,6 +30,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/iaasbench/iaasbench/bench/internal/closedloop"
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/measure"
@@ -188,58 +186,15 @@ func runMeasure(addr, rpc string, conc, batch int, warm, dur time.Duration) resu
 	return result{rps: m.ThroughputRPS, p50us: m.Latency.P50US, cpuUS: float64(cpu.Microseconds()) / float64(mc.Requests)}
 }
 
-// loop runs body on conc goroutines: warm-up, then dur of recorded
-// latencies. body returns one request's latency.
+// loop runs the minimal closed loop, with this process's CPU per request.
 func loop(conc int, warm, dur time.Duration, body func(g int) (time.Duration, error)) result {
-	var phase atomic.Int32 // 0 warm-up, 1 measuring, 2 stop
-	var total atomic.Int64
 	c0 := cpuTime()
-	lats := make([][]time.Duration, conc)
-	errs := make([]error, conc)
-	var wg sync.WaitGroup
-	for g := 0; g < conc; g++ {
-		lats[g] = make([]time.Duration, 0, 1024) // grows as needed: a large preallocation would make GC rarer than in any real client
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				p := phase.Load()
-				if p == 2 {
-					return
-				}
-				d, err := body(g)
-				if err != nil {
-					errs[g] = err
-					return
-				}
-				total.Add(1)
-				if p == 1 && phase.Load() == 1 {
-					lats[g] = append(lats[g], d)
-				}
-			}
-		}()
-	}
-	time.Sleep(warm)
-	phase.Store(1)
-	t0 := time.Now()
-	time.Sleep(dur)
-	phase.Store(2)
-	el := time.Since(t0)
-	wg.Wait()
+	o, err := closedloop.Run(conc, warm, dur, body)
 	cpu := cpuTime() - c0
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return result{err: err}
 	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	if len(all) == 0 {
-		return result{err: errors.New("no request completed")}
-	}
-	slices.Sort(all)
-	return result{rps: float64(len(all)) / el.Seconds(), p50us: float64(all[(len(all)+1)/2-1]) / 1e3,
-		cpuUS: float64(cpu.Microseconds()) / float64(total.Load())}
+	return result{rps: o.RPS, p50us: float64(o.P50) / 1e3, cpuUS: float64(cpu.Microseconds()) / float64(o.Total)}
 }
 
 func dial(addr string) (*grpc.ClientConn, error) {
