@@ -15,10 +15,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // registers the codec timedCodec wraps
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -216,16 +220,54 @@ func (c *Client) Infer(ctx context.Context, req *pb.ModelInferRequest) (*pb.Mode
 // NewCall prepares req for repeated sending: the call owns a response
 // message that every Do decodes into.
 func (c *Client) NewCall(req *pb.ModelInferRequest) (Call, error) {
-	return &grpcCall{c: c, req: req, resp: &pb.ModelInferResponse{}}, nil
+	g := &grpcCall{c: c, req: req, resp: &pb.ModelInferResponse{}, codec: &timedCodec{base: encoding.GetCodecV2(protoCodecName)}}
+	g.opts = []grpc.CallOption{grpc.ForceCodecV2(g.codec)}
+	return g, nil
 }
 
 type grpcCall struct {
-	c    *Client
-	req  *pb.ModelInferRequest
-	resp *pb.ModelInferResponse
+	c     *Client
+	req   *pb.ModelInferRequest
+	resp  *pb.ModelInferResponse
+	codec *timedCodec
+	opts  []grpc.CallOption
 }
 
-func (g *grpcCall) Do(ctx context.Context) error { return g.c.InferInto(ctx, g.req, g.resp) }
+func (g *grpcCall) Do(ctx context.Context) error {
+	g.resp.Reset()
+	g.codec.send, g.codec.recv = 0, 0
+	return g.c.conn.Invoke(ctx, pb.GRPCInferenceService_ModelInfer_FullMethodName, g.req, g.resp, g.opts...)
+}
+
+// Times are the last Do's marshal and unmarshal times.
+func (g *grpcCall) Times() CallTimes { return CallTimes{Send: g.codec.send, Recv: g.codec.recv} }
+
+// protoCodecName is the name gRPC registers its protobuf codec under.
+const protoCodecName = "proto"
+
+// timedCodec is gRPC's protobuf codec, timed: what perf_analyzer calls
+// the gRPC client's (un)marshal time. A unary call marshals and
+// unmarshals on the calling goroutine, so one call's codec needs no lock.
+type timedCodec struct {
+	base       encoding.CodecV2
+	send, recv time.Duration
+}
+
+func (t *timedCodec) Marshal(v any) (mem.BufferSlice, error) {
+	t0 := time.Now()
+	b, err := t.base.Marshal(v)
+	t.send += time.Since(t0)
+	return b, err
+}
+
+func (t *timedCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	t0 := time.Now()
+	err := t.base.Unmarshal(data, v)
+	t.recv += time.Since(t0)
+	return err
+}
+
+func (t *timedCodec) Name() string { return t.base.Name() }
 
 // InferInto sends one request and decodes the response into resp, which
 // the caller may reuse across calls to save an allocation per request.

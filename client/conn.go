@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 )
@@ -52,6 +53,22 @@ type Conn interface {
 // goroutine at a time.
 type Call interface {
 	Do(ctx context.Context) error
+}
+
+// CallTimes are the client's own share of one request's latency, as
+// perf_analyzer reports them: over gRPC, the time to marshal the request
+// (Send) and to unmarshal the response (Recv); over HTTP, the time from
+// the start of the call until the request is written (Send) and from the
+// response's first byte until its body is read (Recv).
+type CallTimes struct {
+	Send, Recv time.Duration
+}
+
+// TimedCall is a Call that reports the client times of its last
+// successful Do. Every Call made by this package's connections is one.
+type TimedCall interface {
+	Call
+	Times() CallTimes
 }
 
 // Connect makes a connection to a server at an address in Endpoint's

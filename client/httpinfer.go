@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 )
@@ -293,6 +296,33 @@ type httpCall struct {
 	resp       []byte // the last response body
 	respHeader int    // its JSON part's length, or -1 when it is JSON only
 	status     int
+
+	// Client times of the last exchange (TimedCall), stamped by an
+	// httptrace.ClientTrace bound to the call once per context.
+	// The trace's callbacks run on the transport's goroutines, hence
+	// the atomics: offsets from start in ns, 0 when not seen.
+	traceFor  context.Context // the context traced is derived from
+	traced    context.Context
+	start     time.Time
+	wrote     atomic.Int64
+	firstByte atomic.Int64
+	times     CallTimes
+}
+
+// Times are the last Do's send and receive times.
+func (k *httpCall) Times() CallTimes { return k.times }
+
+// traceContext is ctx with the call's trace, made once per context: the
+// load generator calls with one context for the whole load.
+func (k *httpCall) traceContext(ctx context.Context) context.Context {
+	if ctx != k.traceFor {
+		k.traceFor = ctx
+		k.traced = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest:         func(httptrace.WroteRequestInfo) { k.wrote.Store(k.since()) },
+			GotFirstResponseByte: func() { k.firstByte.Store(k.since()) },
+		})
+	}
+	return k.traced
 }
 
 // appendHead writes the start of the JSON: the id and the parameters
@@ -359,11 +389,16 @@ func (k *httpCall) request(ctx context.Context) *http.Request {
 }
 
 func (k *httpCall) exchange(ctx context.Context) error {
-	resp, err := k.c.tr.RoundTrip(k.request(ctx))
+	k.wrote.Store(0)
+	k.firstByte.Store(0)
+	k.start = time.Now()
+	k.times = CallTimes{}
+	resp, err := k.c.tr.RoundTrip(k.request(k.traceContext(ctx)))
 	if err != nil {
 		return k.c.transportError(k.op, err)
 	}
 	defer resp.Body.Close()
+	defer k.stamp()
 	k.status = resp.StatusCode
 	k.respHeader = -1
 	if v := resp.Header.Get(inferHeaderLength); v != "" {
@@ -401,6 +436,25 @@ func (k *httpCall) exchange(ctx context.Context) error {
 	k.resp = b
 	return nil
 }
+
+// stamp sets the times once the response's body is read. A server that
+// answers before the request is written leaves Send at the answer.
+func (k *httpCall) stamp() {
+	end := k.since()
+	first := k.firstByte.Load()
+	if first == 0 {
+		first = end
+	}
+	wrote := k.wrote.Load()
+	if wrote == 0 || wrote > first {
+		wrote = first
+	}
+	k.times = CallTimes{Send: time.Duration(wrote), Recv: time.Duration(end - first)}
+}
+
+// since is the time since the exchange started, at least 1 ns so that 0
+// means "not seen".
+func (k *httpCall) since() int64 { return max(1, int64(time.Since(k.start))) }
 
 // Infer sends one request and decodes the whole response: outputs in
 // RawOutputContents whether they came as JSON or binary.

@@ -28,6 +28,7 @@ type recorder struct {
 	rejected int64 // requests the server refused for overload (reject.go)
 	lastErr  error
 	failedAt int64 // start of the current run of failures, 0 when the last request succeeded
+	io       ioTimes
 	done     atomic.Int64
 	_        [64]byte // keeps the next recorder's lock off this cache line
 }
@@ -36,6 +37,30 @@ func (r *recorder) record(ns int64) {
 	r.mu.Lock()
 	r.h.Record(ns)
 	r.failedAt = 0
+	r.mu.Unlock()
+	r.done.Add(1)
+}
+
+// ioTimes sums the client's send and receive times of the requests
+// whose call reports them (client.TimedCall).
+type ioTimes struct{ n, sendNS, recvNS int64 }
+
+func (t *ioTimes) add(u ioTimes) { t.n, t.sendNS, t.recvNS = t.n+u.n, t.sendNS+u.sendNS, t.recvNS+u.recvNS }
+
+// recordCall records a successful call's latency with its client times,
+// when the call reports them.
+func (r *recorder) recordCall(ns int64, call client.Call) {
+	tc, timed := call.(client.TimedCall)
+	var t client.CallTimes
+	if timed {
+		t = tc.Times()
+	}
+	r.mu.Lock()
+	r.h.Record(ns)
+	r.failedAt = 0
+	if timed {
+		r.io.add(ioTimes{1, int64(t.Send), int64(t.Recv)})
+	}
 	r.mu.Unlock()
 	r.done.Add(1)
 }
@@ -65,12 +90,14 @@ func (r *recorder) reject() {
 
 // drain moves the window's latencies into h and returns its errors and
 // rejections.
-func (r *recorder) drain(h *hist.Histogram) (errs, rejected int64) {
+func (r *recorder) drain(h *hist.Histogram, io *ioTimes) (errs, rejected int64) {
 	r.mu.Lock()
 	h.Merge(&r.h)
 	r.h.Reset()
 	errs, rejected = r.errors, r.rejected
 	r.errors, r.rejected = 0, 0
+	io.add(r.io)
+	r.io = ioTimes{}
 	r.mu.Unlock()
 	return errs, rejected
 }
@@ -271,7 +298,7 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 			}
 			continue
 		}
-		rec.record(t1 - t0)
+		rec.recordCall(t1-t0, call)
 	}
 	if seq != nil && !c.first && !c.ended {
 		r.endSequenceUnary(c, call, seq)
@@ -372,7 +399,7 @@ func (r *run) openUnary(c *clientLoad) {
 					}
 					continue
 				}
-				rec.record(r.now() - t.intended)
+				rec.recordCall(r.now()-t.intended, call)
 			}
 			if seq != nil && !c.first && !c.ended {
 				r.endSequenceUnary(c, call, seq)

@@ -76,6 +76,10 @@ type window struct {
 	results.Window
 	errors   int64
 	rejected int64
+	io       ioTimes
+	// latencyUS is the latency stability is judged by: p99, or the
+	// Percentile asked for.
+	latencyUS float64
 	stats    *statSnap // at the window's end; nil when unreadable
 }
 
@@ -111,9 +115,9 @@ func (c *coordinator) wait(deadline int64) error {
 // errLoadDone says every client finished its fixed share of the load.
 var errLoadDone = errors.New("load done")
 
-func (c *coordinator) drainAll(h *hist.Histogram) (errs, rejected int64) {
+func (c *coordinator) drainAll(h *hist.Histogram, io *ioTimes) (errs, rejected int64) {
 	for _, rec := range c.r.recorders {
-		e, j := rec.drain(h)
+		e, j := rec.drain(h, io)
 		errs += e
 		rejected += j
 	}
@@ -132,7 +136,7 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		stop := c.wait(int64(o.Warmup))
 		snap := c.snapshotAsync()
 		start = r.now()
-		c.drainAll(scratch)
+		c.drainAll(scratch, &ioTimes{})
 		scratch.Reset()
 		if stop != nil {
 			c.finish()
@@ -163,6 +167,7 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	var windows []window
 	stable := false
 	wStart := start
+	wBase := c.completed()
 	var stop error
 	for {
 		end := wStart + int64(o.Window)
@@ -170,18 +175,29 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 			end = min(end, start+int64(o.Duration))
 		}
 		stop = c.wait(end)
+		for stop == nil && o.WindowRequests > 0 && c.completed()-wBase < o.WindowRequests &&
+			(o.Duration <= 0 || r.now()-start < int64(o.Duration)) {
+			// count_windows: the window goes on until enough requests completed.
+			stop = c.wait(r.now() + int64(countPoll))
+		}
 		now := r.now()
 		wh := recent[len(windows)%k]
 		wh.Reset()
 		snap := c.snapshotAsync()
-		errs, rejected := c.drainAll(wh)
+		var wio ioTimes
+		errs, rejected := c.drainAll(wh, &wio)
+		wBase = c.completed()
 		total.Merge(wh)
 		dur := time.Duration(now - wStart).Seconds()
 		w := window{Window: results.Window{
 			StartS:    time.Duration(wStart - start).Seconds(),
 			DurationS: dur,
 			P99US:     float64(wh.Quantile(0.99)) / 1e3,
-		}, errors: errs, rejected: rejected, stats: snap()}
+		}, errors: errs, rejected: rejected, io: wio, stats: snap()}
+		w.latencyUS = w.P99US
+		if o.Percentile > 0 {
+			w.latencyUS = float64(wh.Quantile(float64(o.Percentile)/100)) / 1e3
+		}
 		if dur > 0 {
 			w.ThroughputIPS = float64(wh.Count()*int64(c.p.rows)) / dur
 			w.RejectedRPS = float64(rejected) / dur
@@ -229,10 +245,15 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		m.Windows = append(m.Windows, w.Window)
 	}
 	var errs, rejected int64
+	var io ioTimes
 	for _, w := range windows[from:] {
 		m.DurationS += w.DurationS
 		errs += w.errors
 		rejected += w.rejected
+		io.add(w.io)
+	}
+	if io.n > 0 {
+		m.Client = &results.ClientTimes{SendUS: float64(io.sendNS) / float64(io.n) / 1e3, RecvUS: float64(io.recvNS) / float64(io.n) / 1e3}
 	}
 	m.Requests = agg.Count()
 	m.Inferences = m.Requests * int64(c.p.rows)
@@ -252,6 +273,10 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		m.DataRate = m.ThroughputRPS / o.InferenceRate
 	}
 	m.Latency = agg.Summary()
+	if o.Percentile > 0 {
+		m.Latency.Percentile = o.Percentile
+		m.Latency.PercentileUS = float64(agg.Quantile(float64(o.Percentile)/100)) / 1e3
+	}
 	h := agg.ToResults()
 	m.Histogram = &h
 	before := first
@@ -333,24 +358,38 @@ func (c *coordinator) samplers() []telemetry.Sampler {
 	return s
 }
 
-// isStable reports whether every window's throughput and p99 lie within
-// tol (a fraction) of the windows' means.
+// countPoll is how often a count window checks whether enough requests
+// completed.
+const countPoll = 5 * time.Millisecond
+
+// completed is the number of requests answered since the load started.
+func (c *coordinator) completed() int64 {
+	var n int64
+	for _, rec := range c.r.recorders {
+		n += rec.done.Load()
+	}
+	return n
+}
+
+// isStable reports whether every window's throughput and latency (p99,
+// or the percentile asked for) lie within tol (a fraction) of the
+// windows' means.
 func isStable(ws []window, tol float64) bool {
 	if len(ws) == 0 {
 		return false
 	}
-	var tput, p99 float64
+	var tput, lat float64
 	for _, w := range ws {
 		tput += w.ThroughputIPS
-		p99 += w.P99US
+		lat += w.latencyUS
 	}
 	tput /= float64(len(ws))
-	p99 /= float64(len(ws))
+	lat /= float64(len(ws))
 	if tput <= 0 {
 		return false
 	}
 	for _, w := range ws {
-		if math.Abs(w.ThroughputIPS-tput) > tol*tput || math.Abs(w.P99US-p99) > tol*p99 {
+		if math.Abs(w.ThroughputIPS-tput) > tol*tput || math.Abs(w.latencyUS-lat) > tol*lat {
 			return false
 		}
 	}

@@ -112,6 +112,14 @@ type Options struct {
 	StabilityTolerance float64
 	StableWindows      int
 	MaxWindows         int
+	// Percentile, when set (1..99), replaces p99 in the stability
+	// criterion and is reported as Latency.PercentileUS, as
+	// perf_analyzer's --percentile.
+	Percentile int
+	// WindowRequests, when set, makes each window last until that many
+	// requests have completed in it, and at least Window
+	// (perf_analyzer's count_windows mode).
+	WindowRequests int64
 	// Duration fixes the measured time instead (windows are still
 	// recorded); Requests fixes the number of requests sent after
 	// warm-up. Either overrides the stability criterion.
@@ -303,6 +311,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.StabilityTolerance < 0 || o.StableWindows < 1 || o.MaxWindows < o.StableWindows {
 		return o, fmt.Errorf("options: stability: tolerance %g, stable windows %d, max windows %d (want tolerance >= 0 and 1 <= stable <= max)",
 			o.StabilityTolerance, o.StableWindows, o.MaxWindows)
+	}
+	if o.Percentile < 0 || o.Percentile > 99 {
+		return o, fmt.Errorf("options: percentile %d, want 1..99 (0: p99 for stability, none reported)", o.Percentile)
+	}
+	if o.WindowRequests < 0 {
+		return o, fmt.Errorf("options: window requests %d, want >= 0", o.WindowRequests)
 	}
 	if o.Duration < 0 || o.Requests < 0 {
 		return o, fmt.Errorf("options: duration %v and requests %d must not be negative", o.Duration, o.Requests)

@@ -219,8 +219,12 @@ type Measurement struct {
 	// stream workloads (throughput / r); zero otherwise.
 	DataRate float64 `json:"data_rate,omitempty"`
 
-	Latency   LatencySummary `json:"latency"`
-	Histogram *Histogram     `json:"histogram,omitempty"`
+	Latency LatencySummary `json:"latency"`
+	// Client is the client's own share of the latency (perf_analyzer's
+	// Client Send and Client Recv); nil when the calls did not report it
+	// (streams, files written before it was recorded).
+	Client    *ClientTimes `json:"client,omitempty"`
+	Histogram *Histogram   `json:"histogram,omitempty"`
 	Server    *Breakdown     `json:"server,omitempty"`
 	Windows   []Window       `json:"windows,omitempty"`
 	Stable    bool           `json:"stable"`
@@ -286,6 +290,20 @@ type LatencySummary struct {
 	P99US  float64 `json:"p99_us"`
 	P999US float64 `json:"p999_us"`
 	MaxUS  float64 `json:"max_us"`
+	// Percentile is the percentile the measurement was asked to report
+	// and judge stability by (perf_analyzer's --percentile), 0 when none;
+	// PercentileUS is the latency at it.
+	Percentile   int     `json:"percentile,omitempty"`
+	PercentileUS float64 `json:"percentile_us,omitempty"`
+}
+
+// ClientTimes are the client's mean times per successful request, in
+// microseconds: over gRPC marshalling the request (Send) and
+// unmarshalling the response (Recv); over HTTP writing the request and
+// reading the response after its first byte.
+type ClientTimes struct {
+	SendUS float64 `json:"send_us"`
+	RecvUS float64 `json:"recv_us"`
 }
 
 // Histogram is a mergeable latency histogram in its serialised form:
