@@ -6,77 +6,44 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/results/pacsv"
 	"github.com/iaasbench/iaasbench/workload"
 )
 
 // CSVHeader is perf_analyzer's -f header (times in microseconds). In open
 // loop perf_analyzer names the first column "Request Rate"; so does
 // WriteCSV.
-var CSVHeader = []string{
-	"Concurrency", "Inferences/Second", "Client Send", "Network+Server Send/Recv",
-	"Server Queue", "Server Compute Input", "Server Compute Infer", "Server Compute Output",
-	"Client Recv", "p50 latency", "p90 latency", "p95 latency", "p99 latency",
-}
+var CSVHeader = pacsv.Header(pacsv.Options{})
 
-// CSVRow is one measurement as a perf_analyzer CSV row. load is the
-// first column: total concurrency (closed loop) or total request rate
-// (open loop). The client's send and receive times are not separated from
-// the network: they count in "Network+Server Send/Recv", which is the
-// client's mean latency minus the server's queue and compute times.
+// CSVRow is one measurement as a perf_analyzer CSV row (package pacsv).
+// load is the first column: total concurrency (closed loop) or total
+// request rate (open loop).
 func CSVRow(m *results.Measurement, load float64) []string {
-	us := func(v float64) string { return strconv.FormatInt(int64(v+0.5), 10) }
-	var queue, in, infer, out float64
-	if s := m.Server; s != nil {
-		queue, in, infer, out = s.QueueUS, s.ComputeInputUS, s.ComputeInferUS, s.ComputeOutputUS
-	}
-	network := max(0, m.Latency.MeanUS-queue-in-infer-out)
-	return []string{
-		strconv.FormatFloat(load, 'g', -1, 64),
-		strconv.FormatFloat(round1(m.ThroughputIPS), 'f', -1, 64),
-		"0", us(network), us(queue), us(in), us(infer), us(out), "0",
-		us(m.Latency.P50US), us(m.Latency.P90US), us(m.Latency.P95US), us(m.Latency.P99US),
-	}
+	return pacsv.Fields(pacsv.Row{Load: load, M: m}, pacsv.Options{RequestRate: m.Mode == workload.ModeOpen})
 }
 
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
-
-// csvHeaderFor returns the header for the load mode.
-func csvHeaderFor(mode string) []string {
-	h := append([]string(nil), CSVHeader...)
-	if mode == workload.ModeOpen {
-		h[0] = "Request Rate"
-	}
-	return h
-}
-
-// WriteCSV writes a header and one row per measurement. loads are the
-// first column of each row (see CSVRow).
+// WriteCSV writes a header and one row per measurement, sorted by
+// throughput as perf_analyzer sorts them. loads are the first column of
+// each row (see CSVRow).
 func WriteCSV(w io.Writer, mode string, ms []*results.Measurement, loads []float64) error {
 	if len(ms) != len(loads) {
 		return fmt.Errorf("csv: %d measurements but %d load values", len(ms), len(loads))
 	}
-	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeaderFor(mode)); err != nil {
-		return err
-	}
+	rows := make([]pacsv.Row, len(ms))
 	for i, m := range ms {
-		if err := cw.Write(CSVRow(m, loads[i])); err != nil {
-			return err
-		}
+		rows[i] = pacsv.Row{Load: loads[i], M: m}
 	}
-	cw.Flush()
-	return cw.Error()
+	return pacsv.Write(w, rows, pacsv.Options{RequestRate: mode == workload.ModeOpen})
 }
 
 // AppendCSVFile adds one row to a perf_analyzer CSV file, writing the
 // header first when the file is new or empty. A file with another header
 // is left alone and named in the error.
 func AppendCSVFile(path string, m *results.Measurement, load float64) error {
-	header := csvHeaderFor(m.Mode)
+	header := pacsv.Header(pacsv.Options{RequestRate: m.Mode == workload.ModeOpen})
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("csv: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/internal/telemetry"
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // Run measures one configuration: it prepares the load (connections,
@@ -126,7 +127,11 @@ func (c *coordinator) drainAll(h *hist.Histogram, io *ioTimes) (errs, rejected i
 
 func (c *coordinator) measure() (*results.Measurement, error) {
 	o, r := c.o, c.r
-	m := &results.Measurement{Model: o.Model, Mode: o.Mode, RPC: o.RPC, Arrival: o.Arrival, Sequence: o.Sequence, Connection: c.p.connection(o)}
+	m := &results.Measurement{Model: o.Model, Mode: o.Mode, RPC: o.RPC, Arrival: o.Arrival, Sequence: o.Sequence, Connection: c.p.connection(o),
+		Clients: o.Clients, Concurrency: o.Concurrency}
+	if o.Mode == workload.ModeOpen {
+		m.RequestRate = o.Rate * float64(o.Clients)
+	}
 	scratch := &hist.Histogram{}
 
 	// Warm-up: run, then throw away what was recorded.

@@ -574,7 +574,7 @@ func TestCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency\n" +
-		"4,1234.6,0,185,100,10,700,5,0,900,1500,1700,2500\n"
+		"4,1234.56,0,185,100,10,700,5,0,900,1500,1700,2500\n"
 	if buf.String() != want {
 		t.Errorf("csv:\n%s\nwant:\n%s", buf.String(), want)
 	}

@@ -186,6 +186,14 @@ type Measurement struct {
 	RPC      string `json:"rpc"`                // unary or stream
 	Arrival  string `json:"arrival,omitempty"`  // constant, poisson, frames (open loop)
 	Sequence bool   `json:"sequence,omitempty"` // clients are stateful sequences
+	// Clients and Concurrency are the load's shape: clients in all and
+	// the requests each keeps in flight (closed loop) or may have in
+	// flight (open loop). RequestRate is the open loop's scheduled
+	// request rate over all clients. 0 in files written before they were
+	// recorded.
+	Clients     int     `json:"clients,omitempty"`
+	Concurrency int     `json:"concurrency,omitempty"`
+	RequestRate float64 `json:"request_rate,omitempty"`
 	// Connection says how the load reached the servers; nil in files
 	// written before it was recorded, which were all plaintext gRPC.
 	Connection *Connection `json:"connection,omitempty"`
