@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/results/pacsv"
 	"github.com/iaasbench/iaasbench/results/table"
 	"github.com/iaasbench/iaasbench/sweep"
 )
@@ -113,13 +114,28 @@ func resultsShow(args []string, out io.Writer) error {
 
 func resultsCSV(args []string, out io.Writer) error {
 	fs := newCmdFlags("results csv", help{
-		usage:    "results csv FILE",
-		about:    "Writes every point of a sweep as CSV on stdout (the columns of results show).",
-		examples: []string{"iaasbench results csv runs/quickstart-1a2b3c.jsonl > quickstart.csv"},
+		usage: "results csv [--format iaasbench|perf_analyzer] FILE",
+		about: `Writes every point of a sweep as CSV on stdout (the columns of results show),
+or with --format perf_analyzer the ok points as perf_analyzer's -f report.`,
+		examples: []string{"iaasbench results csv runs/quickstart-1a2b3c.jsonl > quickstart.csv",
+			"iaasbench results csv --format perf_analyzer --verbose-csv runs/quickstart-1a2b3c.jsonl > pa.csv"},
 	})
+	format := fs.String("format", "iaasbench", "iaasbench (every column) or perf_analyzer (perf_analyzer's -f CSV)")
+	verbose := fs.Bool("verbose-csv", false, "perf_analyzer format: add its --verbose-csv columns")
 	recs, err := oneResultsFile(fs, args, out)
 	if err != nil {
 		return err
 	}
-	return table.WriteCSV(out, results.Points(recs))
+	switch *format {
+	case "iaasbench":
+		return table.WriteCSV(out, results.Points(recs))
+	case "perf_analyzer":
+		rows, o, err := pacsv.FromRecords(recs)
+		if err != nil {
+			return err
+		}
+		o.Verbose = *verbose
+		return pacsv.Write(out, rows, o)
+	}
+	return fmt.Errorf("--format %q: want iaasbench or perf_analyzer", *format)
 }
