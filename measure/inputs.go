@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -76,7 +77,17 @@ func buildInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*pb.M
 			return nil, "", fmt.Errorf("model %q input %q: shape %v is %d bytes, more than 1 GiB", o.Model, in.GetName(), shape, n*int64(size))
 		}
 		req.Inputs = append(req.Inputs, &pb.ModelInferRequest_InferInputTensor{Name: in.GetName(), Datatype: dt, Shape: shape})
-		req.RawInputContents = append(req.RawInputContents, randomTensor(rng, dt, int(n), o))
+		data := randomTensor(rng, dt, int(n), o)
+		if o.InputData == "zero" && dt != "BYTES" {
+			data = make([]byte, len(data))
+		} else if o.InputData == "zero" {
+			zeros := make([][]byte, n)
+			for i := range zeros {
+				zeros[i] = bytes.Repeat([]byte{'0'}, o.StringLength)
+			}
+			data = client.EncodeBytes(zeros)
+		}
+		req.RawInputContents = append(req.RawInputContents, data)
 		desc = append(desc, fmt.Sprintf("%s %s%v", in.GetName(), dt, shape))
 	}
 	return req, strings.Join(desc, ", "), nil

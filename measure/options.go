@@ -78,6 +78,10 @@ type Options struct {
 	// StringData, when set, fills every BYTES element instead.
 	StringLength int
 	StringData   string
+	// InputData is perf_analyzer's --input-data: "random" (the default
+	// when empty), "zero", or the path of a JSON file or of a directory
+	// of raw files, one per input (package inputdata).
+	InputData string
 
 	// Sequence makes each client one stateful sequence (correlation id
 	// unique per client, start on its first request, end on its last)
@@ -311,6 +315,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.StabilityTolerance < 0 || o.StableWindows < 1 || o.MaxWindows < o.StableWindows {
 		return o, fmt.Errorf("options: stability: tolerance %g, stable windows %d, max windows %d (want tolerance >= 0 and 1 <= stable <= max)",
 			o.StabilityTolerance, o.StableWindows, o.MaxWindows)
+	}
+	switch o.InputData {
+	case "", "random", "zero":
+	default:
+		return o, fmt.Errorf("options: input data %q: only random and zero are supported in this build (perf_analyzer's JSON files and directories are not yet)", o.InputData)
 	}
 	if o.Percentile < 0 || o.Percentile > 99 {
 		return o, fmt.Errorf("options: percentile %d, want 1..99 (0: p99 for stability, none reported)", o.Percentile)

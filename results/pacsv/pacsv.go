@@ -110,7 +110,7 @@ func Fields(r Row, o Options) []string {
 	network := max(0, mean-send-recv-(queue+in+infer+out))
 	f := []string{load, number(m.ThroughputIPS), i(send), i(network), i(queue), i(in), i(infer), i(out), i(recv)}
 	for _, p := range o.percentiles() {
-		f = append(f, i(us(latencyAt(m, p))))
+		f = append(f, i(us(LatencyAt(m, p))))
 	}
 	if o.Verbose {
 		if o.Percentile == 0 {
@@ -121,8 +121,8 @@ func Fields(r Row, o Options) []string {
 	return f
 }
 
-// latencyAt is the latency at percentile p.
-func latencyAt(m *results.Measurement, p int) float64 {
+// LatencyAt is the latency at percentile p.
+func LatencyAt(m *results.Measurement, p int) float64 {
 	switch p {
 	case 50:
 		return m.Latency.P50US
