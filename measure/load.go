@@ -45,7 +45,9 @@ func (r *recorder) record(ns int64) {
 // whose call reports them (client.TimedCall).
 type ioTimes struct{ n, sendNS, recvNS int64 }
 
-func (t *ioTimes) add(u ioTimes) { t.n, t.sendNS, t.recvNS = t.n+u.n, t.sendNS+u.sendNS, t.recvNS+u.recvNS }
+func (t *ioTimes) add(u ioTimes) {
+	t.n, t.sendNS, t.recvNS = t.n+u.n, t.sendNS+u.sendNS, t.recvNS+u.recvNS
+}
 
 // recordCall records a successful call's latency with its client times,
 // when the call reports them.

@@ -81,7 +81,7 @@ type window struct {
 	// latencyUS is the latency stability is judged by: p99, or the
 	// Percentile asked for.
 	latencyUS float64
-	stats    *statSnap // at the window's end; nil when unreadable
+	stats     *statSnap // at the window's end; nil when unreadable
 }
 
 // wait sleeps until deadline (ns since epoch) or until the load fails,

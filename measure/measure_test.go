@@ -524,7 +524,9 @@ func TestTwoServersAndTelemetry(t *testing.T) {
 }
 
 func TestIsStable(t *testing.T) {
-	w := func(tput, p99 float64) window { return window{Window: results.Window{ThroughputIPS: tput, P99US: p99}, latencyUS: p99} }
+	w := func(tput, p99 float64) window {
+		return window{Window: results.Window{ThroughputIPS: tput, P99US: p99}, latencyUS: p99}
+	}
 	if !isStable([]window{w(100, 10), w(105, 10.5), w(95, 9.6)}, 0.1) {
 		t.Error("windows within 10% should be stable")
 	}

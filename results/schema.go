@@ -233,9 +233,9 @@ type Measurement struct {
 	// (streams, files written before it was recorded).
 	Client    *ClientTimes `json:"client,omitempty"`
 	Histogram *Histogram   `json:"histogram,omitempty"`
-	Server    *Breakdown     `json:"server,omitempty"`
-	Windows   []Window       `json:"windows,omitempty"`
-	Stable    bool           `json:"stable"`
+	Server    *Breakdown   `json:"server,omitempty"`
+	Windows   []Window     `json:"windows,omitempty"`
+	Stable    bool         `json:"stable"`
 
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
 	// DeviceCalls are the durations of the emulated GPUs' calls over the
