@@ -34,8 +34,8 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "INSECURE, for tests only: accept any server certificate (traffic is encrypted, the server's identity is NOT checked; recorded with the results)")
 	fs.StringVar(&c.authority, "authority", "", "server name instead of the address's host: gRPC :authority, HTTP Host, and the name the server's certificate must hold")
 	h := headerList{&c.headers}
-	fs.Var(h, "H", "header `'Name: value'` sent with every call, as gRPC metadata or an HTTP header (repeatable); ${VAR} in the value is read from the environment. Values are never recorded or logged")
-	fs.Var(h, "header", "header `'Name: value'` (same as -H)")
+	fs.Var(h, "header", "header `'Name: value'` sent with every call, as gRPC metadata or an HTTP header (repeatable); ${VAR} in the value is read from the environment. Values are never recorded or logged")
+	fs.Var(h, "H", "same as --header")
 	fs.StringVar(&c.encoding, "http-encoding", client.EncodingBinary, "tensors over KServe v2 REST: binary (Triton's binary tensor extension) or json")
 	return c
 }

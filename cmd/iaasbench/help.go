@@ -17,6 +17,9 @@ type help struct {
 	about    string   // what the command does; may span lines
 	examples []string // full command lines
 	after    string   // printed after the flags (e.g. exit codes)
+	// aliases are other names of flags (perf_analyzer's -m for --model):
+	// short name → long name; help prints the two on one line.
+	aliases map[string]string
 }
 
 // write prints the help; fs may be nil for commands without flags.
@@ -36,7 +39,7 @@ func (h help) write(w io.Writer, fs *flag.FlagSet) {
 		fs.VisitAll(func(*flag.Flag) { n++ })
 		if n > 0 {
 			fmt.Fprintln(w, "\nflags:")
-			writeFlags(w, fs)
+			writeFlags(w, fs, h.aliases)
 		}
 	}
 	if h.after != "" {
@@ -44,15 +47,25 @@ func (h help) write(w io.Writer, fs *flag.FlagSet) {
 	}
 }
 
-// writeFlags lists the flags one line each: --name TYPE, the usage and
-// a default that is not the zero value.
-func writeFlags(w io.Writer, fs *flag.FlagSet) {
+// writeFlags lists the flags one line each: [-a, ]--name TYPE, the usage
+// and a default that is not the zero value.
+func writeFlags(w io.Writer, fs *flag.FlagSet, aliases map[string]string) {
+	short := map[string]string{}
+	for s, l := range aliases {
+		short[l] = s
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := aliases[f.Name]; ok {
+			return
+		}
 		typ, usage := flag.UnquoteUsage(f)
 		name := "-" + f.Name
 		if len(f.Name) > 1 {
 			name = "--" + f.Name
+		}
+		if s, ok := short[f.Name]; ok {
+			name = "-" + s + ", " + name
 		}
 		if typ != "" {
 			name += " " + typ
@@ -85,6 +98,11 @@ func newCmdFlags(name string, h help) *cmdFlags {
 // --help it writes the help to out and returns flag.ErrHelp, which main
 // turns into exit status 0.
 func (c *cmdFlags) parse(args []string, out io.Writer) ([]string, error) {
+	for s, l := range c.help.aliases {
+		if f := c.Lookup(l); f != nil && c.Lookup(s) == nil {
+			c.Var(f.Value, s, "same as --"+l)
+		}
+	}
 	var pos []string
 	for {
 		err := c.FlagSet.Parse(args)

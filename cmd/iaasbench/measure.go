@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -66,44 +65,9 @@ client keeping N requests in flight, as perf_analyzer's; see the README,
 		"iaasbench measure -m mlp -i http -u 127.0.0.1:8000 --request-rate-range 100:400:100 --percentile 95",
 		"iaasbench measure -m mlp --json m.json --csv rows.csv",
 	},
-}
-
-// measureAliases are perf_analyzer's short flags, each the same variable
-// as the long flag it names; help prints the pair on one line.
-var measureAliases = map[string]string{"m": "model", "u": "url", "b": "batch-size", "x": "model-version",
-	"p": "measurement-interval", "s": "stability-percentage", "r": "max-trials", "H": "header"}
-
-// writeMeasureHelp is help.write with each short alias beside its flag.
-func writeMeasureHelp(w io.Writer, fs *flag.FlagSet) {
-	h := measureHelp
-	h.write(w, nil)
-	short := map[string]string{}
-	for s, l := range measureAliases {
-		short[l] = s
-	}
-	fmt.Fprintln(w, "\nflags:")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fs.VisitAll(func(f *flag.Flag) {
-		if _, alias := measureAliases[f.Name]; alias {
-			return
-		}
-		typ, usage := flag.UnquoteUsage(f)
-		name := "--" + f.Name
-		if len(f.Name) == 1 {
-			name = "-" + f.Name
-		}
-		if s, ok := short[f.Name]; ok {
-			name = "-" + s + ", " + name
-		}
-		if typ != "" {
-			name += " " + typ
-		}
-		if d := f.DefValue; d != "" && d != "0" && d != "false" && d != "0s" && d != "[]" && d != "map[]" {
-			usage += fmt.Sprintf(" (default %s)", d)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\n", name, usage)
-	})
-	_ = tw.Flush()
+	// perf_analyzer's short flags, each the same variable as its long flag.
+	aliases: map[string]string{"m": "model", "u": "url", "b": "batch-size", "x": "model-version",
+		"p": "measurement-interval", "s": "stability-percentage", "r": "max-trials", "H": "header"},
 }
 
 func runMeasure(ctx context.Context, args []string, out io.Writer) error {
@@ -161,20 +125,6 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	repo := fs.String("repo", "", "embedded server: model repository directory (default: the built-in models)")
 	gpus := fs.Int("emulated-gpus", 0, "embedded server: number of emulated GPUs")
 	profile := fs.String("gpu-profile", "h200-mlp", "embedded server: device profile of mlp on emulated GPUs")
-	for short, long := range measureAliases {
-		if f := fs.Lookup(long); f != nil && fs.Lookup(short) == nil {
-			fs.Var(f.Value, short, "same as --"+long)
-		}
-	}
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "--help" || a == "-help" {
-			writeMeasureHelp(out, fs.FlagSet)
-			return flag.ErrHelp
-		}
-	}
 	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
