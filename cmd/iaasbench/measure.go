@@ -19,7 +19,7 @@ import (
 	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/modelrepo"
-	"github.com/iaasbench/iaasbench/pa"
+	"github.com/iaasbench/iaasbench/perfanalyzer"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/results/pacsv"
 	"github.com/iaasbench/iaasbench/server"
@@ -179,19 +179,19 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	}
 	o.Addrs = addrs
 	o.MetricsURLs = splitList(*metricsURL)
-	var rng *pa.Range
+	var rng *perfanalyzer.Range
 	requestRate := false
 	switch {
 	case *crange != "" && *rrange != "":
 		return errors.New("--concurrency-range and --request-rate-range: give one")
 	case *crange != "":
-		r, err := pa.ParseRange("--concurrency-range", *crange, true)
+		r, err := perfanalyzer.ParseRange("--concurrency-range", *crange, true)
 		if err != nil {
 			return err
 		}
 		rng = &r
 	case *rrange != "":
-		r, err := pa.ParseRange("--request-rate-range", *rrange, false)
+		r, err := perfanalyzer.ParseRange("--request-rate-range", *rrange, false)
 		if err != nil {
 			return err
 		}
@@ -233,14 +233,14 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 		if given["clients"] || given["concurrency"] || given["rate"] || given["mode"] {
 			return errors.New("a range sets the load: leave out --clients, --concurrency, --rate and --mode")
 		}
-		sw := &pa.Sweep{Base: o, Values: rng.Values(), RequestRate: requestRate, Addrs: o.Addrs, MetricsURLs: o.MetricsURLs,
+		sw := &perfanalyzer.Sweep{Base: o, Values: rng.Values(), RequestRate: requestRate, Addrs: o.Addrs, MetricsURLs: o.MetricsURLs,
 			Embedded: embedded, ResultsPath: *resultsPath, Progress: progressWriter(), Logger: slog.Default(), Version: version}
 		sw.Base.Progress = nil
 		sum, rows, err := sw.Run(ctx)
 		if sum == nil {
 			return err
 		}
-		pa.WriteSummary(out, rows, csvOpts)
+		perfanalyzer.WriteSummary(out, rows, csvOpts)
 		fmt.Fprintf(out, "results: %s (%d measured, %d failed, %d already there)\n", sum.ResultsPath, sum.Measured, sum.Failed, sum.Skipped)
 		if *paCSV != "" && len(rows) > 0 {
 			if err := writePACSV(*paCSV, rows, csvOpts); err != nil {

@@ -1,11 +1,11 @@
-// Package pa gives `iaasbench measure` perf_analyzer's habits: a range of
+// Package perfanalyzer gives `iaasbench measure` perf_analyzer's habits: a range of
 // concurrencies or request rates (start:end:step) measured as a small
 // sweep, one point per value, resumable like any other, and
 // perf_analyzer's summary of it. perf_analyzer's concurrency N is N
 // requests in flight from one process; here it is one client keeping N
 // requests in flight (closed loop), and a request rate R is one client
 // sending R requests per second (open loop).
-package pa
+package perfanalyzer
 
 import (
 	"context"

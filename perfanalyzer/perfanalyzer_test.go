@@ -1,4 +1,4 @@
-package pa
+package perfanalyzer
 
 import (
 	"bytes"
