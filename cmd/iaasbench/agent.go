@@ -12,16 +12,28 @@ import (
 	"github.com/iaasbench/iaasbench/client"
 )
 
-func runAgent(ctx context.Context, args []string, _ io.Writer) error {
-	fs := newFlags("agent", os.Stderr)
-	coord := fs.String("coordinator", "", "URL of the coordinator (a sweep or measure with agents), e.g. http://10.0.0.5:7070")
-	name := fs.String("name", "", "this agent's name (default: host name and process id)")
+var agentHelp = help{
+	usage: "agent --coordinator URL [flags]",
+	about: `A load agent: takes measurement plans from a coordinator (a sweep or
+measure whose scenario has agents), measures them and returns the
+histograms. Connection flags given here replace the plan's. How agents
+split the load: docs/kubernetes.md.`,
+	examples: []string{
+		"iaasbench agent --coordinator http://10.0.0.5:7070",
+		"iaasbench agent --coordinator http://10.0.0.5:7070 --name rack2-a --ca-cert /etc/ca.pem",
+	},
+}
+
+func runAgent(ctx context.Context, args []string, out io.Writer) error {
+	fs := newCmdFlags("agent", agentHelp)
+	coord := fs.String("coordinator", "", "`URL` of the coordinator, e.g. http://10.0.0.5:7070")
+	name := fs.String("name", "", "this agent's `NAME` (default: host name and process id)")
 	// The coordinator's plans carry the sweep's connection settings; these
 	// flags, given here, replace them (TLS files where this agent finds
 	// them) or add headers whose ${VAR} values come from this agent's
 	// environment.
-	conn := addConnFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	conn := addConnFlags(fs.FlagSet)
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	if *coord == "" {

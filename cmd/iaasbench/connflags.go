@@ -23,20 +23,21 @@ type connFlags struct {
 	encoding                                 string
 }
 
-// addressHelp documents the address syntax in the flags that take one.
-const addressHelp = "host:port or grpc://host:port (gRPC), grpcs://host[:port] (gRPC over TLS), http://host:port[/prefix] or https://host[:port][/prefix] (KServe v2 REST)"
+// addressHelp documents the address syntax in the flags that take one
+// (docs/remote.md has the rest).
+const addressHelp = "host:port or grpc://, grpcs://, http://, https://host[:port][/prefix]"
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
 	c := &connFlags{fs: fs}
-	fs.StringVar(&c.caCert, "ca-cert", "", "PEM file of the CAs that sign the servers' certificates, for grpcs:// and https:// (default: the system's roots)")
-	fs.StringVar(&c.clientCert, "client-cert", "", "PEM client certificate to present (mutual TLS; with --client-key)")
-	fs.StringVar(&c.clientKey, "client-key", "", "PEM private key of --client-cert")
-	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "INSECURE, for tests only: accept any server certificate (traffic is encrypted, the server's identity is NOT checked; recorded with the results)")
-	fs.StringVar(&c.authority, "authority", "", "server name instead of the address's host: gRPC :authority, HTTP Host, and the name the server's certificate must hold")
+	fs.StringVar(&c.caCert, "ca-cert", "", "PEM `FILE` of the CAs that sign the servers' certificates (default: the system's roots)")
+	fs.StringVar(&c.clientCert, "client-cert", "", "PEM client certificate `FILE` to present (mutual TLS; with --client-key)")
+	fs.StringVar(&c.clientKey, "client-key", "", "PEM private key `FILE` of --client-cert")
+	fs.BoolVar(&c.insecure, "insecure-skip-verify", false, "INSECURE, for tests only: accept any server certificate (recorded with the results)")
+	fs.StringVar(&c.authority, "authority", "", "server `NAME` instead of the address's host (:authority, Host, certificate name)")
 	h := headerList{&c.headers}
-	fs.Var(h, "header", "header `'Name: value'` sent with every call, as gRPC metadata or an HTTP header (repeatable); ${VAR} in the value is read from the environment. Values are never recorded or logged")
+	fs.Var(h, "header", "header `'Name: value'` sent with every call (repeatable; ${VAR} read from the environment; values never recorded)")
 	fs.Var(h, "H", "same as --header")
-	fs.StringVar(&c.encoding, "http-encoding", client.EncodingBinary, "tensors over KServe v2 REST: binary (Triton's binary tensor extension) or json")
+	fs.StringVar(&c.encoding, "http-encoding", client.EncodingBinary, "`ENCODING` of tensors over KServe v2 REST: binary or json")
 	return c
 }
 

@@ -15,29 +15,31 @@ import (
 	"github.com/iaasbench/iaasbench/scenarios"
 )
 
-const gateExitCodes = `
-exit status:
+const gateExitCodes = `exit status:
   0  no regression
   1  a regression: a gated metric changed the bad way beyond its threshold
      by more than the measured noise (Holm-adjusted p <= alpha)
   2  could not decide: bad flags or input files, points missing on a side,
      too few ok trials, servers that could not be started or measured;
-     the reason is printed (a regression found elsewhere still exits 1)
-`
+     the reason is printed (a regression found elsewhere still exits 1)`
 
-const gateUsage = `usage: iaasbench gate --baseline BASE.jsonl --candidate NEW.jsonl [flags]
-       iaasbench gate --results AB.jsonl [flags]      (a file from 'gate run')
-       iaasbench gate run [flags]                     (measure both sides interleaved, then gate; see 'gate run -h')
-
-Compares a candidate's trials with a baseline's, point by point and metric
-by metric: each side's median ± interval, the change with its interval,
-"~" where there is no significant difference. A regression is a change
-beyond the metric's threshold by more than the measured noise; the chance
-that a run reports any false regression, over all its points and metrics,
-is at most --alpha (Holm's method). docs/ci-gate.md explains the choices.
-
-flags:
-`
+var gateHelp = help{
+	usage: "gate --baseline BASE.jsonl --candidate NEW.jsonl [flags]\n" +
+		"       iaasbench gate --results AB.jsonl [flags]   (a file of gate run)\n" +
+		"       iaasbench gate run [flags]                  (measure both sides interleaved, then gate)",
+	about: `Compares a candidate's trials with a baseline's, point by point and
+metric by metric; "~" marks no significant difference. A regression is a
+change beyond the metric's threshold by more than the measured noise; the
+chance of any false regression in a run is at most --alpha. The method:
+docs/ci-gate.md.`,
+	examples: []string{
+		"iaasbench gate --baseline main.jsonl --candidate pr.jsonl",
+		"iaasbench gate --baseline main.jsonl --candidate pr.jsonl --thresholds 'throughput=-5%,p99=+10%' --markdown gate.md",
+		"iaasbench gate --results runs/ci-gate-ab-20250101T120000Z.jsonl --json -",
+		"iaasbench gate run --baseline-url main:8001 --candidate-url pr:8001",
+	},
+	after: gateExitCodes,
+}
 
 // gateFlags are the comparison's flags, shared by 'gate' and 'gate run'.
 type gateFlags struct {
@@ -48,13 +50,13 @@ type gateFlags struct {
 
 func addGateFlags(fs *flag.FlagSet) *gateFlags {
 	return &gateFlags{
-		thresholds: fs.String("thresholds", "", `per-metric thresholds, e.g. "throughput=-5%,p99=+10%,usd_per_million=+5%" (default: the scenario's gate thresholds, else those); "off" stops a metric from gating`),
-		ref:        fs.String("reference", "", `normalise by a reference point measured in the same run, e.g. "model=calibrated" (default: the scenario's gate.reference)`),
-		alpha:      fs.Float64("alpha", gate.DefaultAlpha, "family-wise error rate: the largest chance of any false regression in the run; intervals are printed at 1-alpha"),
-		minTrials:  fs.Int("min-trials", 0, "fewest ok trials per side to compare (default: the scenario's gate.min_trials, else 5)"),
-		md:         fs.String("markdown", "", "also write a Markdown summary (for a pull-request comment) to this file"),
-		junit:      fs.String("junit", "", "also write JUnit XML to this file"),
-		json:       fs.String("json", "", `also write the report as JSON to this file; "-" writes it to stdout instead of the table`),
+		thresholds: fs.String("thresholds", "", "per-metric `THRESHOLDS`, e.g. throughput=-5%,p99=+10%; off stops a metric from gating (default: the scenario's)"),
+		ref:        fs.String("reference", "", "normalise by the reference `POINT` measured in the same run, e.g. model=calibrated (default: the scenario's)"),
+		alpha:      fs.Float64("alpha", gate.DefaultAlpha, "family-wise error rate `ALPHA`: the largest chance of any false regression in the run"),
+		minTrials:  fs.Int("min-trials", 0, "fewest ok trials `N` per side to compare (default: the scenario's, else 5)"),
+		md:         fs.String("markdown", "", "also write a Markdown summary (for a pull request) to `FILE`"),
+		junit:      fs.String("junit", "", "also write JUnit XML to `FILE`"),
+		json:       fs.String("json", "", "also write the report as JSON to `FILE`; - writes it to stdout instead of the table"),
 	}
 }
 
@@ -138,15 +140,12 @@ func writeFile(path string, write func(io.Writer) error) error {
 
 // parseGateFlags parses args; a bad flag is exit 2 (1 would read as a
 // regression), -h exits 0.
-func parseGateFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+func parseGateFlags(fs *cmdFlags, args []string, out io.Writer) error {
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &exitError{2, err}
-	}
-	if fs.NArg() > 0 {
-		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	return nil
 }
@@ -155,17 +154,12 @@ func runGate(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "run" {
 		return runGateRun(ctx, args[1:], out)
 	}
-	fs := newFlags("gate", os.Stderr)
-	base := fs.String("baseline", "", "results of the baseline sweep (JSONL)")
-	cand := fs.String("candidate", "", "results of the candidate sweep (JSONL)")
-	ab := fs.String("results", "", "results of an interleaved run (from 'gate run'): both sides in one file")
-	g := addGateFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), gateUsage)
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), gateExitCodes)
-	}
-	if err := parseGateFlags(fs, args); err != nil {
+	fs := newCmdFlags("gate", gateHelp)
+	base := fs.String("baseline", "", "results `FILE` of the baseline sweep (JSONL)")
+	cand := fs.String("candidate", "", "results `FILE` of the candidate sweep (JSONL)")
+	ab := fs.String("results", "", "results `FILE` of gate run: both sides in one file")
+	g := addGateFlags(fs.FlagSet)
+	if err := parseGateFlags(fs, args, out); err != nil {
 		return err
 	}
 	var baseRecs, candRecs []results.Record

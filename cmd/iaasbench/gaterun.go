@@ -18,51 +18,40 @@ import (
 	"github.com/iaasbench/iaasbench/sweep"
 )
 
-const gateRunUsage = `usage: iaasbench gate run --scenario S [side flags] [flags]
-
-Measures a baseline and a candidate alternately, trial by trial, over the
-scenario's grid (AB, BA, AB, … at each point), writes both sides' records
-to one results file (labelled by side), then gates the candidate against
-the baseline as 'iaasbench gate --results FILE' would. Measured in the same
-minutes, both sides see the same machine: drift and noisy neighbours do
-not show as a difference.
-
-Each side is the scenario, changed by its side flags:
-  --baseline-url / --candidate-url      gRPC addresses of running servers (Triton
-                                        or 'iaasbench serve'): two builds side by side
-  --baseline-model / --candidate-model  another model name in the repository
-  --baseline-repo / --candidate-repo    another model repository (embedded target)
-An embedded side runs in-process servers of its own, on loopback. With no
-side flags both sides are the same: an A/A run, which shows the gate's own
-false alarms on this machine (it should pass with every row "~").
-The grid is always measured whole (a search strategy is not used).
-
-flags:
-`
+var gateRunHelp = help{
+	usage: "gate run [--scenario S] [--baseline-url|-model|-repo X] [--candidate-url|-model|-repo X] [flags]",
+	about: `Measures a baseline and a candidate alternately, trial by trial (AB, BA,
+AB, ... at each point of the scenario's whole grid), writes both sides to
+one results file, then gates as gate --results FILE would. Each side is
+the scenario changed by its side flags; with none, an A/A run shows the
+gate's own false alarms on this machine. docs/ci-gate.md explains.`,
+	examples: []string{
+		"iaasbench gate run",
+		"iaasbench gate run --baseline-url main-build:8001 --candidate-url pr-build:8001",
+		"iaasbench gate run --scenario ci-gate-12 --candidate-repo ./models-pr --markdown gate.md",
+		"iaasbench gate run --candidate-model mlp_v2 --json -",
+	},
+	after: gateExitCodes,
+}
 
 // runGateRun ignores main's context: like sweep, it handles the signals
 // itself so that the first Ctrl-C still gates what was measured.
 func runGateRun(_ context.Context, args []string, out io.Writer) error {
-	fs := newFlags("gate run", os.Stderr)
-	name := fs.String("scenario", "ci-gate", "built-in scenario name or YAML file")
+	fs := newCmdFlags("gate run", gateRunHelp)
+	name := fs.String("scenario", "ci-gate", "built-in scenario `NAME` or YAML file")
 	side := map[string]struct{ url, model, repo *string }{}
 	for _, s := range []string{results.SideBaseline, results.SideCandidate} {
 		side[s] = struct{ url, model, repo *string }{
-			fs.String(s+"-url", "", "comma-separated gRPC addresses of the "+s+"'s servers (a remote target)"),
-			fs.String(s+"-model", "", "the "+s+"'s model name (default: the scenario's workload.model)"),
-			fs.String(s+"-repo", "", "the "+s+"'s model repository directory (embedded or local target)"),
+			fs.String(s+"-url", "", "the "+s+"'s servers, `ADDRS` comma-separated (a remote target)"),
+			fs.String(s+"-model", "", "the "+s+"'s `MODEL` name (default: the scenario's)"),
+			fs.String(s+"-repo", "", "the "+s+"'s model repository `DIR` (embedded or local target)"),
 		}
 	}
-	resultsFile := fs.String("results", "", "results file for both sides; must be new (default <results-dir>/<scenario>-ab-<UTC time>.jsonl)")
-	resultsDir := fs.String("results-dir", sweep.DefaultDir, "directory for the default results file")
-	attempts := fs.Int("attempts", sweep.DefaultOptions().Attempts, "tries per trial: a trial that fails is tried again until it has been tried this often (at least 1)")
-	g := addGateFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), gateRunUsage)
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), gateExitCodes)
-	}
-	if err := parseGateFlags(fs, args); err != nil {
+	resultsFile := fs.String("results", "", "new results `FILE` for both sides (default DIR/SCENARIO-ab-TIME.jsonl)")
+	resultsDir := fs.String("results-dir", sweep.DefaultDir, "`DIR` of the default results file")
+	attempts := fs.Int("attempts", sweep.DefaultOptions().Attempts, "tries per trial: a failed trial is tried again up to `N` times in all (at least 1)")
+	g := addGateFlags(fs.FlagSet)
+	if err := parseGateFlags(fs, args, out); err != nil {
 		return err
 	}
 	s, err := scenarios.Resolve(*name)

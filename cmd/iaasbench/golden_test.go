@@ -46,9 +46,6 @@ var helpPaths = [][]string{
 // helpPending are commands whose help is being rewritten (remove when
 // done; the test then covers them).
 var helpPending = map[string]bool{
-	"iaasbench": true, "serve": true, "sweep": true, "agent": true, "profile": true,
-	"report": true, "simulate": true, "version": true, "gate": true, "gate-run": true,
-	"k8s": true, "k8s-manifests": true,
 }
 
 // Every command and sub-command answers -h and --help with exit status

@@ -174,8 +174,18 @@ func dispatch(cmd string, h help, subs []subcommand, def string, args []string, 
 }
 
 func writeGroupHelp(w io.Writer, h help, subs []subcommand) {
+	writeList(w, h, "sub-commands", subs)
+	if h.after != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimRight(h.after, "\n"))
+	}
+}
+
+// writeList writes h (without its after) and then the list of commands
+// under title.
+func writeList(w io.Writer, h help, title string, subs []subcommand) {
+	h.after = ""
 	h.write(w, nil)
-	fmt.Fprintln(w, "\nsub-commands:")
+	fmt.Fprintf(w, "\n%s:\n", title)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range subs {
 		fmt.Fprintf(tw, "  %s\t%s\n", s.name, s.summary)

@@ -18,17 +18,33 @@ import (
 // runK8s holds the Kubernetes helpers; the sweep itself runs with
 // `iaasbench sweep` on a scenario whose target.kind is kubernetes.
 func runK8s(_ context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "manifests" {
-		return fmt.Errorf("usage: iaasbench k8s manifests --scenario S [--config FILE] [--sweep-id ID] [--agents K --coordinator ADDR]")
-	}
-	fs := newFlags("k8s manifests", os.Stderr)
-	name := fs.String("scenario", "quickstart", "built-in scenario name or YAML file")
-	cfgFile := fs.String("config", "", "YAML file with the target.kubernetes settings (overrides the scenario's)")
-	repo := fs.String("model-repository", "", "override target.kubernetes.model_repository")
-	sweepID := fs.String("sweep-id", "dry-run", "sweep ID the labels name (a sweep uses its own)")
-	agents := fs.Int("agents", 0, "also print the Job of K load agents")
-	coordinator := fs.String("coordinator", "", "coordinator address the agents dial (with --agents)")
-	if err := fs.Parse(args[1:]); err != nil {
+	return dispatch("k8s", help{
+		usage: "k8s <manifests> [flags]",
+		about: `Kubernetes helpers. A sweep of a scenario whose target.kind is kubernetes
+creates these objects itself; docs/kubernetes.md explains the settings.`,
+		examples: []string{"iaasbench k8s manifests --scenario quickstart --config k8s.yaml | kubectl apply --dry-run=server -f -"},
+	}, []subcommand{
+		{"manifests", "print the Service, Deployments (and agents' Job) a sweep of a scenario applies", k8sManifests},
+	}, "", args, out)
+}
+
+func k8sManifests(args []string, out io.Writer) error {
+	fs := newCmdFlags("k8s manifests", help{
+		usage: "k8s manifests [--scenario S] [--config FILE] [--sweep-id ID] [--agents K --coordinator ADDR]",
+		about: `Prints the objects a sweep of the scenario applies, as YAML: the Service,
+a Deployment per (servers, gpus) shape and the agents' Job.`,
+		examples: []string{
+			"iaasbench k8s manifests --scenario quickstart --model-repository s3://bucket/models",
+			"iaasbench k8s manifests --scenario mine.yaml --config k8s.yaml --agents 4 --coordinator 10.0.0.5:7070",
+		},
+	})
+	name := fs.String("scenario", "quickstart", "built-in scenario `NAME` or YAML file")
+	cfgFile := fs.String("config", "", "YAML `FILE` of target.kubernetes settings (replaces the scenario's)")
+	repo := fs.String("model-repository", "", "the model repository `URI` (replaces target.kubernetes.model_repository)")
+	sweepID := fs.String("sweep-id", "dry-run", "sweep `ID` the labels name (a sweep uses its own)")
+	agents := fs.Int("agents", 0, "also print the Job of `K` load agents")
+	coordinator := fs.String("coordinator", "", "coordinator `ADDR` the agents dial (with --agents)")
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	s, err := scenarios.Resolve(*name)

@@ -28,17 +28,44 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":     {"run the embedded Triton-compatible inference server", runServe},
 		"measure":   {"measure one configuration of a served model", runMeasure},
-		"scenarios": {"list, show, check or import scenarios (list | show NAME | check FILE | import --model-analyzer FILE)", runScenarios},
-		"results":   {"list sweeps, print a sweep's table, export CSV (ls | show FILE | csv FILE)", runResults},
-		"sweep":     {"sweep a scenario against live servers (default: quickstart on the embedded server)", runSweep},
-		"agent":     {"a load agent: take measurement plans from a coordinator and return results", runAgent},
-		"profile":   {"derive a device profile (service time per batch size) from a real server", runProfile},
-		"report":    {"write the PNG report of a sweep (--results FILE --out DIR)", runReport},
-		"gate":      {"compare two sweeps and fail on a real performance regression", runGate},
-		"k8s":       {"Kubernetes helpers (manifests --scenario S)", runK8s},
-		"simulate":  {"simulate a scenario with a discrete-event model of servers, GPUs and clients", runSimulate},
-		"cost":      {"re-evaluate a sweep under other prices, constraints or objective, without measuring again", runCost},
+		"scenarios": {"list, show, check or import scenarios", runScenarios},
+		"results":   {"list sweeps, print a sweep's points, export them as CSV", runResults},
+		"sweep":     {"sweep a scenario's points against servers (default: quickstart, embedded)", runSweep},
+		"agent":     {"a load agent: measure the plans of a coordinator", runAgent},
+		"profile":   {"derive a device profile (service time per batch size) from a server", runProfile},
+		"report":    {"write the figures and operating point of a sweep", runReport},
+		"gate":      {"compare two sweeps; fail on a real performance regression", runGate},
+		"k8s":       {"Kubernetes helpers: print a scenario's manifests", runK8s},
+		"simulate":  {"simulate a scenario with a discrete-event model", runSimulate},
+		"cost":      {"re-evaluate a sweep under other prices, constraints or objective", runCost},
+		"version":   {"print the version", runVersion},
 	}
+}
+
+var mainHelp = help{
+	usage: "<command> [flags]",
+	about: `Finds the cheapest way to serve inference on Triton: measures latency,
+throughput and expense across serving configurations, fits cost surfaces
+and chooses the operating point. With no command it sweeps the quickstart
+scenario on the embedded server.`,
+	examples: []string{
+		"iaasbench",
+		"iaasbench scenarios list",
+		"iaasbench sweep --scenario batching-delay",
+		"iaasbench sweep --url triton:8001 --scenario quickstart",
+		"iaasbench results show runs/quickstart-1a2b3c.jsonl",
+		"iaasbench gate --baseline main.jsonl --candidate pr.jsonl",
+	},
+	after: "Run 'iaasbench <command> -h' for a command's flags. IAASBENCH_LOG=debug for more logs.",
+}
+
+func runVersion(_ context.Context, args []string, out io.Writer) error {
+	fs := newCmdFlags("version", help{usage: "version", about: "Prints the version of iaasbench.", examples: []string{"iaasbench version"}})
+	if err := fs.parseFlagsOnly(args, out); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "iaasbench", version)
+	return nil
 }
 
 // exitError carries a specific exit code (e.g. the gate's 1 and 2).
@@ -61,18 +88,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		args = []string{"sweep"}
 	}
 	name := args[0]
-	if name == "-h" || name == "--help" || name == "help" {
+	if isHelp(name) {
 		usage(stdout, cmds)
 		return 0
 	}
-	if name == "version" || name == "--version" {
-		fmt.Fprintln(stdout, "iaasbench", version)
-		return 0
+	if name == "--version" {
+		name = "version"
 	}
 	c, ok := cmds[name]
 	if !ok {
-		fmt.Fprintf(stderr, "iaasbench: unknown command %q\n\n", name)
-		usage(stderr, cmds)
+		fmt.Fprintf(stderr, "iaasbench: unknown command %q (iaasbench -h lists the commands)\n", name)
 		return 2
 	}
 	ctx, stop := withSignals(context.Background())
@@ -96,18 +121,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// usage is the top-level help: mainHelp with the commands in between.
 func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: iaasbench <command> [flags]   (no command: sweep the quickstart scenario)")
-	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	subs := make([]subcommand, len(names))
+	for i, n := range names {
+		subs[i] = subcommand{name: n, summary: cmds[n].summary}
 	}
-	fmt.Fprintln(w, "\nRun 'iaasbench <command> -h' for a command's flags. IAASBENCH_LOG=debug for more logs.")
+	h := mainHelp
+	h.after = ""
+	writeList(w, h, "commands", subs)
+	fmt.Fprintf(w, "\n%s\n", mainHelp.after)
 }
 
 func logLevel() slog.Level {

@@ -17,15 +17,24 @@ import (
 // runProfile derives a device profile (service time per batch size) from
 // measurements against a real server, for emulation and simulation.
 func runProfile(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("profile", os.Stderr)
-	url := fs.String("url", "", "address of the server to profile (a real Triton on a GPU, typically): "+addressHelp)
-	conn := addConnFlags(fs)
-	model := fs.String("model", "mlp", "model to profile")
-	batches := fs.String("batches", "1,2,4,8,16,32,64,128,256,512,1024", "batch sizes to measure")
-	dur := fs.Duration("duration", 2*time.Second, "measured time per batch size (after a 300 ms warm-up)")
-	deviceName := fs.String("device", "", "name of the device, e.g. \"NVIDIA A100 80GB\" (default: from the server's metrics or 'unknown')")
-	outFile := fs.String("out", "", "write the profile JSON here (default stdout)")
-	if err := fs.Parse(args); err != nil {
+	fs := newCmdFlags("profile", help{
+		usage: "profile --url ADDR [flags]",
+		about: `Measures a model's service time per batch size on a real server (a
+Triton on a GPU, typically) and writes a device profile (JSON) for
+emulated GPUs (serve --gpu-profile) and the simulator (docs/simulate.md).`,
+		examples: []string{
+			"iaasbench profile --url gpu-host:8001 --model mlp --device \"NVIDIA A100\" --out a100.json",
+			"iaasbench profile --url gpu-host:8001 --batches 1,8,64 --duration 5s",
+		},
+	})
+	url := fs.String("url", "", "`ADDR` of the server to profile: "+addressHelp)
+	conn := addConnFlags(fs.FlagSet)
+	model := fs.String("model", "mlp", "`MODEL` to profile")
+	batches := fs.String("batches", "1,2,4,8,16,32,64,128,256,512,1024", "batch `SIZES` to measure, comma-separated")
+	dur := fs.Duration("duration", 2*time.Second, "measured `TIME` per batch size, e.g. 5s (after a 300 ms warm-up)")
+	deviceName := fs.String("device", "", "`NAME` of the device, e.g. \"NVIDIA A100 80GB\" (default: unknown)")
+	outFile := fs.String("out", "", "write the profile JSON to `FILE` (default stdout)")
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	if *url == "" {

@@ -15,15 +15,24 @@ import (
 )
 
 func runReport(_ context.Context, args []string, out io.Writer) error {
-	fs := newFlags("report", os.Stderr)
-	file := fs.String("results", "", "results file of a sweep (JSONL)")
-	dir := fs.String("out", "", "directory for the report (default: the results file's path without .jsonl)")
-	surface := fs.String("surface", "", "two dimensions for the cost-surface figure, e.g. instances,clients")
-	if err := fs.Parse(args); err != nil {
+	fs := newCmdFlags("report", help{
+		usage: "report --results FILE [--out DIR] [--surface DIM,DIM]",
+		about: `Draws a sweep's figures (PNG, index.html, README.md for a pull request)
+and prints its operating point, under the cost model of the sweep's own
+scenario (cost re-evaluates it under another).`,
+		examples: []string{
+			"iaasbench report --results runs/quickstart-1a2b3c.jsonl",
+			"iaasbench report --results runs/quickstart-1a2b3c.jsonl --out report/ --surface instances,clients",
+		},
+	})
+	file := fs.String("results", "", "results `FILE` of a sweep (JSONL)")
+	dir := fs.String("out", "", "report `DIR` (default: the results file's path without .jsonl)")
+	surface := fs.String("surface", "", "two `DIMS` for the cost-surface figure, e.g. instances,clients")
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	if *file == "" {
-		return fmt.Errorf("need --results FILE (see iaasbench results ls)")
+		return fmt.Errorf("need --results FILE (see iaasbench results ls; -h for help)")
 	}
 	recs, err := results.ReadFile(*file)
 	if err != nil {

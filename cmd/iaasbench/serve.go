@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"time"
 
@@ -15,23 +14,37 @@ import (
 	"github.com/iaasbench/iaasbench/server"
 )
 
+var serveHelp = help{
+	usage: "serve [flags]",
+	about: `Runs the embedded Triton-compatible server: gRPC, KServe v2 HTTP/REST and
+Prometheus metrics, the built-in models or a model repository, emulated
+GPUs. TLS and tokens: README.md; memory bounds: README.md, Overload and memory.`,
+	examples: []string{
+		"iaasbench serve",
+		"iaasbench serve --emulated-gpus 2",
+		"iaasbench serve --repo models/ --addr 0.0.0.0:8001 --http-addr off",
+		"iaasbench serve --tls-cert srv.pem --tls-key srv.key --auth-token-file token",
+		"iaasbench serve --max-queue 4 --max-inflight-bytes 1GiB",
+	},
+}
+
 func runServe(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("serve", os.Stderr)
-	addr := fs.String("addr", "127.0.0.1:8001", "gRPC listen address (loopback unless you mean otherwise)")
-	metrics := fs.String("metrics-addr", "127.0.0.1:8002", `Prometheus metrics address, or "off"`)
-	httpAddr := fs.String("http-addr", "127.0.0.1:8000", `KServe v2 HTTP/REST address (Triton's port), or "off"`)
-	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve gRPC and HTTP over TLS (with --tls-key)")
-	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
-	tlsClientCA := fs.String("tls-client-ca", "", "PEM CA bundle: require client certificates signed by it (mutual TLS)")
-	tokenFile := fs.String("auth-token-file", "", "file holding a bearer token every request must carry (authorization: Bearer <token>)")
-	exemptHealth := fs.Bool("auth-exempt-health", false, "with --auth-token-file: leave the health checks (live, ready, model ready) open for probes")
-	repo := fs.String("repo", "", "model repository directory in Triton's layout (default: the built-in models)")
-	maxQueue := fs.Int("max-queue", 1024, "requests a model may queue before the server answers UNAVAILABLE (Triton's max_queue_size; a model's own dynamic_batching.default_queue_policy wins)")
-	maxInflight := fs.String("max-inflight-bytes", "auto", `memory for inference requests in flight (bodies, decoded tensors, outputs), e.g. 2GiB; past it an inference request gets RESOURCE_EXHAUSTED (HTTP 503) before its body is read, a streamed one waits; "auto": a sixteenth of RAM or the cgroup limit; "off": no limit`)
-	gpus := fs.Int("emulated-gpus", 0, "number of emulated GPU devices; KIND_GPU and KIND_AUTO instance groups (the built-in models') run on them")
-	profile := fs.String("gpu-profile", "h200-mlp", "device profile for the mlp model on emulated GPUs (built-in name or JSON file)")
-	pprofAddr := fs.String("pprof", "", "serve Go's profiles (go tool pprof http://ADDR/debug/pprof/profile) on this loopback address; off by default")
-	if err := fs.Parse(args); err != nil {
+	fs := newCmdFlags("serve", serveHelp)
+	addr := fs.String("addr", "127.0.0.1:8001", "gRPC listen `ADDR` (loopback unless you mean otherwise)")
+	metrics := fs.String("metrics-addr", "127.0.0.1:8002", "Prometheus metrics `ADDR`, or off")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8000", "KServe v2 HTTP/REST `ADDR`, or off")
+	tlsCert := fs.String("tls-cert", "", "serve gRPC and HTTP over TLS with this PEM certificate `FILE` (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
+	tlsClientCA := fs.String("tls-client-ca", "", "require client certificates signed by this PEM CA `FILE` (mutual TLS)")
+	tokenFile := fs.String("auth-token-file", "", "require the bearer token held in `FILE` on every request")
+	exemptHealth := fs.Bool("auth-exempt-health", false, "with --auth-token-file: leave the health checks open for probes")
+	repo := fs.String("repo", "", "model repository `DIR` in Triton's layout (default: the built-in models)")
+	maxQueue := fs.Int("max-queue", 1024, "`N` requests a model may queue before the server answers UNAVAILABLE (a model's own queue policy wins)")
+	maxInflight := fs.String("max-inflight-bytes", "auto", "memory `SIZE` for requests in flight, e.g. 2GiB; auto: a sixteenth of RAM or the cgroup limit; off: no limit")
+	gpus := fs.Int("emulated-gpus", 0, "`N` emulated GPUs; KIND_GPU and KIND_AUTO instance groups run on them")
+	profile := fs.String("gpu-profile", "h200-mlp", "device `PROFILE` of the mlp model on emulated GPUs: built-in name or JSON file")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles on this loopback `ADDR` (go tool pprof http://ADDR/debug/pprof/profile)")
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
 	}
 	if *maxQueue <= 0 {

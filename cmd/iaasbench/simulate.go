@@ -10,11 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/iaasbench/iaasbench/device"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/server"
@@ -22,41 +19,39 @@ import (
 	"github.com/iaasbench/iaasbench/sweep"
 )
 
-const simulateUsage = `usage: iaasbench simulate --scenario S [--profile P] [--out FILE] [--overhead-us N] [--host-cores N]
-       iaasbench simulate [--scenario S] --compare MEASURED.jsonl [--out FILE]
-
-Simulates every point of a scenario with a discrete-event model of servers,
-devices, instances, Triton's schedulers and clients, and writes records
+var simulateHelp = help{
+	usage: "simulate --scenario S [--profile P] [--out FILE] [flags]\n       iaasbench simulate [--scenario S] --compare MEASURED.jsonl [--out FILE] [flags]",
+	about: `Simulates every point of a scenario with a discrete-event model of
+servers, devices, Triton's schedulers and clients and writes records
 labelled "simulated"; --compare predicts a measured sweep and prints the
-errors. How the model works and what --compare fits: docs/simulate.md.
-
-Writing a results file takes it as its only writer (like a sweep). Exit
-status where simulate writes one: 0 every point simulated; 3 some points
-could not be simulated (their reasons are in the file); 4 none could;
-130/143 stopped by SIGINT/SIGTERM; 1 any other error.
-
-Flags:
-`
+errors. The model and what --compare fits: docs/simulate.md.`,
+	examples: []string{
+		"iaasbench simulate --scenario quickstart",
+		"iaasbench simulate --scenario batching-delay --profile a100.json --out runs/a100.jsonl",
+		"iaasbench simulate --compare runs/sim-validation-1a2b3c.jsonl",
+		"iaasbench simulate --compare runs/quickstart-1a2b3c.jsonl --fit-service --host-cores 2",
+	},
+	after: `exit status (when a results file is written): 0 every point simulated;
+3 some points could not be (reasons in the file); 4 none could;
+130/143 stopped by SIGINT/SIGTERM; 1 any other error.`,
+}
 
 func runSimulate(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("simulate", os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), simulateUsage)
-		fs.PrintDefaults()
-	}
-	name := fs.String("scenario", "", "scenario: built-in name or YAML file (with --compare, default: the scenario in the measured file's header)")
-	profileName := fs.String("profile", "", "device profile: built-in name (h200-mlp) or JSON file (default: the scenario's server.emulated_gpu_profile or h200-mlp; for the calibrated model its configured service time)")
-	outPath := fs.String("out", "", "results file to write (default results/<scenario>-<hash>-simulated.jsonl; with --compare only when given)")
-	overheadFlag := fs.String("overhead-us", "", fmt.Sprintf("client/network time per request outside the server, in µs (default %g; with --compare fitted from the measurements)", float64(simulate.DefaultOverhead)/1e3))
-	hostCores := fs.Int("host-cores", 0, "make the overhead CPU work on this many shared cores (0: pure latency, unlimited host; with --compare of an embedded sweep default: the measuring machine's cores, fitted)")
-	seed := fs.Uint64("seed", 1, "random seed (Poisson arrivals, jitter); the same seed gives the same figures")
-	compare := fs.String("compare", "", "measured results file of the same scenario: print measured vs simulated per point")
-	fitService := fs.Bool("fit-service", false, "with --compare: also fit a constant added to the profile's service time from the servers' compute time at one request in flight (for devices that do not keep to their profile)")
-	if err := fs.Parse(args); err != nil {
+	fs := newCmdFlags("simulate", simulateHelp)
+	name := fs.String("scenario", "", "built-in scenario `NAME` or YAML file (with --compare, default: the measured file's)")
+	profileName := fs.String("profile", "", "device `PROFILE`: built-in name or JSON file (default: the scenario's)")
+	outPath := fs.String("out", "", "results `FILE` to write (default runs/SCENARIO-HASH-simulated.jsonl; with --compare only if given)")
+	overheadFlag := fs.String("overhead-us", "", fmt.Sprintf("client and network time per request outside the server, in `µs` (default %g; with --compare fitted)", float64(simulate.DefaultOverhead)/1e3))
+	hostCores := fs.Int("host-cores", 0, "run the overhead's CPU work on `N` shared cores (0: unlimited host; with --compare of an embedded sweep: fitted)")
+	seed := fs.Uint64("seed", 1, "random `SEED` (arrivals, jitter): the same seed gives the same figures")
+	compare := fs.String("compare", "", "print measured against simulated per point of this measured results `FILE`")
+	fitService := fs.Bool("fit-service", false, "with --compare: also fit a constant added to the profile's service time")
+	pos, err := fs.parse(args, out)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (see iaasbench simulate -h)", fs.Args())
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected arguments %q (see iaasbench simulate -h)", pos)
 	}
 	overheadUS := -1.0 // not given
 	if *overheadFlag != "" {
@@ -73,7 +68,6 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { hostCoresSet = hostCoresSet || f.Name == "host-cores" })
 	var measured []results.Record
 	var s *scenarios.Scenario
-	var err error
 	if *compare != "" {
 		if measured, err = results.ReadFile(*compare); err != nil {
 			return err
@@ -100,7 +94,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	profile, err := simulationProfile(s, model, *profileName)
+	profile, err := simulate.ProfileFor(s, model, *profileName)
 	if err != nil {
 		return err
 	}
@@ -113,10 +107,9 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	if *compare != "" {
-		if hdr := results.HeaderOf(measured); hdr != nil && *name != "" {
-			if ms, _, err := scenarios.ParseRecorded([]byte(hdr.ScenarioYAML), *compare); err == nil && ms.Hash() != s.Hash() {
-				fmt.Fprintf(out, "note: %s measured scenario %s (hash %s), not %s (hash %s): points are matched by coordinates only\n",
-					*compare, ms.Name, ms.Hash(), s.Name, s.Hash())
+		if *name != "" {
+			if note := simulate.MeasuredElsewhere(measured, *compare, s); note != "" {
+				fmt.Fprintln(out, "note:", note)
 			}
 		}
 		cores := *hostCores
@@ -147,7 +140,7 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	if path == "" {
 		path = filepath.Join(sweep.DefaultDir, fmt.Sprintf("%s-%s-simulated.jsonl", s.Name, s.Hash()))
 	}
-	w, err := openSimulatedFile(path)
+	w, err := simulate.CreateFile(path)
 	if err != nil {
 		return err
 	}
@@ -160,7 +153,9 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return err
 	}
-	printSimulated(out, recs)
+	if err := simulate.WriteTable(out, recs); err != nil {
+		return err
+	}
 	host := ""
 	if opts.Host != nil {
 		host = fmt.Sprintf(", host %d cores", opts.Host.Cores)
@@ -168,63 +163,6 @@ func runSimulate(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "simulated %d points of %s in %v (overhead %.1f µs%s, profile %s): %s\n",
 		len(recs), s.Name, time.Since(start).Round(time.Millisecond), float64(opts.Overhead)/1e3, host, profile.Device, path)
 	return simulatedOutcome(ctx, recs, len(s.Points()), path)
-}
-
-// simulationProfile picks the service-time profile: the flag, else the
-// calibrated model's own line, else the scenario's emulated GPU profile.
-func simulationProfile(s *scenarios.Scenario, m simulate.Model, flag string) (*device.Profile, error) {
-	if flag != "" {
-		return device.Load(flag)
-	}
-	if m.Calibrated {
-		return simulate.CalibratedProfile(m, s.Server.Calibrated), nil
-	}
-	p, err := device.Load(s.Server.EmulatedGPUProfile)
-	if err != nil {
-		return nil, fmt.Errorf("scenario %s: server.emulated_gpu_profile: %w", s.Name, err)
-	}
-	return p, nil
-}
-
-// openSimulatedFile creates path afresh, as its only writer. A simulation
-// is reproducible, so an earlier simulated file there is replaced; a file
-// of measurements is never touched.
-func openSimulatedFile(path string) (*results.Writer, error) {
-	check := func() error {
-		st, err := os.Stat(path)
-		if err != nil || st.Size() == 0 {
-			return nil
-		}
-		recs, err := results.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("%s exists and is not a results file: %w", path, err)
-		}
-		if hdr := results.HeaderOf(recs); hdr == nil || hdr.Target != scenarios.TargetSimulated {
-			return fmt.Errorf("%s exists and holds measurements: choose another --out", path)
-		}
-		return nil
-	}
-	// Checked before the lock, so that a foreign file is not even
-	// repaired, and again under it, where it cannot change any more.
-	if err := check(); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("results directory: %w", err)
-	}
-	w, err := results.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := check(); err != nil {
-		w.Close()
-		return nil, err
-	}
-	if err := w.Truncate(); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("replace %s: %w", path, err)
-	}
-	return w, nil
 }
 
 // simulatedOutcome maps the records of a simulation of planned points to
@@ -260,41 +198,14 @@ func simulatedOutcome(ctx context.Context, recs []results.Record, planned int, p
 
 // writeSimulated writes the records of a comparison to path.
 func writeSimulated(out io.Writer, s *scenarios.Scenario, opts simulate.Options, path string, recs []results.Record) error {
-	w, err := openSimulatedFile(path)
+	w, err := simulate.CreateFile(path)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	hdr := simulate.Header(s, opts)
-	if err := w.Append(hdr); err != nil {
+	if err := simulate.WriteRecords(w, s, opts, recs); err != nil {
 		return err
-	}
-	for _, r := range recs {
-		r.SweepID = hdr.SweepID
-		if err := w.Append(r); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(out, "simulated records: %s\n", path)
 	return simulatedOutcome(context.Background(), recs, len(recs), path)
-}
-
-func printSimulated(out io.Writer, recs []results.Record) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "servers\tgpus\tinstances\tclients\trate\tbatch\tthr (inf/s)\tp50 (ms)\tp99 (ms)\tGPU util %\tstatus\t")
-	for _, r := range recs {
-		p := r.Point
-		m := r.Measurement
-		if m == nil {
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%g\t%d\t-\t-\t-\t-\t%s: %s\t\n", p.Servers, p.GPUs, p.Instances, p.Clients, p.Rate, p.BatchSize, r.Status, r.Reason)
-			continue
-		}
-		util := "-"
-		if m.Telemetry != nil && p.GPUs > 0 {
-			util = fmt.Sprintf("%.0f", m.Telemetry.GPUUtilMean)
-		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%g\t%d\t%.0f\t%.3f\t%.3f\t%s\t%s\t\n", p.Servers, p.GPUs, p.Instances, p.Clients, p.Rate, p.BatchSize,
-			m.ThroughputIPS, m.Latency.P50US/1e3, m.Latency.P99US/1e3, util, strings.TrimSpace(string(r.Status)))
-	}
-	tw.Flush()
 }

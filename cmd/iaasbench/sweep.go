@@ -11,56 +11,48 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/iaasbench/iaasbench/agent"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 	"github.com/iaasbench/iaasbench/sweep"
 )
 
-const sweepUsage = `usage: iaasbench sweep [--scenario S] [--url ADDR,...] [--results FILE] [--report DIR|off] [--attempts N]
-
-Sweeps a scenario's points against live servers (default: quickstart on the
-embedded server), appending each point's record to a results file as it is
-measured (an existing file of the same scenario is resumed), then prints the
-operating point and writes the report. One sweep writes a results file at a
-time: a second one on the same file stops at once, naming the first's pid.
-
-Signals: the first Ctrl-C (SIGINT) stops after the point in flight, a second
-aborts it; SIGTERM aborts the point in flight at once. What was measured is
-kept either way; run the same command again to resume.
-
-Exit status:
+var sweepHelp = help{
+	usage: "sweep [--scenario S] [--url ADDR,...] [--results FILE] [--report DIR|off] [flags]",
+	about: `Measures a scenario's points (default: quickstart on the embedded server),
+appending each to a results file as it is measured (a file of the same
+scenario is resumed), then prints the operating point and writes the
+report. The first Ctrl-C stops after the point in flight, a second (or
+SIGTERM) aborts it; run the same command again to resume.`,
+	examples: []string{
+		"iaasbench sweep",
+		"iaasbench sweep --scenario batching-delay --report off",
+		"iaasbench sweep --scenario quickstart --url triton:8001",
+		"iaasbench sweep --scenario mine.yaml --results runs/mine.jsonl --attempts 3",
+		"iaasbench sweep --url https://gw.example.com/mlp --ca-cert ca.pem -H 'Authorization: Bearer ${TOKEN}'",
+	},
+	after: `exit status:
   0    every planned point has an ok record
   1    the sweep could not run (flags, scenario, results file in use or
        unreadable, target failed to start) or the report failed
-  3    some planned points failed every attempt or are incomplete (the
-       summary says how many; reasons: iaasbench results show FILE)
+  3    some planned points failed every attempt or are incomplete
+       (reasons: iaasbench results show FILE)
   4    nothing could be measured: no planned point has an ok record
   130  stopped by SIGINT (Ctrl-C)
-  143  stopped by SIGTERM
-
-Flags:
-`
+  143  stopped by SIGTERM`,
+}
 
 func runSweep(ctx context.Context, args []string, out io.Writer) error {
 	def := sweep.DefaultOptions()
-	fs := newFlags("sweep", os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), sweepUsage)
-		fs.PrintDefaults()
-	}
-	name := fs.String("scenario", "quickstart", "built-in scenario name or YAML file")
-	resultsFile := fs.String("results", "", "results file (default <results-dir>/<scenario>-<hash>.jsonl; an existing file is resumed)")
-	resultsDir := fs.String("results-dir", def.ResultsDir, "directory for results files")
-	reportDir := fs.String("report", "", "report directory (default: the results file's path without .jsonl); \"off\" skips the figures (the operating point is still printed)")
-	url := fs.String("url", "", "comma-separated server addresses, "+addressHelp+": sweep these servers instead of the scenario's target (its cost model, constraints and objective stay)")
-	conn := addConnFlags(fs)
-	attempts := fs.Int("attempts", def.Attempts, "tries per trial: a trial that fails is tried again until it has been tried this often (at least 1)")
-	if err := fs.Parse(args); err != nil {
+	fs := newCmdFlags("sweep", sweepHelp)
+	name := fs.String("scenario", "quickstart", "built-in scenario `NAME` or YAML file")
+	resultsFile := fs.String("results", "", "results `FILE` (default DIR/SCENARIO-HASH.jsonl; an existing one is resumed)")
+	resultsDir := fs.String("results-dir", def.ResultsDir, "`DIR` of the default results file")
+	reportDir := fs.String("report", "", "report `DIR` (default: the results file without .jsonl); off: print the operating point only")
+	url := fs.String("url", "", "sweep these servers (`ADDRS`, comma-separated) instead of the scenario's target: "+addressHelp)
+	conn := addConnFlags(fs.FlagSet)
+	attempts := fs.Int("attempts", def.Attempts, "tries per trial: a failed trial is tried again up to `N` times in all (at least 1)")
+	if err := fs.parseFlagsOnly(args, out); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (flags only; see iaasbench sweep -h)", fs.Args())
 	}
 	if *attempts < 1 {
 		return fmt.Errorf("--attempts must be at least 1, got %d", *attempts)
@@ -119,48 +111,20 @@ func runSweep(ctx context.Context, args []string, out io.Writer) error {
 		case <-soft.Done():
 		}
 	}()
-	measurer := sweep.MeasureWith(slog.Default(), progressWriter())
-	var target sweep.Target
-	sweepID := ""
-	switch {
-	case s.Agents > 0 && s.Target.Kind == scenarios.TargetKubernetes:
-		// Agents run in the cluster as a Job and dial a coordinator here.
-		kc := s.Target.Kubernetes
-		if kc.CoordinatorListen == "" || kc.CoordinatorURL == "" {
-			return fmt.Errorf("scenario %s: agents on Kubernetes need target.kubernetes.coordinator_listen and coordinator_url (where the agents' pods reach this machine)", s.Name)
-		}
-		path := *resultsFile
-		if path == "" {
-			path = sweep.DefaultPath(*resultsDir, s)
-		}
-		sweepID = sweep.IDOf(path, s)
-		kt, err := sweep.NewKubernetes(ctx, s, sweepID, slog.Default())
-		if err != nil {
-			return err
-		}
-		defer kt.Close()
-		coord, err := agent.NewCoordinator(kc.CoordinatorListen, slog.Default())
-		if err != nil {
-			return err
-		}
-		defer coord.Close()
-		if err := kt.StartAgents(ctx, s.Agents, kc.CoordinatorURL); err != nil {
-			return err
-		}
-		target, measurer = kt, sweep.MeasureWithAgents(coord, s.Agents, slog.Default())
-	case s.Agents > 0:
-		pool, err := agent.StartPool(s.Agents, agent.SelfCommand)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		measurer = sweep.MeasureWithAgents(pool.Coordinator, pool.K(), slog.Default())
+	path := *resultsFile
+	if path == "" {
+		path = sweep.DefaultPath(*resultsDir, s)
 	}
+	wiring, err := sweep.Wire(ctx, s, path, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer wiring.Close()
 	fmt.Fprintf(out, "sweep %s: %d points × %d trials, target %s, search %s\n", s.Name, strategy.Size(), max(s.Measure.Trials, 1), s.Target.Kind, strategy.Name())
 	opts := def
-	opts.Scenario, opts.ResultsPath, opts.ResultsDir, opts.Measure = s, *resultsFile, *resultsDir, measurer
+	opts.Scenario, opts.ResultsPath, opts.ResultsDir = s, path, *resultsDir
 	opts.Attempts, opts.Stop, opts.Progress, opts.Logger, opts.Version, opts.Strategy = *attempts, stop, progressWriter(), slog.Default(), version, strategy
-	opts.Target, opts.SweepID = target, sweepID
+	wiring.Apply(&opts)
 	sum, err := sweep.Run(soft, opts)
 	if sum != nil {
 		fmt.Fprintf(out, "results: %s (%d measured, %d failed attempts, %d already there)\n", sum.ResultsPath, sum.Measured, sum.Failed, sum.Skipped)
