@@ -127,10 +127,10 @@ func RunInterleaved(ctx context.Context, opts InterleaveOptions) (*Summary, erro
 
 	attempts := opts.Attempts
 	sum := &Summary{ResultsPath: opts.ResultsPath}
-	bar := newBar(opts.Progress, len(points)*trials*len(arms), first.Name+" interleaved")
+	bar := newProgress(opts.Progress, len(points)*trials*len(arms), first.Name+" interleaved", first.Varied())
 	round := 0
 run:
-	for _, p := range points {
+	for pi, p := range points {
 		for trial := 0; trial < trials; trial++ {
 			if stopped(opts.Stop) {
 				sum.Stopped, sum.StopReason = true, "stopped by request after the round in flight"
@@ -143,6 +143,7 @@ run:
 			for k := range arms {
 				a := arms[(k+round)%len(arms)]
 				for attempt := 1; attempt <= attempts; attempt++ {
+					bar.point(pointStatus{K: pi + 1, N: len(points), Side: a.Side, Trial: trial, Trials: trials, Attempt: attempt, Tries: attempts}, p)
 					rec := measurePoint(ctx, Options{Measure: opts.Measure}, a.Target, a.Scenario, p, trial, attempt)
 					e := env
 					if rec.Env != nil {

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
@@ -196,7 +194,8 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		strategy = NewGrid(s)
 	}
 	trials := max(s.Measure.Trials, 1)
-	bar := newBar(opts.Progress, strategy.Size()*trials, s.Name)
+	bar := newProgress(opts.Progress, strategy.Size()*trials, s.Name, s.Varied())
+	chosen := 0
 	for {
 		if stopped(opts.Stop) {
 			sum.Stopped, sum.StopReason = true, "stopped by request after the point in flight"
@@ -214,6 +213,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			}
 			break
 		}
+		chosen++
 		for trial := 0; trial < trials; trial++ {
 			sum.Planned++
 			if done[trialKey(p, trial)] {
@@ -225,6 +225,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			var last results.Record
 			tried := 0
 			for attempt := 1; attempt <= attempts; attempt++ {
+				bar.point(pointStatus{K: chosen, N: strategy.Size(), Trial: trial, Trials: trials, Attempt: attempt, Tries: attempts}, p)
 				rec := measurePoint(ctx, opts, target, s, p, trial, attempt)
 				e := env
 				if rec.Env != nil {
@@ -357,32 +358,4 @@ func IDOf(path string, s *scenarios.Scenario) string {
 func newSweepID(s *scenarios.Scenario) string {
 	h := sha256.Sum256([]byte(fmt.Sprint(s.Name, s.Hash(), time.Now().UnixNano())))
 	return s.Name + "-" + hex.EncodeToString(h[:4])
-}
-
-type bar struct{ b *progressbar.ProgressBar }
-
-func newBar(w io.Writer, n int, name string) bar {
-	if w == nil || n <= 0 {
-		return bar{}
-	}
-	return bar{progressbar.NewOptions(n,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("sweep "+name+": points"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionShowElapsedTimeOnFinish(),
-		progressbar.OptionClearOnFinish(),
-	)}
-}
-
-func (b bar) add() {
-	if b.b != nil {
-		_ = b.b.Add(1)
-	}
-}
-
-func (b bar) finish() {
-	if b.b != nil {
-		_ = b.b.Finish()
-	}
 }
