@@ -161,7 +161,7 @@ func (w *Writer) Close() error {
 func ReadFile(path string) ([]Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open results: %w", err)
+		return nil, fmt.Errorf("results file: %w", err)
 	}
 	defer f.Close()
 	return Read(f, path)
@@ -184,7 +184,7 @@ func Read(r io.Reader, name string) ([]Record, error) {
 					if !complete {
 						break // partial write at the end: ignore it
 					}
-					return out, fmt.Errorf("%s:%d: bad record: %w", name, line, jerr)
+					return out, fmt.Errorf("%s:%d: not a results record (one JSON object a line): %w", name, line, jerr)
 				}
 				if rec.Schema > SchemaVersion {
 					return out, fmt.Errorf("%s:%d: schema %d is newer than this iaasbench understands (%d)", name, line, rec.Schema, SchemaVersion)

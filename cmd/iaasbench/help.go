@@ -111,7 +111,7 @@ func (c *cmdFlags) parse(args []string, out io.Writer) ([]string, error) {
 			return nil, flag.ErrHelp
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w (usage: iaasbench %s; -h for help)", err, c.help.usage)
+			return nil, fmt.Errorf("%w (%s -h for help)", err, c.Name())
 		}
 		rest := c.Args()
 		if len(rest) == 0 {
@@ -134,7 +134,7 @@ func (c *cmdFlags) parseFlagsOnly(args []string, out io.Writer) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("unexpected arguments %q (usage: iaasbench %s)", pos, c.help.usage)
+		return fmt.Errorf("unexpected arguments %q (%s -h for help)", pos, c.Name())
 	}
 	return nil
 }
