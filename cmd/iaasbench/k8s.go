@@ -5,13 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-
-	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/iaasbench/iaasbench/k8s"
-	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
 
@@ -51,9 +46,9 @@ a Deployment per (servers, gpus) shape and the agents' Job.`,
 	if err != nil {
 		return err
 	}
-	cfg := scenarioKubernetes(s)
+	cfg := s.Target.Kubernetes
 	if *cfgFile != "" {
-		if cfg, err = readKubernetesConfig(*cfgFile); err != nil {
+		if cfg, err = k8s.ReadConfig(*cfgFile); err != nil {
 			return err
 		}
 	}
@@ -67,70 +62,15 @@ a Deployment per (servers, gpus) shape and the agents' Job.`,
 	if *agents > 0 && *coordinator == "" {
 		return fmt.Errorf("--agents needs --coordinator ADDR")
 	}
-	pairs := serverShapes(s.Points())
+	shapes := k8s.Shapes(s.Points())
+	// Written whole or not at all: a half manifest must not reach kubectl.
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "# iaasbench %s: scenario %s, model %s, namespace %s; %d (servers, gpus) shapes\n",
-		version, s.Name, s.Workload.Model, cfg.Namespace, len(pairs))
+		version, s.Name, s.Workload.Model, cfg.Namespace, len(shapes))
 	fmt.Fprintf(&buf, "# A sweep applies the Service once and the Deployment per point, scaling it in place.\n")
-	objs := []runtime.Object{}
-	for i, sh := range pairs {
-		o := k8s.Manifests(cfg, *sweepID, s.Workload.Model, sh.servers, sh.gpus)
-		if i == 0 {
-			objs = append(objs, o.Service)
-		}
-		objs = append(objs, o.Deployment)
-	}
-	if *agents > 0 {
-		objs = append(objs, k8s.AgentJob(cfg, *sweepID, *agents, *coordinator))
-	}
-	for i, o := range objs {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		if i > 0 && i <= len(pairs) {
-			fmt.Fprintf(&buf, "# servers=%d gpus=%d\n", pairs[i-1].servers, pairs[i-1].gpus)
-		}
-		if err := k8s.WriteYAML(&buf, o); err != nil {
-			return err
-		}
+	if err := k8s.WritePlan(&buf, cfg, *sweepID, s.Workload.Model, shapes, *agents, *coordinator); err != nil {
+		return err
 	}
 	_, err = out.Write(buf.Bytes())
 	return err
-}
-
-type shape struct{ servers, gpus int }
-
-// serverShapes are the distinct (servers, gpus) of points, in first-seen
-// order: what changes the Deployment (other dimensions only reconfigure
-// the model or the load).
-func serverShapes(points []results.Point) []shape {
-	var out []shape
-	seen := map[shape]bool{}
-	for _, p := range points {
-		sh := shape{max(p.Servers, 1), p.GPUs}
-		if !seen[sh] {
-			seen[sh] = true
-			out = append(out, sh)
-		}
-	}
-	return out
-}
-
-// scenarioKubernetes is the scenario's target.kubernetes section.
-func scenarioKubernetes(s *scenarios.Scenario) k8s.Config { return s.Target.Kubernetes }
-
-// readKubernetesConfig reads a target.kubernetes section from its own
-// file, refusing unknown fields so that a typo is not silently ignored.
-func readKubernetesConfig(path string) (k8s.Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return k8s.Config{}, err
-	}
-	var cfg k8s.Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && err != io.EOF {
-		return k8s.Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
 }

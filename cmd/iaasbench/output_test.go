@@ -22,6 +22,7 @@ func TestOutputGolden(t *testing.T) {
 		{"results-show", []string{"results", "show", "testdata/cost/quickstart.jsonl"}},
 		{"results-csv", []string{"results", "csv", "testdata/cost/quickstart.jsonl"}},
 		{"results-ls", []string{"results", "ls", "testdata/cost"}},
+		{"k8s-manifests", []string{"k8s", "manifests", "--scenario", "quickstart", "--model-repository", "s3://bucket/models", "--agents", "2", "--coordinator", "10.0.0.5:7070"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
