@@ -13,7 +13,8 @@ import (
 )
 
 var agentHelp = help{
-	usage: "agent --coordinator URL [flags]",
+	aliases: connAliases,
+	usage:   "agent --coordinator URL [flags]",
 	about: `A load agent: takes measurement plans from a coordinator (a sweep or
 measure whose scenario has agents), measures them and returns the
 histograms. Connection flags given here replace the plan's. How agents

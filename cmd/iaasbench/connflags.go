@@ -27,6 +27,9 @@ type connFlags struct {
 // (docs/remote.md has the rest).
 const addressHelp = "host:port or grpc://, grpcs://, http://, https://host[:port][/prefix]"
 
+// connAliases are the short names of the connection flags, for help.aliases.
+var connAliases = map[string]string{"H": "header"}
+
 func addConnFlags(fs *flag.FlagSet) *connFlags {
 	c := &connFlags{fs: fs}
 	fs.StringVar(&c.caCert, "ca-cert", "", "PEM `FILE` of the CAs that sign the servers' certificates (default: the system's roots)")

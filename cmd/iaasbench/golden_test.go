@@ -43,11 +43,6 @@ var helpPaths = [][]string{
 	{"k8s"}, {"k8s", "manifests"},
 }
 
-// helpPending are commands whose help is being rewritten (remove when
-// done; the test then covers them).
-var helpPending = map[string]bool{
-}
-
 // Every command and sub-command answers -h and --help with exit status
 // 0 and its help on stdout, nothing on stderr; the texts are golden files
 // in testdata/help.
@@ -74,9 +69,6 @@ func TestHelpGolden(t *testing.T) {
 			name = "iaasbench"
 		}
 		t.Run(name, func(t *testing.T) {
-			if helpPending[name] {
-				t.Skip("help being rewritten")
-			}
 			var first string
 			for _, flagName := range []string{"-h", "--help"} {
 				var out, errOut bytes.Buffer

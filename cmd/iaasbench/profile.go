@@ -18,7 +18,8 @@ import (
 // measurements against a real server, for emulation and simulation.
 func runProfile(ctx context.Context, args []string, out io.Writer) error {
 	fs := newCmdFlags("profile", help{
-		usage: "profile --url ADDR [flags]",
+		aliases: connAliases,
+		usage:   "profile --url ADDR [flags]",
 		about: `Measures a model's service time per batch size on a real server (a
 Triton on a GPU, typically) and writes a device profile (JSON) for
 emulated GPUs (serve --gpu-profile) and the simulator (docs/simulate.md).`,

@@ -17,7 +17,8 @@ import (
 )
 
 var sweepHelp = help{
-	usage: "sweep [--scenario S] [--url ADDR,...] [--results FILE] [--report DIR|off] [flags]",
+	aliases: connAliases,
+	usage:   "sweep [--scenario S] [--url ADDR,...] [--results FILE] [--report DIR|off] [flags]",
 	about: `Measures a scenario's points (default: quickstart on the embedded server),
 appending each to a results file as it is measured (a file of the same
 scenario is resumed), then prints the operating point and writes the
