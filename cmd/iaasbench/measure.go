@@ -118,6 +118,7 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	distribution := fs.String("request-distribution", "", "request-rate-range arrivals: constant or poisson (same as --arrival)")
 	paCSV := fs.String("f", "", "write perf_analyzer's CSV report to this file (one row per value, sorted by throughput)")
 	verboseCSV := fs.Bool("verbose-csv", false, "add perf_analyzer's --verbose-csv columns to -f")
+	collectMetrics := fs.Bool("collect-metrics", false, "with --verbose-csv: add perf_analyzer's GPU columns to -f (per GPU utilization, power, memory; from --metrics-url, else NVML)")
 	resultsPath := fs.String("results", "", "a range's results file (default runs/measure-MODEL-HASH.jsonl; the same command resumes it)")
 	jsonPath := fs.String("json", "", "write the whole measurement as JSON to this file, or - for stdout")
 	csvPath := fs.String("csv", "", "append a perf_analyzer-style CSV row to this file (header written when new)")
@@ -227,7 +228,10 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	} else if *repo != "" || *gpus != 0 {
 		return errors.New("--repo and --emulated-gpus configure the embedded server: leave out --url to use them")
 	}
-	csvOpts := pacsv.Options{RequestRate: requestRate || o.Mode == workload.ModeOpen, Percentile: o.Percentile, Verbose: *verboseCSV}
+	csvOpts := pacsv.Options{RequestRate: requestRate || o.Mode == workload.ModeOpen, Percentile: o.Percentile, Verbose: *verboseCSV, Metrics: *collectMetrics}
+	if *collectMetrics && (!*verboseCSV || o.NoTelemetry) {
+		return errors.New("--collect-metrics adds columns to --verbose-csv's -f and needs telemetry: give --verbose-csv, leave out --no-telemetry")
+	}
 
 	if rng != nil {
 		if given["clients"] || given["concurrency"] || given["rate"] || given["mode"] {

@@ -122,6 +122,7 @@ or with --format perf_analyzer the ok points as perf_analyzer's -f report.`,
 	})
 	format := fs.String("format", "iaasbench", "iaasbench (every column) or perf_analyzer (perf_analyzer's -f CSV)")
 	verbose := fs.Bool("verbose-csv", false, "perf_analyzer format: add its --verbose-csv columns")
+	metrics := fs.Bool("collect-metrics", false, "perf_analyzer format, with --verbose-csv: add its GPU columns (from each point's telemetry)")
 	recs, err := oneResultsFile(fs, args, out)
 	if err != nil {
 		return err
@@ -135,6 +136,7 @@ or with --format perf_analyzer the ok points as perf_analyzer's -f report.`,
 			return err
 		}
 		o.Verbose = *verbose
+		o.Metrics = *metrics
 		return pacsv.Write(out, rows, o)
 	}
 	return fmt.Errorf("--format %q: want iaasbench or perf_analyzer", *format)

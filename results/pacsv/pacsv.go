@@ -12,6 +12,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/iaasbench/iaasbench/hist"
 	"github.com/iaasbench/iaasbench/results"
@@ -29,6 +30,11 @@ type Options struct {
 	// Verbose adds perf_analyzer's --verbose-csv columns: "Avg latency"
 	// (without a Percentile), "request/response" and "response wait".
 	Verbose bool
+	// Metrics adds, to the Verbose columns, perf_analyzer's GPU columns
+	// of --collect-metrics: per GPU (by UUID) the mean utilization (0..1)
+	// and power (W), the most memory used and the total memory (bytes),
+	// written "uuid:value;" for each GPU as perf_analyzer writes them.
+	Metrics bool
 }
 
 // Row is one measured load: the first column's value and the measurement.
@@ -70,6 +76,9 @@ func Header(o Options) []string {
 			h = append(h, "Avg latency")
 		}
 		h = append(h, "request/response", "response wait")
+		if o.Metrics {
+			h = append(h, "Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory")
+		}
 	}
 	return h
 }
@@ -117,8 +126,81 @@ func Fields(r Row, o Options) []string {
 			f = append(f, i(mean))
 		}
 		f = append(f, i(send+recv), i(max(0, mean-send-recv)))
+		if o.Metrics {
+			f = append(f, gpuColumns(m)...)
+		}
 	}
 	return f
+}
+
+// gpuColumns are the four --collect-metrics columns. perf_analyzer reads
+// them from the server's metrics (Triton's nv_gpu_* gauges, per
+// gpu_uuid), averaging utilization and power over the measurement and
+// taking the most memory used; so does this, from the Prometheus series
+// the measurement scraped, else from NVML's series of the machine that
+// ran the load. A GPU-less measurement leaves the columns empty, as
+// perf_analyzer does when the server reports no GPU.
+func gpuColumns(m *results.Measurement) []string {
+	type metric struct {
+		prom, nvml string
+		scale      float64 // NVML's unit to perf_analyzer's
+		max        bool    // the most, not the mean
+		integer    bool
+	}
+	metrics := []metric{
+		{"nv_gpu_utilization", "gpu_util_pct", 0.01, false, false},
+		{"nv_gpu_power_usage", "gpu_power_w", 1, false, false},
+		{"nv_gpu_memory_used_bytes", "gpu_mem_used_mib", 1 << 20, true, true},
+		{"nv_gpu_memory_total_bytes", "gpu_mem_total_mib", 1 << 20, true, true},
+	}
+	var series []results.Series
+	if m.Telemetry != nil {
+		series = m.Telemetry.Series
+	}
+	out := make([]string, len(metrics))
+	for k, mt := range metrics {
+		perGPU := map[string]float64{}
+		collect := func(name, idLabel string, scale float64) {
+			for _, s := range series {
+				if s.Name != name || len(s.V) == 0 {
+					continue
+				}
+				id := s.Labels[idLabel]
+				if id == "" {
+					id = s.Labels["gpu"]
+				}
+				v := 0.0
+				for _, x := range s.V {
+					if mt.max {
+						v = math.Max(v, x)
+					} else {
+						v += x / float64(len(s.V))
+					}
+				}
+				perGPU[id] = v * scale
+			}
+		}
+		collect(mt.prom, "gpu_uuid", 1)
+		if len(perGPU) == 0 {
+			collect(mt.nvml, "uuid", mt.scale)
+		}
+		ids := make([]string, 0, len(perGPU))
+		for id := range perGPU {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids) // perf_analyzer's std::map is ordered by UUID
+		var b strings.Builder
+		for _, id := range ids {
+			v := perGPU[id]
+			if mt.integer {
+				fmt.Fprintf(&b, "%s:%d;", id, uint64(math.Round(v)))
+			} else {
+				fmt.Fprintf(&b, "%s:%s;", id, number(v))
+			}
+		}
+		out[k] = b.String()
+	}
+	return out
 }
 
 // LatencyAt is the latency at percentile p.

@@ -124,3 +124,57 @@ func TestFromRecords(t *testing.T) {
 		t.Error("no points: no error")
 	}
 }
+
+// --collect-metrics: perf_analyzer's four GPU columns after the verbose
+// ones, "uuid:value;" per GPU ordered by UUID, utilization and power as
+// means, memory used as the most; Triton's gauges win over NVML's series,
+// and NVML's units are converted (percent → ratio, MiB → bytes).
+func TestGPUMetricColumns(t *testing.T) {
+	o := Options{Verbose: true, Metrics: true}
+	h := Header(o)
+	if got := strings.Join(h[len(h)-4:], ","); got != "Avg GPU Utilization,Avg GPU Power Usage,Max GPU Memory Usage,Total GPU Memory" {
+		t.Fatalf("metric columns %q", got)
+	}
+	if len(Header(Options{Metrics: true})) != len(Header(Options{})) {
+		t.Error("metric columns without --verbose-csv: perf_analyzer writes them only in the verbose CSV")
+	}
+	prom := func(name, uuid string, v ...float64) results.Series {
+		return results.Series{Name: name, Labels: map[string]string{"gpu_uuid": uuid, "source": "prometheus"}, V: v}
+	}
+	m := meas(1000, 1000)
+	m.Telemetry = &results.Telemetry{Series: []results.Series{
+		prom("nv_gpu_utilization", "GPU-b", 0.5, 0.7),
+		prom("nv_gpu_utilization", "GPU-a", 0.25, 0.25),
+		prom("nv_gpu_power_usage", "GPU-a", 100, 200),
+		prom("nv_gpu_power_usage", "GPU-b", 300, 300),
+		prom("nv_gpu_memory_used_bytes", "GPU-a", 1e9, 3e9, 2e9),
+		prom("nv_gpu_memory_used_bytes", "GPU-b", 5e8),
+		prom("nv_gpu_memory_total_bytes", "GPU-a", 8e10),
+		prom("nv_gpu_memory_total_bytes", "GPU-b", 8e10),
+		// NVML saw other numbers: the server's gauges are what perf_analyzer reads.
+		{Name: "gpu_util_pct", Labels: map[string]string{"uuid": "GPU-a"}, V: []float64{99}},
+	}}
+	f := Fields(Row{Load: 1, M: m}, o)
+	want := []string{"GPU-a:0.25;GPU-b:0.6;", "GPU-a:150;GPU-b:300;", "GPU-a:3000000000;GPU-b:500000000;", "GPU-a:80000000000;GPU-b:80000000000;"}
+	if got := f[len(f)-4:]; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("from Triton's gauges: %q, want %q", got, want)
+	}
+
+	nvml := func(name string, v ...float64) results.Series {
+		return results.Series{Name: name, Labels: map[string]string{"gpu": "0", "uuid": "GPU-n", "source": "nvml"}, V: v}
+	}
+	m.Telemetry = &results.Telemetry{Series: []results.Series{
+		nvml("gpu_util_pct", 40, 60), nvml("gpu_power_w", 250), nvml("gpu_mem_used_mib", 1024, 2048), nvml("gpu_mem_total_mib", 81920),
+	}}
+	f = Fields(Row{Load: 1, M: m}, o)
+	want = []string{"GPU-n:0.5;", "GPU-n:250;", "GPU-n:2147483648;", "GPU-n:85899345920;"}
+	if got := f[len(f)-4:]; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("from NVML: %q, want %q", got, want)
+	}
+
+	m.Telemetry = nil
+	f = Fields(Row{Load: 1, M: m}, o)
+	if got := f[len(f)-4:]; strings.Join(got, "") != "" || len(f) != len(h) {
+		t.Errorf("no GPU: %q (%d fields, header %d)", got, len(f), len(h))
+	}
+}
