@@ -29,7 +29,7 @@ type target struct {
 // plan is what the load needs, prepared before any request is timed:
 // connections, the inputs (made once) and a template request.
 type plan struct {
-	targets  []*target
+	targets []*target
 	// streams are the request templates (inputs and raw contents, shared
 	// read-only by every slot's requests) of each data stream: client k
 	// takes stream k mod len, and its requests cycle through the
