@@ -27,7 +27,7 @@ type target struct {
 }
 
 // plan is what the load needs, prepared before any request is timed:
-// connections, the inputs (made once) and a template request.
+// connections, the inputs (made once) and the request templates.
 type plan struct {
 	targets []*target
 	// streams are the request templates (inputs and raw contents, shared
