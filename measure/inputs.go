@@ -6,38 +6,175 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 
 	"github.com/iaasbench/iaasbench/client"
 	pb "github.com/iaasbench/iaasbench/inferencepb"
+	"github.com/iaasbench/iaasbench/measure/inputdata"
+	"github.com/iaasbench/iaasbench/results"
 )
 
-// maxInputBytes bounds one input tensor made by the load generator.
+// maxInputBytes bounds one input tensor made by the load generator, and
+// twice that all the requests made from an input data file.
 const maxInputBytes = 1 << 30
 
-// buildInputs makes every input once, of the metadata's shape with the
-// batch dimension set to the batch size, variable dimensions set from
+// inputSet is what the load's requests are made from: per data stream,
+// the request templates (inputs and raw contents, shared read-only) that
+// its requests cycle through. Generated data is one stream of one.
+type inputSet struct {
+	streams [][]*pb.ModelInferRequest
+	desc    string             // the first request's inputs, for messages
+	record  *results.InputData // nil for generated data
+}
+
+// isGenerated says whether InputData names generated data rather than a
+// file or directory.
+func isGenerated(inputData string) bool {
+	switch inputData {
+	case "", "random", "zero":
+		return true
+	}
+	return false
+}
+
+// buildInputs makes the requests' inputs: generated once (random or
+// zero), or read from the file or directory o.InputData names.
+func buildInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*inputSet, error) {
+	if len(md.GetInputs()) == 0 {
+		return nil, fmt.Errorf("model %q has no inputs in its metadata", o.Model)
+	}
+	if !isGenerated(o.InputData) {
+		return fileInputs(o, md, batching)
+	}
+	req, desc, err := generatedInputs(o, md, batching)
+	if err != nil {
+		return nil, err
+	}
+	return &inputSet{streams: [][]*pb.ModelInferRequest{{req}}, desc: desc}, nil
+}
+
+// rowShape is an input's shape without the batch dimension.
+func rowShape(o *Options, in *pb.ModelMetadataResponse_TensorMetadata, batching bool) ([]int64, error) {
+	meta := in.GetShape()
+	if !batching {
+		return meta, nil
+	}
+	if len(meta) == 0 {
+		return nil, fmt.Errorf("model %q input %q: batching model with an empty shape", o.Model, in.GetName())
+	}
+	return meta[1:], nil
+}
+
+// fileInputs reads perf_analyzer's input data against the model's
+// inputs and joins the entries of each stream into requests: for a batch
+// of b, the request that starts at entry k carries entries k..k+b-1
+// (wrapping around), as perf_analyzer does; a stream of L entries then
+// has L/gcd(L, b) distinct requests, which its requests cycle through.
+func fileInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*inputSet, error) {
+	var ins []inputdata.Input
+	for _, in := range md.GetInputs() {
+		dims, err := rowShape(o, in, batching)
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, inputdata.Input{Name: in.GetName(), Datatype: in.GetDatatype(), Shape: dims, Default: o.Shapes[in.GetName()]})
+	}
+	data, err := inputdata.Load(o.InputData, ins)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", o.Model, err)
+	}
+	if data.HasValidation {
+		o.Logger.Warn("input data: validation_data is not checked: outputs are not compared", "file", o.InputData)
+	}
+	rows := 1
+	if batching {
+		rows = o.BatchSize
+	}
+	set := &inputSet{record: &results.InputData{Source: filepath.Base(o.InputData), Streams: len(data.Streams), Entries: data.Entries()}}
+	var total int64
+	for si, stream := range data.Streams {
+		n := len(stream) / gcd(len(stream), rows)
+		reqs := make([]*pb.ModelInferRequest, n)
+		for k := range reqs {
+			req := &pb.ModelInferRequest{ModelName: o.Model, ModelVersion: o.Version}
+			first := k * rows % len(stream)
+			for i, in := range ins {
+				t0 := stream[first][i]
+				shape := t0.Shape
+				if batching {
+					shape = append([]int64{int64(rows)}, t0.Shape...)
+				}
+				var raw []byte
+				for j := range rows {
+					e := (first + j) % len(stream)
+					t := stream[e][i]
+					if !equalShapes(t.Shape, t0.Shape) {
+						return nil, fmt.Errorf("model %q: input data %s: stream %d: entries %d and %d give input %q shapes %v and %v: a batch of %d needs one shape",
+							o.Model, o.InputData, si, first, e, in.Name, t0.Shape, t.Shape, rows)
+					}
+					raw = append(raw, t.Raw...)
+				}
+				if len(raw) > maxInputBytes {
+					return nil, fmt.Errorf("model %q input %q: input data %s: a request of %d bytes, more than 1 GiB", o.Model, in.Name, o.InputData, len(raw))
+				}
+				total += int64(len(raw))
+				if total > 2*maxInputBytes {
+					return nil, fmt.Errorf("model %q: input data %s: more than 2 GiB of requests (%d streams, %d entries, batch size %d)",
+						o.Model, o.InputData, len(data.Streams), data.Entries(), rows)
+				}
+				req.Inputs = append(req.Inputs, &pb.ModelInferRequest_InferInputTensor{Name: in.Name, Datatype: in.Datatype, Shape: shape})
+				req.RawInputContents = append(req.RawInputContents, raw)
+			}
+			reqs[k] = req
+		}
+		set.streams = append(set.streams, reqs)
+	}
+	var desc []string
+	for _, in := range set.streams[0][0].GetInputs() {
+		desc = append(desc, fmt.Sprintf("%s %s%v", in.GetName(), in.GetDatatype(), in.GetShape()))
+	}
+	set.desc = fmt.Sprintf("%s from %s", strings.Join(desc, ", "), o.InputData)
+	return set, nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func equalShapes(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// generatedInputs makes every input once, of the metadata's shape with
+// the batch dimension set to the batch size, variable dimensions set from
 // Shapes (or for sequences to fs/r), and data of the metadata's datatype:
 // random values (small non-negative integers for integer types, [0, 1)
 // for floating point), and for BYTES random strings of StringLength
 // letters and digits, or StringData in every element.
-func buildInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*pb.ModelInferRequest, string, error) {
+func generatedInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*pb.ModelInferRequest, string, error) {
 	req := &pb.ModelInferRequest{ModelName: o.Model, ModelVersion: o.Version}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x1aa5))
 	var desc []string
-	if len(md.GetInputs()) == 0 {
-		return nil, "", fmt.Errorf("model %q has no inputs in its metadata", o.Model)
-	}
 	for _, in := range md.GetInputs() {
-		meta := in.GetShape()
-		shape := make([]int64, 0, len(meta))
-		dims := meta
+		dims, err := rowShape(o, in, batching)
+		if err != nil {
+			return nil, "", err
+		}
+		shape := make([]int64, 0, len(dims)+1)
 		if batching {
-			if len(meta) == 0 {
-				return nil, "", fmt.Errorf("model %q input %q: batching model with an empty shape", o.Model, in.GetName())
-			}
 			shape = append(shape, int64(o.BatchSize))
-			dims = meta[1:]
 		}
 		override, hasOverride := o.Shapes[in.GetName()]
 		if hasOverride && len(override) != len(dims) {

@@ -208,6 +208,19 @@ type clientLoad struct {
 	sched schedule
 	first bool // the next request starts the sequence
 	ended bool // the last request carried sequence_end
+	// templates is the number of request templates of the client's data
+	// stream; step counts the requests sent, so that they take the
+	// templates in turn.
+	templates int
+	step      atomic.Int64
+}
+
+// next is the index of the client's next request template.
+func (c *clientLoad) next() int {
+	if c.templates <= 1 {
+		return 0
+	}
+	return int((c.step.Add(1) - 1) % int64(c.templates))
 }
 
 // take claims the next request; last says it is the client's final one.
@@ -238,7 +251,7 @@ func (r *run) start() {
 		perClient = total / int64(o.Clients)
 	}
 	for i := 0; i < o.Clients; i++ {
-		c := &clientLoad{idx: i, conn: r.p.conn(i), seqID: o.SequenceIDBase + int64(i) + 1, first: true}
+		c := &clientLoad{idx: i, conn: r.p.conn(i), seqID: o.SequenceIDBase + int64(i) + 1, first: true, templates: len(r.p.stream(i))}
 		if total > 0 {
 			c.quota = perClient
 			if int64(i) < total%int64(o.Clients) {
@@ -277,7 +290,7 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 	if r.o.Sequence {
 		seq = newSeqFlags(c.seqID)
 	}
-	call, ok := r.newCall(c, slot, seq)
+	calls, ok := r.newSlot(c, slot, seq)
 	if !ok {
 		return
 	}
@@ -285,6 +298,10 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 		ok, last := r.take(c)
 		if !ok {
 			break
+		}
+		call, ok := calls.get(c.next())
+		if !ok {
+			return
 		}
 		if seq != nil {
 			seq.set(c.first, last)
@@ -303,26 +320,54 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 		rec.recordCall(t1-t0, call)
 	}
 	if seq != nil && !c.first && !c.ended {
-		r.endSequenceUnary(c, call, seq)
+		r.endSequenceUnary(c, calls, seq)
 	}
 }
 
-// newCall prepares a slot's request on its client's connection; a
-// request the connection cannot encode stops the load.
-func (r *run) newCall(c *clientLoad, slot int, seq *seqFlags) (client.Call, bool) {
-	call, err := c.conn.NewCall(r.p.newRequest(slot, seq))
+// slotCalls are one slot's prepared calls, one per request template of
+// its client's data stream, each made on first use (a file of many
+// entries need not cost every slot a call per entry up front).
+type slotCalls struct {
+	r     *run
+	c     *clientLoad
+	id    int
+	seq   *seqFlags
+	tmpls []*pb.ModelInferRequest
+	calls []client.Call
+}
+
+// newSlot prepares a slot's first call; a request the connection cannot
+// encode stops the load.
+func (r *run) newSlot(c *clientLoad, slot int, seq *seqFlags) (*slotCalls, bool) {
+	tmpls := r.p.stream(c.idx)
+	s := &slotCalls{r: r, c: c, id: slot, seq: seq, tmpls: tmpls, calls: make([]client.Call, len(tmpls))}
+	_, ok := s.get(0)
+	return s, ok
+}
+
+// get returns the call of template k, preparing it if need be.
+func (s *slotCalls) get(k int) (client.Call, bool) {
+	if s.calls[k] != nil {
+		return s.calls[k], true
+	}
+	call, err := s.c.conn.NewCall(s.r.p.newRequest(s.tmpls[k], s.id, s.seq))
 	if err != nil {
-		r.abort(fmt.Errorf("client %d (server %s): %w", c.idx, c.conn.Addr(), err))
+		s.r.abort(fmt.Errorf("client %d (server %s): %w", s.c.idx, s.c.conn.Addr(), err))
 		return nil, false
 	}
+	s.calls[k] = call
 	return call, true
 }
 
 // endSequenceUnary sends a last, unrecorded request that ends the
 // sequence, so that the server frees its state now rather than at idle
 // time-out.
-func (r *run) endSequenceUnary(c *clientLoad, call client.Call, seq *seqFlags) {
+func (r *run) endSequenceUnary(c *clientLoad, calls *slotCalls, seq *seqFlags) {
 	if r.ctx.Err() != nil {
+		return
+	}
+	call, ok := calls.get(c.next())
+	if !ok {
 		return
 	}
 	seq.set(false, true)
@@ -379,7 +424,7 @@ func (r *run) openUnary(c *clientLoad) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			call, ok := r.newCall(c, s, seq)
+			calls, ok := r.newSlot(c, s, seq)
 			if !ok {
 				r.discard(tickets)
 				return
@@ -387,6 +432,11 @@ func (r *run) openUnary(c *clientLoad) {
 			for t := range tickets {
 				if r.stopping.Load() {
 					break
+				}
+				call, ok := calls.get(c.next())
+				if !ok {
+					r.discard(tickets)
+					return
 				}
 				if seq != nil {
 					seq.set(c.first, t.last)
@@ -404,7 +454,7 @@ func (r *run) openUnary(c *clientLoad) {
 				rec.recordCall(r.now()-t.intended, call)
 			}
 			if seq != nil && !c.first && !c.ended {
-				r.endSequenceUnary(c, call, seq)
+				r.endSequenceUnary(c, calls, seq)
 			}
 		}()
 	}
@@ -435,7 +485,7 @@ func (r *run) sleepUntil(at int64, timer *time.Timer) bool {
 
 // streamSlot is one request in flight on a stream.
 type streamSlot struct {
-	req  *pb.ModelInferRequest
+	reqs []*pb.ModelInferRequest // one per template of the client's stream
 	seq  *seqFlags
 	sent atomic.Int64 // intended (open loop) or actual send time
 	skip atomic.Bool  // not to be recorded (the request that ends a sequence)
@@ -465,7 +515,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 			// All slots carry the same sequence; only flags differ.
 			slots[i].seq = newSeqFlags(c.seqID)
 		}
-		slots[i].req = r.p.newRequest(i, slots[i].seq)
+		slots[i].reqs = r.p.newRequests(c.idx, i, slots[i].seq)
 		free <- int32(i)
 	}
 	if o.Mode == workload.ModeClosed && o.Concurrency == 1 {
@@ -528,7 +578,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 		}
 		s.sent.Store(at)
 		s.skip.Store(skip)
-		if err := st.Send(s.req); err != nil {
+		if err := st.Send(s.reqs[c.next()]); err != nil {
 			if !r.stopping.Load() {
 				r.abort(fmt.Errorf("client %d (server %s): stream send: %w", c.idx, c.conn.Addr(), err))
 			}
@@ -581,7 +631,7 @@ func (r *run) drainSlots(free chan int32, n int, recvDone chan struct{}) {
 func (r *run) streamSerial(c *clientLoad, st *client.Stream, s *streamSlot, rec *recorder) {
 	m := &pb.ModelStreamInferResponse{}
 	exchange := func() error {
-		if err := st.Send(s.req); err != nil {
+		if err := st.Send(s.reqs[c.next()]); err != nil {
 			return err
 		}
 		return st.RecvInto(m)

@@ -128,7 +128,7 @@ func (c *coordinator) drainAll(h *hist.Histogram, io *ioTimes) (errs, rejected i
 func (c *coordinator) measure() (*results.Measurement, error) {
 	o, r := c.o, c.r
 	m := &results.Measurement{Model: o.Model, Mode: o.Mode, RPC: o.RPC, Arrival: o.Arrival, Sequence: o.Sequence, Connection: c.p.connection(o),
-		Clients: o.Clients, Concurrency: o.Concurrency}
+		Clients: o.Clients, Concurrency: o.Concurrency, InputData: c.p.inputData}
 	if o.Mode == workload.ModeOpen {
 		m.RequestRate = o.Rate * float64(o.Clients)
 	}

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -316,10 +317,13 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("options: stability: tolerance %g, stable windows %d, max windows %d (want tolerance >= 0 and 1 <= stable <= max)",
 			o.StabilityTolerance, o.StableWindows, o.MaxWindows)
 	}
-	switch o.InputData {
-	case "", "random", "zero":
-	default:
-		return o, fmt.Errorf("options: input data %q: only random and zero are supported in this build (perf_analyzer's JSON files and directories are not yet)", o.InputData)
+	if !isGenerated(o.InputData) {
+		// A file or directory: read against the model's inputs once its
+		// metadata is known; a path that is not there fails here, before
+		// any connection.
+		if _, err := os.Stat(o.InputData); err != nil {
+			return o, fmt.Errorf("options: input data (random, zero, a JSON file or a directory): %w", err)
+		}
 	}
 	if o.Percentile < 0 || o.Percentile > 99 {
 		return o, fmt.Errorf("options: percentile %d, want 1..99 (0: p99 for stability, none reported)", o.Percentile)

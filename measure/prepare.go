@@ -27,12 +27,17 @@ type target struct {
 }
 
 // plan is what the load needs, prepared before any request is timed:
-// connections, the inputs (made once) and a template request.
+// connections, the inputs (made once) and the request templates.
 type plan struct {
-	targets  []*target
-	template *pb.ModelInferRequest // inputs and raw contents, shared read-only by every slot's request
-	rows     int                   // inferences per request
-	shapes   string                // for messages
+	targets []*target
+	// streams are the request templates (inputs and raw contents, shared
+	// read-only by every slot's requests) of each data stream: client k
+	// takes stream k mod len, and its requests cycle through the
+	// stream's templates in order.
+	streams   [][]*pb.ModelInferRequest
+	inputData *results.InputData // what the templates were read from; nil: generated
+	rows      int                // inferences per request
+	shapes    string             // for messages
 	// streamIDs: requests carry their slot's id (streams match responses
 	// by it).
 	streamIDs bool
@@ -141,11 +146,11 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 	if batching {
 		p.rows = o.BatchSize
 	}
-	tmpl, desc, err := buildInputs(o, md, batching)
+	set, err := buildInputs(o, md, batching)
 	if err != nil {
 		return fail(err)
 	}
-	p.template, p.shapes = tmpl, desc
+	p.streams, p.shapes, p.inputData = set.streams, set.desc, set.record
 	p.streamIDs = o.RPC == workload.RPCStream
 	for _, t := range p.targets {
 		if err := preflight(ctx, t, p, o); err != nil {
@@ -199,11 +204,27 @@ func checkServer(ctx context.Context, c client.Conn, o *Options) error {
 	return nil
 }
 
+// stream returns client i's data stream: its request templates.
+func (p *plan) stream(i int) []*pb.ModelInferRequest {
+	return p.streams[i%len(p.streams)]
+}
+
+// newRequests returns one request of its own per template of client i's
+// stream for one slot (see newRequest).
+func (p *plan) newRequests(i, id int, seq *seqFlags) []*pb.ModelInferRequest {
+	tmpls := p.stream(i)
+	reqs := make([]*pb.ModelInferRequest, len(tmpls))
+	for k, t := range tmpls {
+		reqs[k] = p.newRequest(t, id, seq)
+	}
+	return reqs
+}
+
 // newRequest returns a request of its own for one slot: the template's
 // tensors (shared, never written), an id and, for sequences, parameters
-// whose flags the slot flips in place.
-func (p *plan) newRequest(id int, seq *seqFlags) *pb.ModelInferRequest {
-	t := p.template
+// whose flags the slot flips in place (shared by all the slot's
+// requests).
+func (p *plan) newRequest(t *pb.ModelInferRequest, id int, seq *seqFlags) *pb.ModelInferRequest {
 	req := &pb.ModelInferRequest{
 		ModelName:        t.ModelName,
 		ModelVersion:     t.ModelVersion,
@@ -251,25 +272,32 @@ func (s *seqFlags) set(start, end bool) {
 }
 
 // preflight sends one request to the server (a one-request sequence for
-// stateful models) and turns a rejection into an error naming the model
-// and the shapes sent.
+// stateful models), the first of each data stream, and turns a rejection
+// into an error naming the model and the shapes sent.
 func preflight(ctx context.Context, t *target, p *plan, o *Options) error {
-	var seq *seqFlags
-	if o.Sequence {
-		seq = newSeqFlags(o.SequenceIDBase) // below every client's id
-		seq.set(true, true)
-	}
-	req := p.newRequest(0, seq)
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if _, err := t.conns[0].Infer(cctx, req); err != nil {
-		switch status.Code(err) {
-		case codes.InvalidArgument:
-			return fmt.Errorf("model %q at %s rejected a request of %s: %s", o.Model, t.addr, p.shapes, status.Convert(err).Message())
-		case codes.Unauthenticated, codes.PermissionDenied:
-			return fmt.Errorf("first request to model %q: %w%s", o.Model, err, credentialHint(o))
+	for s, stream := range p.streams {
+		var seq *seqFlags
+		if o.Sequence {
+			seq = newSeqFlags(o.SequenceIDBase) // below every client's id
+			seq.set(true, true)
 		}
-		return fmt.Errorf("first request to model %q at %s (inputs %s): %w", o.Model, t.addr, p.shapes, err)
+		req := p.newRequest(stream[0], 0, seq)
+		shapes := p.shapes
+		if len(p.streams) > 1 {
+			shapes = fmt.Sprintf("%s (stream %d)", p.shapes, s)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := t.conns[0].Infer(cctx, req)
+		cancel()
+		if err != nil {
+			switch status.Code(err) {
+			case codes.InvalidArgument:
+				return fmt.Errorf("model %q at %s rejected a request of %s: %s", o.Model, t.addr, shapes, status.Convert(err).Message())
+			case codes.Unauthenticated, codes.PermissionDenied:
+				return fmt.Errorf("first request to model %q: %w%s", o.Model, err, credentialHint(o))
+			}
+			return fmt.Errorf("first request to model %q at %s (inputs %s): %w", o.Model, t.addr, shapes, err)
+		}
 	}
 	return nil
 }

@@ -197,6 +197,9 @@ type Measurement struct {
 	// Connection says how the load reached the servers; nil in files
 	// written before it was recorded, which were all plaintext gRPC.
 	Connection *Connection `json:"connection,omitempty"`
+	// InputData says which user data the requests carried (perf_analyzer's
+	// --input-data FILE|DIR); nil for generated (random or zero) data.
+	InputData *InputData `json:"input_data,omitempty"`
 
 	Start     time.Time `json:"start"`
 	DurationS float64   `json:"duration_s"` // measured window (warm-up excluded)
@@ -245,6 +248,14 @@ type Measurement struct {
 
 	Incomplete bool   `json:"incomplete,omitempty"`
 	Error      string `json:"error,omitempty"`
+}
+
+// InputData names the input data a measurement's requests were made
+// from, never the data itself.
+type InputData struct {
+	Source  string `json:"source"`  // the file's or directory's base name
+	Streams int    `json:"streams"` // data streams (client k used stream k mod Streams)
+	Entries int    `json:"entries"` // entries over all streams
 }
 
 // Connection is how a measurement's load reached the servers.
