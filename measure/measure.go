@@ -137,7 +137,9 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	// Warm-up: run, then throw away what was recorded.
 	var start int64
 	first := c.first
+	phase := PhasesOf(c.ctx)
 	if o.Warmup > 0 {
+		phase(Phase{Warmup: true})
 		stop := c.wait(int64(o.Warmup))
 		snap := c.snapshotAsync()
 		start = r.now()
@@ -174,7 +176,12 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	wStart := start
 	wBase := c.completed()
 	var stop error
+	maxWindows := o.MaxWindows
+	if o.fixedLength() {
+		maxWindows = 0
+	}
 	for {
+		phase(Phase{Window: len(windows) + 1, MaxWindows: maxWindows})
 		end := wStart + int64(o.Window)
 		if o.Duration > 0 {
 			end = min(end, start+int64(o.Duration))

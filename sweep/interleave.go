@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -144,7 +145,7 @@ run:
 				a := arms[(k+round)%len(arms)]
 				for attempt := 1; attempt <= attempts; attempt++ {
 					bar.point(pointStatus{K: pi + 1, N: len(points), Side: a.Side, Trial: trial, Trials: trials, Attempt: attempt, Tries: attempts}, p)
-					rec := measurePoint(ctx, Options{Measure: opts.Measure}, a.Target, a.Scenario, p, trial, attempt)
+					rec := measurePoint(measure.WithPhases(ctx, bar.phase), Options{Measure: opts.Measure}, a.Target, a.Scenario, p, trial, attempt)
 					e := env
 					if rec.Env != nil {
 						e.ServerName, e.Emulated = rec.Env.ServerName, rec.Env.Emulated

@@ -10,6 +10,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -38,6 +39,7 @@ type pointStatus struct {
 	Side           string // the side of an interleaved run, if any
 	Trial, Trials  int
 	Attempt, Tries int
+	Phase          string // the measurement's phase (measure.Phase), once it says
 }
 
 // newProgress draws on w (nil: nothing) a line over total trials of the
@@ -95,6 +97,17 @@ func (p *progress) point(st pointStatus, pt results.Point) {
 	p.redraw()
 }
 
+// phase says where the point's measurement is (warm-up, window k).
+func (p *progress) phase(ph measure.Phase) {
+	if p.b == nil {
+		return
+	}
+	p.mu.Lock()
+	p.status.Phase = ph.String()
+	p.mu.Unlock()
+	p.redraw()
+}
+
 // add counts a trial as done, measured or not.
 func (p *progress) add() {
 	if p.b != nil {
@@ -134,6 +147,9 @@ func describe(name string, st pointStatus, inPoint time.Duration) string {
 	}
 	if st.Attempt > 1 {
 		more = append(more, fmt.Sprintf("attempt %d/%d", st.Attempt, st.Tries))
+	}
+	if st.Phase != "" {
+		more = append(more, st.Phase)
 	}
 	more = append(more, inPoint.Truncate(time.Second).String())
 	fmt.Fprintf(&b, " (%s)", strings.Join(more, ", "))

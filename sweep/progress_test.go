@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -24,6 +25,8 @@ func TestDescribe(t *testing.T) {
 			"sweep q: point 3/12 instances=2 clients=8 (4s)"},
 		{pointStatus{K: 1, N: 2, Label: "gpus=1", Side: "candidate", Trial: 1, Trials: 3, Attempt: 2, Tries: 2}, 61 * time.Second,
 			"sweep q: point 1/2 gpus=1 (candidate, trial 2/3, attempt 2/2, 1m1s)"},
+		{pointStatus{K: 2, N: 12, Label: "clients=8", Trials: 1, Phase: measure.Phase{Window: 3, MaxWindows: 10}.String()}, 5 * time.Second,
+			"sweep q: point 2/12 clients=8 (window 3/10, 5s)"},
 	} {
 		if got := describe("q", c.st, c.in); got != c.want {
 			t.Errorf("describe(%+v, %v) = %q, want %q", c.st, c.in, got, c.want)
@@ -67,13 +70,18 @@ measure: {trials: 2}
 	}
 	var buf syncBuffer
 	var seen []string
-	measure := func(_ context.Context, _ *Deployment, _ *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
+	var phases []string
+	measurer := func(ctx context.Context, _ *Deployment, _ *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
 		out := buf.String()
 		seen = append(seen, out[strings.LastIndex(out, "sweep progress:"):])
+		// The measurement's phase shows on the line as soon as it is said.
+		measure.PhasesOf(ctx)(measure.Phase{Warmup: true})
+		out = buf.String()
+		phases = append(phases, out[strings.LastIndex(out, "sweep progress:"):])
 		return &results.Measurement{Requests: 1}, nil
 	}
 	_, err = Run(context.Background(), Options{Scenario: s, ResultsPath: filepath.Join(t.TempDir(), "r.jsonl"), Target: fakeTarget{},
-		Measure: measure, Attempts: 1, Progress: &buf})
+		Measure: measurer, Attempts: 1, Progress: &buf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +92,12 @@ measure: {trials: 2}
 	for i, w := range want {
 		if !strings.Contains(seen[i], w) {
 			t.Errorf("measurement %d: the line read %q, want it to contain %q", i+1, seen[i], w)
+		}
+		if strings.Contains(seen[i], "warm-up") {
+			t.Errorf("measurement %d: the line %q still shows the previous point's phase", i+1, seen[i])
+		}
+		if !strings.Contains(phases[i], "warm-up") {
+			t.Errorf("measurement %d: after the phase was said the line read %q, want it to contain warm-up", i+1, phases[i])
 		}
 	}
 }

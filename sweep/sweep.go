@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/iaasbench/iaasbench/hist"
+	"github.com/iaasbench/iaasbench/measure"
 	"github.com/iaasbench/iaasbench/results"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -226,7 +227,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			tried := 0
 			for attempt := 1; attempt <= attempts; attempt++ {
 				bar.point(pointStatus{K: chosen, N: strategy.Size(), Trial: trial, Trials: trials, Attempt: attempt, Tries: attempts}, p)
-				rec := measurePoint(ctx, opts, target, s, p, trial, attempt)
+				rec := measurePoint(measure.WithPhases(ctx, bar.phase), opts, target, s, p, trial, attempt)
 				e := env
 				if rec.Env != nil {
 					e.ServerName, e.Emulated = rec.Env.ServerName, rec.Env.Emulated
