@@ -186,7 +186,7 @@ func TestScaleReplicasAndGPUs(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	var configured atomic.Int32
-	tg := e.target(ctx, e.config(), "scale-1", func(ctx context.Context, c *client.Client, p results.Point) error {
+	tg := e.target(ctx, e.config(), "scale-1", func(ctx context.Context, c client.Conn, p results.Point) error {
 		configured.Add(1)
 		cfg, err := c.ModelConfig(ctx, "mlp", "") // a real gRPC call to the pod's server
 		if err != nil || cfg.GetName() != "mlp" {
@@ -375,7 +375,7 @@ func TestAdoptOwnObjectsRefuseOthers(t *testing.T) {
 	// Objects of the same name without iaasbench's labels: refused, and
 	// never deleted, even by a target that started before they appeared.
 	c := e.target(ctx, e.config(), "adopt-3", nil)
-	foreign := k8s.Manifests(c.Config(), "someone", "mlp", 1, 0).Deployment
+	foreign := k8s.Manifests(c.Config(), "someone", "mlp", 1, 0, "").Deployment
 	foreign.Labels, foreign.Spec.Template.Spec.Containers[0].Resources = map[string]string{"team": "search"}, corev1.ResourceRequirements{}
 	if _, err := e.cp.Client.AppsV1().Deployments(e.ns).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -495,7 +495,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		o := k8s.Manifests(cfg, "dry-run", "mlp", v.servers, v.gp)
+		o := k8s.Manifests(cfg, "dry-run", "mlp", v.servers, v.gp, "")
 		var buf strings.Builder
 		if err := k8s.WriteYAML(&buf, append(o.List(), k8s.AgentJob(cfg, "dry-run", 3, "10.0.0.9:7000"))...); err != nil {
 			t.Fatal(err)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/k8s/spec"
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -77,13 +79,13 @@ func objectMeta(cfg Config, name, sweepID, component string) metav1.ObjectMeta {
 }
 
 // Manifests builds the Service and Deployment that serve model with
-// servers Triton replicas of gpus GPUs each. cfg must be defaulted
-// (WithDefaults).
-func Manifests(cfg Config, sweepID, model string, servers, gpus int) Objects {
-	return Objects{Service: service(cfg, sweepID), Deployment: deployment(cfg, sweepID, model, servers, gpus)}
+// servers Triton replicas of gpus GPUs each, for load over proto ("" is
+// gRPC). cfg must be defaulted (WithDefaults).
+func Manifests(cfg Config, sweepID, model string, servers, gpus int, proto client.Protocol) Objects {
+	return Objects{Service: service(cfg, sweepID, proto), Deployment: deployment(cfg, sweepID, model, servers, gpus)}
 }
 
-func service(cfg Config, sweepID string) *corev1.Service {
+func service(cfg Config, sweepID string, proto client.Protocol) *corev1.Service {
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: objectMeta(cfg, cfg.Name, sweepID, componentServer),
@@ -94,6 +96,12 @@ func service(cfg Config, sweepID string) *corev1.Service {
 				{Name: "metrics", Port: int32(cfg.MetricsPort), TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP},
 			},
 		},
+	}
+	if proto == client.HTTP {
+		// Only when the load uses it, so that a gRPC sweep's Service stays
+		// as it always was (the pods serve HTTP either way, for probes).
+		http := corev1.ServicePort{Name: "http", Port: spec.DefaultHTTPPort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}
+		svc.Spec.Ports = slices.Insert(svc.Spec.Ports, 1, http)
 	}
 	switch cfg.ServiceType {
 	case spec.ServiceNodePort:

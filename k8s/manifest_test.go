@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/k8s/spec"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +25,7 @@ func testConfig() Config {
 
 func TestManifestsRequestGPUsAndLabelEverything(t *testing.T) {
 	cfg := testConfig()
-	o := Manifests(cfg, "deepclean-online-1a2b3c4d", "deepclean", 3, 2)
+	o := Manifests(cfg, "deepclean-online-1a2b3c4d", "deepclean", 3, 2, "")
 	d, s := o.Deployment, o.Service
 	if d.Name != "iaasbench-deepclean-online" || s.Name != d.Name || d.Namespace != "default" {
 		t.Fatalf("names: deployment %s/%s, service %s", d.Namespace, d.Name, s.Name)
@@ -62,7 +64,7 @@ func TestManifestsRequestGPUsAndLabelEverything(t *testing.T) {
 		t.Errorf("placement not applied: %v %v", d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Tolerations)
 	}
 
-	cpu := Manifests(cfg, "x", "m", 1, 0).Deployment.Spec.Template.Spec.Containers[0]
+	cpu := Manifests(cfg, "x", "m", 1, 0, "").Deployment.Spec.Template.Spec.Containers[0]
 	if _, ok := cpu.Resources.Limits[corev1.ResourceName("nvidia.com/gpu")]; ok {
 		t.Errorf("a CPU point requests GPUs: %v", cpu.Resources.Limits)
 	}
@@ -81,7 +83,7 @@ func TestManifestsPVCRepositoryAndServiceTypes(t *testing.T) {
 	cfg := testConfig()
 	cfg.ModelRepository = "pvc:models/triton"
 	cfg.ServiceType = spec.ServiceNodePort
-	o := Manifests(cfg, "s", "m", 1, 1)
+	o := Manifests(cfg, "s", "m", 1, 1, "")
 	spec := o.Deployment.Spec.Template.Spec
 	if !slices.Contains(spec.Containers[0].Args, "--model-repository=/models/triton") {
 		t.Errorf("args %v: want the repository inside the mounted claim", spec.Containers[0].Args)
@@ -101,7 +103,7 @@ func TestManifestsPVCRepositoryAndServiceTypes(t *testing.T) {
 }
 
 func TestWriteYAMLRoundTrips(t *testing.T) {
-	o := Manifests(testConfig(), "sweep-1", "mlp", 2, 1)
+	o := Manifests(testConfig(), "sweep-1", "mlp", 2, 1, "")
 	var buf bytes.Buffer
 	if err := WriteYAML(&buf, o.List()...); err != nil {
 		t.Fatal(err)
@@ -194,5 +196,82 @@ func TestSweepLabelAndObjectName(t *testing.T) {
 	cfg := Config{ModelRepository: "/models"}.WithDefaults(strings.Repeat("x", 80))
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("a long scenario name must still give a valid object name: %v", err)
+	}
+}
+
+// The load's protocol decides the ports the Service exposes and the
+// addresses the target hands out; the Deployment is the same either way
+// (the pods always serve HTTP, for their probes).
+func TestManifestsAndAddressesPerProtocol(t *testing.T) {
+	cfg := testConfig()
+	ports := func(s *corev1.Service) []string {
+		var out []string
+		for _, p := range s.Spec.Ports {
+			out = append(out, p.Name+":"+strconv.Itoa(int(p.Port))+"->"+p.TargetPort.String())
+		}
+		return out
+	}
+	grpc := Manifests(cfg, "s", "mlp", 2, 1, client.GRPC)
+	if got, want := ports(grpc.Service), []string{"grpc:8001->grpc", "metrics:8002->metrics"}; !slices.Equal(got, want) {
+		t.Errorf("gRPC service ports %v, want %v", got, want)
+	}
+	if !equality.Semantic.DeepEqual(Manifests(cfg, "s", "mlp", 2, 1, ""), grpc) {
+		t.Errorf("an empty protocol must build the gRPC objects")
+	}
+	http := Manifests(cfg, "s", "mlp", 2, 1, client.HTTP)
+	if got, want := ports(http.Service), []string{"grpc:8001->grpc", "http:8000->http", "metrics:8002->metrics"}; !slices.Equal(got, want) {
+		t.Errorf("HTTP service ports %v, want %v", got, want)
+	}
+	if !equality.Semantic.DeepEqual(http.Deployment, grpc.Deployment) {
+		t.Errorf("the protocol changed the deployment: the pods must not restart for it")
+	}
+	var named bool
+	for _, p := range http.Deployment.Spec.Template.Spec.Containers[0].Ports {
+		named = named || p.Name == "http" && p.ContainerPort == spec.DefaultHTTPPort
+	}
+	if !named {
+		t.Errorf("the container has no port named http for the Service's target")
+	}
+
+	for _, c := range []struct {
+		proto    client.Protocol
+		ip, want string
+	}{
+		{client.GRPC, "10.1.2.3", "10.1.2.3:8001"},
+		{"", "10.1.2.3", "10.1.2.3:8001"},
+		{client.HTTP, "10.1.2.3", "http://10.1.2.3:8000"},
+		{client.HTTP, "fd00::7", "http://[fd00::7]:8000"},
+	} {
+		addr := PodAddr(cfg, c.proto, c.ip)
+		if addr != c.want {
+			t.Errorf("PodAddr(%q, %s) = %s, want %s", c.proto, c.ip, addr, c.want)
+			continue
+		}
+		e, err := client.ParseEndpoint(addr)
+		if wantProto := or(string(c.proto), "grpc"); err != nil || string(e.Protocol) != wantProto || e.TLS {
+			t.Errorf("PodAddr %s parses as %+v (%v), want plaintext %s", addr, e, err, wantProto)
+		}
+	}
+	other := cfg
+	other.GRPCPort = 9001
+	if addr := PodAddr(other, client.GRPC, "10.1.2.3"); addr != "10.1.2.3:9001" {
+		t.Errorf("grpc_port 9001: %s", addr)
+	}
+}
+
+func TestWritePlanHTTPServicePort(t *testing.T) {
+	var grpc, http bytes.Buffer
+	shapes := []Shape{{1, 1}, {2, 1}}
+	if err := WritePlan(&grpc, testConfig(), "s", "mlp", client.GRPC, shapes, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePlan(&http, testConfig(), "s", "mlp", client.HTTP, shapes, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(grpc.String(), "- name: http\n      protocol: TCP\n      port: 8000\n      targetPort: http\n") {
+		t.Errorf("gRPC plan exposes the HTTP port on the Service:\n%s", grpc.String())
+	}
+	if !strings.Contains(http.String(), "- name: http\n      protocol: TCP\n      port: 8000\n      targetPort: http\n") {
+		t.Errorf("HTTP plan lacks the Service's http port:\n%s", http.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -32,11 +33,12 @@ func Shapes(points []results.Point) []Shape {
 
 // WritePlan writes, as one YAML stream, what a sweep over points applies:
 // the Service, a Deployment per shape (each after a comment naming it)
-// and, when agents > 0, the Job of the load agents that dial coordinator.
-func WritePlan(w io.Writer, cfg Config, sweepID, model string, shapes []Shape, agents int, coordinator string) error {
+// and, when agents > 0, the Job of the load agents that dial coordinator;
+// proto is the load's protocol ("" is gRPC).
+func WritePlan(w io.Writer, cfg Config, sweepID, model string, proto client.Protocol, shapes []Shape, agents int, coordinator string) error {
 	var objs []runtime.Object
 	for i, sh := range shapes {
-		o := Manifests(cfg, sweepID, model, sh.Servers, sh.GPUs)
+		o := Manifests(cfg, sweepID, model, sh.Servers, sh.GPUs, proto)
 		if i == 0 {
 			objs = append(objs, o.Service)
 		}

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/iaasbench/iaasbench/client"
+	"github.com/iaasbench/iaasbench/k8s/spec"
 	"github.com/iaasbench/iaasbench/results"
 )
 
@@ -47,9 +48,10 @@ const pollInterval = 250 * time.Millisecond
 // already be cancelled (Ctrl-C).
 const closeTimeout = 2 * time.Minute
 
-// Configurer applies a point's model configuration on one server (the
-// sweep passes sweep.Configure with its scenario).
-type Configurer func(ctx context.Context, c *client.Client, p results.Point) error
+// Configurer applies a point's model configuration on one server, over
+// the protocol of the sweep's load (the sweep passes sweep.Configure with
+// its scenario).
+type Configurer func(ctx context.Context, c client.Conn, p results.Point) error
 
 // Options build a Target.
 type Options struct {
@@ -57,6 +59,13 @@ type Options struct {
 	Scenario string // scenario name: names the objects when Config.Name is empty
 	SweepID  string // labels every object (iaasbench.io/sweep)
 	Model    string // workload.model, loaded with --load-model
+	// Protocol is what the load speaks to the pods, and what the target
+	// waits for the model and configures it over: client.GRPC (also "")
+	// or client.HTTP.
+	Protocol client.Protocol
+	// Conn are the connection settings (headers, HTTP tensor encoding) of
+	// the target's own calls to the pods; the pods serve plaintext.
+	Conn client.Settings
 	// Configure applies each point's instance counts once the model is
 	// ready; nil only waits for the model.
 	Configure Configurer
@@ -81,7 +90,7 @@ type Allocation struct {
 
 // Servers are a point's ready servers.
 type Servers struct {
-	Addrs       []string // gRPC pod-IP:port of each server
+	Addrs       []string // each server's pod address in the load's protocol (see PodAddr)
 	MetricsURLs []string // Prometheus endpoint of each server
 	Pods        []string // pod name of each server, in Addrs order
 	Server      string   // name and version from ServerMetadata
@@ -95,12 +104,14 @@ type Target struct {
 	cfg       Config
 	sweepID   string
 	model     string
+	proto     client.Protocol
+	settings  client.Settings
 	configure Configurer
 	kube      kubernetes.Interface
 	log       *slog.Logger
 
 	mu      sync.Mutex
-	clients map[string]*client.Client // by pod UID
+	clients map[string]client.Conn // by pod UID
 	closed  bool
 }
 
@@ -117,6 +128,14 @@ func New(ctx context.Context, o Options) (*Target, error) {
 	if o.Model == "" {
 		return nil, errors.New("kubernetes target: no model (workload.model)")
 	}
+	proto := o.Protocol
+	switch proto {
+	case "":
+		proto = client.GRPC
+	case client.GRPC, client.HTTP:
+	default:
+		return nil, fmt.Errorf("kubernetes target: protocol %q: want %s or %s", o.Protocol, client.GRPC, client.HTTP)
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -131,8 +150,8 @@ func New(ctx context.Context, o Options) (*Target, error) {
 			return nil, fmt.Errorf("kubernetes client: %w", err)
 		}
 	}
-	t := &Target{cfg: cfg, sweepID: o.SweepID, model: o.Model, configure: o.Configure, kube: kube,
-		log: log.With("target", "kubernetes", "namespace", cfg.Namespace, "name", cfg.Name), clients: map[string]*client.Client{}}
+	t := &Target{cfg: cfg, sweepID: o.SweepID, model: o.Model, proto: proto, settings: o.Conn, configure: o.Configure, kube: kube,
+		log: log.With("target", "kubernetes", "namespace", cfg.Namespace, "name", cfg.Name), clients: map[string]client.Conn{}}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := t.preflight(cctx); err != nil {
@@ -164,7 +183,18 @@ func (t *Target) Config() Config { return t.cfg }
 
 // Objects are what Prepare applies for a point.
 func (t *Target) Objects(p results.Point) Objects {
-	return Manifests(t.cfg, t.sweepID, t.model, max(p.Servers, 1), p.GPUs)
+	return Manifests(t.cfg, t.sweepID, t.model, max(p.Servers, 1), p.GPUs, t.proto)
+}
+
+// PodAddr is where the load reaches a pod over proto: pod-IP:grpc_port
+// for gRPC (plaintext, the address syntax's default), and
+// http://pod-IP:8000 (Triton's HTTP port) for KServe v2 REST. cfg must be
+// defaulted.
+func PodAddr(cfg Config, proto client.Protocol, podIP string) string {
+	if proto == client.HTTP {
+		return "http://" + net.JoinHostPort(podIP, strconv.Itoa(spec.DefaultHTTPPort))
+	}
+	return net.JoinHostPort(podIP, strconv.Itoa(cfg.GRPCPort))
 }
 
 func (t *Target) preflight(ctx context.Context) error {
@@ -274,7 +304,7 @@ func (t *Target) Prepare(ctx context.Context, p results.Point) (*Servers, error)
 	for _, pod := range pods {
 		uid := string(pod.UID)
 		live[uid] = true
-		addr := net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(t.cfg.GRPCPort))
+		addr := PodAddr(t.cfg, t.proto, pod.Status.PodIP)
 		c, err := t.client(uid, addr)
 		if err != nil {
 			return nil, err
@@ -302,15 +332,15 @@ func (t *Target) Prepare(ctx context.Context, p results.Point) (*Servers, error)
 	return out, nil
 }
 
-func (t *Target) client(uid, addr string) (*client.Client, error) {
+func (t *Target) client(uid, addr string) (client.Conn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c := t.clients[uid]; c != nil {
 		return c, nil
 	}
-	c, err := client.Dial(addr)
+	c, err := client.Connect(addr, t.settings)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kubernetes target: %w", err)
 	}
 	t.clients[uid] = c
 	return c, nil
@@ -328,8 +358,8 @@ func (t *Target) dropClients(live map[string]bool) {
 }
 
 // waitModel polls ModelReady: a pod is Ready for Kubernetes when its
-// readiness probe passes, which may precede the gRPC port answering.
-func (t *Target) waitModel(ctx context.Context, c *client.Client, pod string) error {
+// readiness probe passes, which may precede the load's port answering.
+func (t *Target) waitModel(ctx context.Context, c client.Conn, pod string) error {
 	var last error
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -137,9 +137,6 @@ func (v *validator) connection() {
 			v.add("workload.protocol", "%s, but target.urls[%d] (%s) is %s: a remote URL's scheme says the protocol", w.Protocol, i, u, e.Protocol)
 		}
 	}
-	if t.Kind == TargetKubernetes && w.Protocol == ProtocolHTTP {
-		v.add("workload.protocol", "the kubernetes target drives its servers over gRPC; http is for embedded, local and remote targets")
-	}
 	if v.s.Protocol() == ProtocolHTTP && w.RPC == workload.RPCStream {
 		v.add("workload.rpc", "stream is gRPC's bidirectional ModelStreamInfer; KServe v2 REST has no streaming (use rpc: unary, or gRPC)")
 	}

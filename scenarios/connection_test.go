@@ -89,4 +89,12 @@ func TestConnectionProblems(t *testing.T) {
 	if err != nil || s.Protocol() != ProtocolHTTP {
 		t.Errorf("embedded over http: %v", err)
 	}
+	// The kubernetes target reaches its pods on Triton's HTTP port.
+	s, err = Parse([]byte("name: x\ntarget: {kind: kubernetes, kubernetes: {model_repository: s3://b/m}}\nworkload: {model: m, protocol: http, http_encoding: json}"), "x.yaml")
+	if err != nil || s.Protocol() != ProtocolHTTP || s.Settings().HTTPEncoding != "json" {
+		t.Errorf("kubernetes over http: %v", err)
+	}
+	if _, err := Parse([]byte("name: x\ntarget: {kind: kubernetes, kubernetes: {model_repository: s3://b/m}}\nworkload: {model: m, protocol: http, rpc: stream}"), "x.yaml"); err == nil || !strings.Contains(err.Error(), "no streaming") {
+		t.Errorf("kubernetes over http with rpc: stream: %v, want no streaming", err)
+	}
 }

@@ -12,7 +12,8 @@ import (
 
 // Kubernetes runs a scenario's servers as a Deployment on a cluster (see
 // package k8s) and applies each point's model configuration with
-// Configure.
+// Configure, over the scenario's protocol (gRPC, or KServe v2 HTTP with
+// workload.protocol: http).
 type Kubernetes struct {
 	kube *k8s.Target
 }
@@ -24,7 +25,10 @@ type Kubernetes struct {
 func NewKubernetes(ctx context.Context, s *scenarios.Scenario, sweepID string, log *slog.Logger) (*Kubernetes, error) {
 	kt, err := k8s.New(ctx, k8s.Options{
 		Config: s.Target.Kubernetes, Scenario: s.Name, SweepID: sweepID, Model: s.Workload.Model, Logger: log,
-		Configure: func(ctx context.Context, c *client.Client, p results.Point) error {
+		// The pods are waited for and configured over the load's protocol,
+		// with its headers, as a remote target's servers are.
+		Protocol: client.Protocol(s.Protocol()), Conn: s.Settings(),
+		Configure: func(ctx context.Context, c client.Conn, p results.Point) error {
 			return Configure(ctx, c, s, p)
 		},
 	})

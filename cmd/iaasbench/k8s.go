@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/iaasbench/iaasbench/client"
 	"github.com/iaasbench/iaasbench/k8s"
 	"github.com/iaasbench/iaasbench/scenarios"
 )
@@ -68,7 +69,7 @@ a Deployment per (servers, gpus) shape and the agents' Job.`,
 	fmt.Fprintf(&buf, "# iaasbench %s: scenario %s, model %s, namespace %s; %d (servers, gpus) shapes\n",
 		version, s.Name, s.Workload.Model, cfg.Namespace, len(shapes))
 	fmt.Fprintf(&buf, "# A sweep applies the Service once and the Deployment per point, scaling it in place.\n")
-	if err := k8s.WritePlan(&buf, cfg, *sweepID, s.Workload.Model, shapes, *agents, *coordinator); err != nil {
+	if err := k8s.WritePlan(&buf, cfg, *sweepID, s.Workload.Model, client.Protocol(s.Protocol()), shapes, *agents, *coordinator); err != nil {
 		return err
 	}
 	_, err = out.Write(buf.Bytes())

@@ -18,8 +18,8 @@ import (
 
 // FakeTriton stands in for the Triton containers kwok does not run: it
 // serves an embedded iaasbench server on the IP of every running pod
-// that matches a label selector (gRPC and metrics on the pod's "grpc" and
-// "metrics" container ports), with as many emulated GPUs as the pod
+// that matches a label selector (gRPC, KServe v2 HTTP and metrics on the
+// pod's "grpc", "http" and "metrics" container ports), with as many emulated GPUs as the pod
 // requests, and stops it when the pod goes.
 type FakeTriton struct {
 	cancel context.CancelFunc
@@ -80,12 +80,14 @@ func (f *FakeTriton) sync(ctx context.Context, cp *ControlPlane, ns, sel, gpuRes
 				delete(f.servers, id)
 			}
 		}
-		port, metrics, gpus := 8001, 8002, 0
+		port, http, metrics, gpus := 8001, 8000, 8002, 0
 		for _, c := range pod.Spec.Containers {
 			for _, p := range c.Ports {
 				switch p.Name {
 				case "grpc":
 					port = int(p.ContainerPort)
+				case "http":
+					http = int(p.ContainerPort)
 				case "metrics":
 					metrics = int(p.ContainerPort)
 				}
@@ -97,6 +99,7 @@ func (f *FakeTriton) sync(ctx context.Context, cp *ControlPlane, ns, sel, gpuRes
 		srv, err := server.New(server.Options{
 			Addr:         net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)),
 			MetricsAddr:  net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(metrics)),
+			HTTPAddr:     net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(http)),
 			EmulatedGPUs: gpus, Version: "fake-triton", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		if err == nil {
