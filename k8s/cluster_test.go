@@ -475,6 +475,142 @@ measure: {warmup: 100ms, duration: 400ms}
 	}
 }
 
+// TestSweepOverHTTPMeasuresOnPods is the sweep above with
+// workload.protocol: http: the target hands out http://pod-IP:8000,
+// waits for the model and applies each point's instances through the
+// HTTP repository load, the Service exposes the http port, and the real
+// measurer's load reaches the pods over KServe v2 REST (JSON tensors).
+func TestSweepOverHTTPMeasuresOnPods(t *testing.T) {
+	e := newEnv(t)
+	s, err := scenarios.Parse([]byte(`
+name: k8s-http
+server: {emulated_gpu_profile: h200-mlp}  # parsed as embedded, then pointed at the cluster
+workload: {model: mlp, mode: closed, rpc: unary, protocol: http, http_encoding: json}
+dimensions:
+  gpus: [1]
+  servers: [2]
+  instances: [1, 3]
+  batch_size: 8
+measure: {warmup: 100ms, duration: 300ms}
+`), "k8s-http.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const sweepID = "k8s-http-0a1b2c3d"
+	s.Target = scenarios.Target{Kind: scenarios.TargetKubernetes, Kubernetes: e.config()}
+	if err := s.ValidateConnection(); err != nil {
+		t.Fatalf("kubernetes over http refused: %v", err)
+	}
+	kt, err := sweep.NewKubernetes(ctx, s, sweepID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kt.Close()
+	real := sweep.MeasureWith(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	measurer := func(mctx context.Context, dep *sweep.Deployment, s *scenarios.Scenario, p results.Point) (*results.Measurement, error) {
+		if len(dep.Addrs) != 2 {
+			return nil, fmt.Errorf("point %s: addrs %v, want 2", p.Key(), dep.Addrs)
+		}
+		for _, a := range dep.Addrs {
+			if !strings.HasPrefix(a, "http://127.20.") || !strings.HasSuffix(a, ":8000") {
+				return nil, fmt.Errorf("addr %s: want http://<pod IP in 127.20.0.0/16>:8000", a)
+			}
+			// What the target applied, read back over HTTP from the pod.
+			c, err := client.Connect(a, client.Settings{})
+			if err != nil {
+				return nil, err
+			}
+			cfg, err := c.ModelConfig(mctx, "mlp", "")
+			c.Close()
+			if err != nil {
+				return nil, fmt.Errorf("model config over HTTP from %s: %w", a, err)
+			}
+			if g := cfg.GetInstanceGroup(); len(g) != 1 || int(g[0].GetCount()) != p.Instances {
+				return nil, fmt.Errorf("pod %s runs instance groups %v at point %s", a, g, p.Key())
+			}
+		}
+		return real(mctx, dep, s, p)
+	}
+	sum, err := sweep.Run(ctx, sweep.Options{Scenario: s, ResultsPath: filepath.Join(t.TempDir(), "r.jsonl"), Target: kt, Measure: measurer, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok int
+	for _, r := range sum.Records {
+		if r.Kind != "point" {
+			continue
+		}
+		m := r.Measurement
+		if r.Status != results.StatusOK || m == nil || m.Requests == 0 || m.Errors != 0 {
+			t.Errorf("point %s: %s %s, measurement %+v", r.Point.Key(), r.Status, r.Reason, m)
+			continue
+		}
+		if c := results.ConnectionOf(m); c.Protocol != "http" || c.Encoding != client.EncodingJSON || c.TLS {
+			t.Errorf("point %s measured over %s, want http (json)", r.Point.Key(), c)
+		}
+		ok++
+		t.Logf("point %s over %s: %d requests, %.0f inferences/s, p99 %.0f µs", r.Point.Key(), results.ConnectionOf(m), m.Requests, m.ThroughputIPS, m.Latency.P99US)
+	}
+	if ok != 2 {
+		t.Fatalf("want both points measured over HTTP on the pods, records: %+v", sum.Records)
+	}
+	svc, err := e.cp.Client.CoreV1().Services(e.ns).Get(ctx, spec.ObjectName("k8s-http"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []string
+	for _, p := range svc.Spec.Ports {
+		ports = append(ports, fmt.Sprintf("%s:%d", p.Name, p.Port))
+	}
+	if !slices.Equal(ports, []string{"grpc:8001", "http:8000", "metrics:8002"}) {
+		t.Errorf("service ports %v: want the http port beside grpc and metrics", ports)
+	}
+	if err := kt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.assertGone(ctx, sweepID)
+}
+
+// The target's own calls (ModelReady, configuration, ServerMetadata) go
+// over the protocol it is given: a configurer sees an HTTP connection.
+func TestTargetConfiguresOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var seen atomic.Int32
+	tg, err := k8s.New(ctx, k8s.Options{Config: e.config(), Scenario: "quickstart", SweepID: "http-1", Model: "mlp",
+		Client: e.cp.Client, Protocol: client.HTTP, Conn: client.Settings{HTTPEncoding: client.EncodingJSON},
+		Configure: func(ctx context.Context, c client.Conn, p results.Point) error {
+			if e := c.Endpoint(); e.Protocol != client.HTTP || e.TLS || !strings.HasSuffix(e.Host, ":8000") {
+				return fmt.Errorf("configurer reached the pod at %s, want plaintext HTTP on port 8000", e)
+			}
+			if err := c.Load(ctx, "mlp", nil); err != nil { // a real HTTP repository load on the pod
+				return fmt.Errorf("load over HTTP: %w", err)
+			}
+			seen.Add(1)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	srv, err := tg.Prepare(ctx, results.Point{Servers: 2, GPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen.Load() != 2 || len(srv.Addrs) != 2 || !strings.HasPrefix(srv.Addrs[0], "http://") || srv.Server != "iaasbench fake-triton" {
+		t.Errorf("configured %d pods; servers %+v", seen.Load(), srv)
+	}
+	if _, err := k8s.New(ctx, k8s.Options{Config: e.config(), Scenario: "quickstart", SweepID: "http-2", Model: "mlp",
+		Client: e.cp.Client, Protocol: "soap"}); err == nil || !strings.Contains(err.Error(), `protocol "soap"`) {
+		t.Errorf("unknown protocol: %v", err)
+	}
+	if err := tg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.assertGone(ctx, "http-1")
+}
+
 // TestManifestsAcceptedByAPIServer sends the dry-run YAML (what `iaasbench
 // k8s manifests` prints) to the API server with server-side dry run: the
 // API's own validation must accept every variant.
