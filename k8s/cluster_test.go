@@ -621,7 +621,9 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 	for _, v := range []struct {
 		repo, svc   string
 		servers, gp int
-	}{{"s3://b/m", spec.ServiceHeadless, 2, 1}, {"pvc:models/triton", spec.ServiceNodePort, 1, 0}, {"/models", spec.ServiceLoadBalancer, 3, 4}} {
+		proto       client.Protocol
+	}{{"s3://b/m", spec.ServiceHeadless, 2, 1, client.HTTP}, {"pvc:models/triton", spec.ServiceNodePort, 1, 0, client.HTTP},
+		{"/models", spec.ServiceLoadBalancer, 3, 4, client.GRPC}} {
 		cfg := e.config()
 		cfg.ModelRepository, cfg.ServiceType = v.repo, v.svc
 		cfg.CPU, cfg.Memory = "2", "8Gi"
@@ -631,7 +633,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		o := k8s.Manifests(cfg, "dry-run", "mlp", v.servers, v.gp, "")
+		o := k8s.Manifests(cfg, "dry-run", "mlp", v.servers, v.gp, v.proto)
 		var buf strings.Builder
 		if err := k8s.WriteYAML(&buf, append(o.List(), k8s.AgentJob(cfg, "dry-run", 3, "10.0.0.9:7000"))...); err != nil {
 			t.Fatal(err)
