@@ -386,7 +386,7 @@ func writeMeasurementJSON(m *results.Measurement, path string, out io.Writer) er
 func startMeasureServer(repo string, gpus int, profile string) (*server.Server, error) {
 	// The server's model-load logs would drown the measurement's output.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts := server.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", EmulatedGPUs: gpus, Version: version, Logger: quiet}
+	opts := server.Options{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", EmulatedGPUs: gpus, Version: version, Logger: quiet}
 	if repo != "" {
 		r, err := modelrepo.Dir(repo)
 		if err != nil {
