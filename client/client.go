@@ -239,6 +239,9 @@ func (g *grpcCall) Do(ctx context.Context) error {
 	return g.c.conn.Invoke(ctx, pb.GRPCInferenceService_ModelInfer_FullMethodName, g.req, g.resp, g.opts...)
 }
 
+// Response is the last Do's response, decoded by Do already.
+func (g *grpcCall) Response() (*pb.ModelInferResponse, error) { return g.resp, nil }
+
 // Times are the last Do's marshal and unmarshal times.
 func (g *grpcCall) Times() CallTimes { return CallTimes{Send: g.codec.send, Recv: g.codec.recv} }
 

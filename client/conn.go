@@ -71,6 +71,15 @@ type TimedCall interface {
 	Times() CallTimes
 }
 
+// OutputCall is a Call that gives the response of its last successful
+// Do, decoded only when asked, so that a load that does not look at
+// outputs pays nothing for it. The response is valid until the next Do.
+// Every Call made by this package's connections is one.
+type OutputCall interface {
+	Call
+	Response() (*pb.ModelInferResponse, error)
+}
+
 // Connect makes a connection to a server at an address in Endpoint's
 // syntax. Like Dial it connects lazily: call Live to check the server is
 // there. Headers are expanded from the environment here.

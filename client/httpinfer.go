@@ -363,6 +363,16 @@ func (k *httpCall) Do(ctx context.Context) error {
 	return nil
 }
 
+// Response decodes the last Do's response (JSON or binary outputs);
+// binary outputs share the call's buffer.
+func (k *httpCall) Response() (*pb.ModelInferResponse, error) {
+	resp, err := decodeInferResponse(k.resp, k.respHeader)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w", k.op, k.c.Addr(), err)
+	}
+	return resp, nil
+}
+
 // request is this request's own copy of the template, with its own
 // reader over the body.
 func (k *httpCall) request(ctx context.Context) *http.Request {

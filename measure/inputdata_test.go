@@ -209,3 +209,64 @@ func TestInputDataErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// validation_data is checked on every response, over gRPC and HTTP (both
+// encodings), one entry per request or two: the built-in simple model
+// returns OUTPUT0 = INPUT0+INPUT1 and OUTPUT1 = INPUT0-INPUT1. A file
+// whose expected outputs are right measures without errors; one wrong
+// value makes the measurement fail with errors, naming the entry, the
+// output and the element.
+func TestValidationData(t *testing.T) {
+	srv := startHTTPServer(t, server.Options{})
+	dir := t.TempDir()
+	list := func(v []int32) string {
+		var s []string
+		for _, x := range v {
+			s = append(s, strconv.Itoa(int(x)))
+		}
+		return "[" + strings.Join(s, ",") + "]"
+	}
+	fill := func(x int32) []int32 {
+		v := make([]int32, 16)
+		for i := range v {
+			v[i] = x
+		}
+		return v
+	}
+	data := `"data":[{"INPUT0":` + list(seq32(1, 16)) + `,"INPUT1":` + list(fill(1)) + `},{"INPUT0":` + list(fill(5)) + `,"INPUT1":` + list(fill(2)) + `}]`
+	wrong := fill(3)
+	wrong[3] = 4
+	write := func(name, out1 string) string {
+		path := filepath.Join(dir, name)
+		body := `{` + data + `,"validation_data":[{"OUTPUT0":` + list(seq32(2, 16)) + `,"OUTPUT1":` + list(seq32(0, 16)) + `},{"OUTPUT0":` + list(fill(7)) + `,"OUTPUT1":` + out1 + `}]}`
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good, bad := write("good.json", list(fill(3))), write("bad.json", list(wrong))
+	type variant struct{ addr, enc string }
+	for _, v := range []variant{{srv.Addr(), ""}, {srv.HTTPURL(), client.EncodingBinary}, {srv.HTTPURL(), client.EncodingJSON}} {
+		for _, batch := range []int{1, 2} {
+			o := quick(v.addr, "simple")
+			o.Conn.HTTPEncoding, o.InputData, o.Requests, o.Warmup, o.BatchSize = v.enc, good, 20, 0, batch
+			m, err := Run(context.Background(), o)
+			if err != nil || m.Errors != 0 || m.Requests != 20 {
+				t.Errorf("%+v batch %d, matching validation: %v, %d requests, %d errors; want 20 and none", v, batch, err, m.Requests, m.Errors)
+			}
+			o.InputData = bad
+			m, err = Run(context.Background(), o)
+			want := `validation_data: stream 0 entry 1: output "OUTPUT1": element 3 is 3, want 4`
+			// Batch 1: entry 0's requests pass; batch 2: every request
+			// carries entry 1.
+			if err == nil || !strings.Contains(err.Error(), want) || m == nil || m.Errors == 0 || (m.Requests == 0) != (batch == 2) || !strings.Contains(m.Error, want) {
+				t.Errorf("%+v batch %d, a wrong expected value: %v (measurement %+v); want errors saying %q", v, batch, err, m, want)
+			}
+		}
+	}
+	o := quick(srv.Addr(), "simple")
+	o.InputData, o.RPC = good, workload.RPCStream
+	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "checked on unary requests only") {
+		t.Errorf("stream with validation_data: %v", err)
+	}
+}

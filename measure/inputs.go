@@ -13,6 +13,7 @@ import (
 	pb "github.com/iaasbench/iaasbench/inferencepb"
 	"github.com/iaasbench/iaasbench/measure/inputdata"
 	"github.com/iaasbench/iaasbench/results"
+	"github.com/iaasbench/iaasbench/workload"
 )
 
 // maxInputBytes bounds one input tensor made by the load generator, and
@@ -24,8 +25,12 @@ const maxInputBytes = 1 << 30
 // its requests cycle through. Generated data is one stream of one.
 type inputSet struct {
 	streams [][]*pb.ModelInferRequest
-	desc    string             // the first request's inputs, for messages
-	record  *results.InputData // nil for generated data
+	// expect, aligned with streams, is what each template's response
+	// must hold (validation_data); nil without validation data, and nil
+	// for a template whose entries expect nothing.
+	expect [][]*expectation
+	desc   string             // the first request's inputs, for messages
+	record *results.InputData // nil for generated data
 }
 
 // isGenerated says whether InputData names generated data rather than a
@@ -80,12 +85,21 @@ func fileInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*input
 		}
 		ins = append(ins, inputdata.Input{Name: in.GetName(), Datatype: in.GetDatatype(), Shape: dims, Default: o.Shapes[in.GetName()]})
 	}
-	data, err := inputdata.Load(o.InputData, ins)
+	var outs []inputdata.Input
+	for _, out := range md.GetOutputs() {
+		dims, err := rowShape(o, out, batching)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, inputdata.Input{Name: out.GetName(), Datatype: out.GetDatatype(), Shape: dims})
+	}
+	data, err := inputdata.Load(o.InputData, ins, outs)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", o.Model, err)
 	}
-	if data.HasValidation {
-		o.Logger.Warn("input data: validation_data is not checked: outputs are not compared", "file", o.InputData)
+	validate := data.HasValidation()
+	if validate && o.RPC == workload.RPCStream {
+		return nil, fmt.Errorf("model %q: input data %s has validation_data, which is checked on unary requests only: leave out --rpc stream or the validation data", o.Model, o.InputData)
 	}
 	rows := 1
 	if batching {
@@ -96,6 +110,10 @@ func fileInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*input
 	for si, stream := range data.Streams {
 		n := len(stream) / gcd(len(stream), rows)
 		reqs := make([]*pb.ModelInferRequest, n)
+		var expect []*expectation
+		if validate {
+			expect = make([]*expectation, n)
+		}
 		for k := range reqs {
 			req := &pb.ModelInferRequest{ModelName: o.Model, ModelVersion: o.Version}
 			first := k * rows % len(stream)
@@ -127,8 +145,18 @@ func fileInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*input
 				req.RawInputContents = append(req.RawInputContents, raw)
 			}
 			reqs[k] = req
+			if validate {
+				e, err := newExpectation(data.Expected[si], si, first, rows, outs)
+				if err != nil {
+					return nil, fmt.Errorf("model %q: input data %s: %w", o.Model, o.InputData, err)
+				}
+				expect[k] = e
+			}
 		}
 		set.streams = append(set.streams, reqs)
+		if validate {
+			set.expect = append(set.expect, expect)
+		}
 	}
 	var desc []string
 	for _, in := range set.streams[0][0].GetInputs() {

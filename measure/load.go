@@ -67,6 +67,16 @@ func (r *recorder) recordCall(ns int64, call client.Call) {
 	r.done.Add(1)
 }
 
+// mismatch counts a response that did not match validation_data: an
+// error of the measurement, but no failure of the server (the load
+// goes on without pause).
+func (r *recorder) mismatch(err error) {
+	r.mu.Lock()
+	r.errors++
+	r.lastErr = err
+	r.mu.Unlock()
+}
+
 // fail counts a failed request and reports how long this recorder has
 // seen nothing but failures.
 func (r *recorder) fail(now int64, err error) time.Duration {
@@ -135,6 +145,8 @@ type run struct {
 	allDone   chan struct{}
 	recorders []*recorder
 	clients   []*clientLoad
+	// mismatched are the responses that did not match validation_data.
+	mismatched mismatches
 }
 
 func (r *run) now() int64 { return int64(time.Since(r.epoch)) }
@@ -299,7 +311,8 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 		if !ok {
 			break
 		}
-		call, ok := calls.get(c.next())
+		k := c.next()
+		call, ok := calls.get(k)
 		if !ok {
 			return
 		}
@@ -317,11 +330,31 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 			}
 			continue
 		}
+		if r.p.expect != nil && !r.matches(c, k, call, rec) {
+			continue
+		}
 		rec.recordCall(t1-t0, call)
 	}
 	if seq != nil && !c.first && !c.ended {
 		r.endSequenceUnary(c, calls, seq)
 	}
+}
+
+// matches checks the response to template k of client c against
+// validation_data; a mismatch is counted as an error and not recorded
+// as a latency (perf_analyzer drops the request too).
+func (r *run) matches(c *clientLoad, k int, call client.Call, rec *recorder) bool {
+	e := r.p.expectation(c.idx, k)
+	if e == nil {
+		return true
+	}
+	if err := e.check(call); err != nil {
+		err = fmt.Errorf("client %d (server %s): %w", c.idx, c.conn.Addr(), err)
+		rec.mismatch(err)
+		r.mismatched.add(err)
+		return false
+	}
+	return true
 }
 
 // slotCalls are one slot's prepared calls, one per request template of
@@ -433,7 +466,8 @@ func (r *run) openUnary(c *clientLoad) {
 				if r.stopping.Load() {
 					break
 				}
-				call, ok := calls.get(c.next())
+				k := c.next()
+				call, ok := calls.get(k)
 				if !ok {
 					r.discard(tickets)
 					return
@@ -451,7 +485,11 @@ func (r *run) openUnary(c *clientLoad) {
 					}
 					continue
 				}
-				rec.recordCall(r.now()-t.intended, call)
+				now := r.now()
+				if r.p.expect != nil && !r.matches(c, k, call, rec) {
+					continue
+				}
+				rec.recordCall(now-t.intended, call)
 			}
 			if seq != nil && !c.first && !c.ended {
 				r.endSequenceUnary(c, calls, seq)

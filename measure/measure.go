@@ -307,6 +307,10 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		m.Error = stop.Error()
 		return m, stop
 	}
+	if err := c.r.mismatched.err(); err != nil && m.Requests > 0 {
+		m.Error = err.Error()
+		return m, err
+	}
 	if m.Requests == 0 {
 		err := fmt.Errorf("no request of model %q completed in %.3g s of measurement (%d errors, %d rejected for overload)", o.Model, m.DurationS, errs, rejected)
 		if le := c.lastError(); le != nil {

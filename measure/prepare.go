@@ -34,7 +34,10 @@ type plan struct {
 	// read-only by every slot's requests) of each data stream: client k
 	// takes stream k mod len, and its requests cycle through the
 	// stream's templates in order.
-	streams   [][]*pb.ModelInferRequest
+	streams [][]*pb.ModelInferRequest
+	// expect is what the templates' responses must hold (see inputSet);
+	// nil: nothing is checked, and the load does not look at responses.
+	expect    [][]*expectation
 	inputData *results.InputData // what the templates were read from; nil: generated
 	rows      int                // inferences per request
 	shapes    string             // for messages
@@ -150,7 +153,7 @@ func prepare(ctx context.Context, o *Options) (*plan, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p.streams, p.shapes, p.inputData = set.streams, set.desc, set.record
+	p.streams, p.shapes, p.inputData, p.expect = set.streams, set.desc, set.record, set.expect
 	p.streamIDs = o.RPC == workload.RPCStream
 	for _, t := range p.targets {
 		if err := preflight(ctx, t, p, o); err != nil {
@@ -207,6 +210,15 @@ func checkServer(ctx context.Context, c client.Conn, o *Options) error {
 // stream returns client i's data stream: its request templates.
 func (p *plan) stream(i int) []*pb.ModelInferRequest {
 	return p.streams[i%len(p.streams)]
+}
+
+// expectation is what the response to template k of client i's stream
+// must hold; nil when nothing is checked.
+func (p *plan) expectation(i, k int) *expectation {
+	if p.expect == nil {
+		return nil
+	}
+	return p.expect[i%len(p.expect)][k]
 }
 
 // newRequests returns one request of its own per template of client i's

@@ -38,7 +38,7 @@ const maxValues = 10000
 // ParseRange reads start[:end[:step]] as perf_analyzer does: end
 // defaults to start (one value), step to 1. integer ranges (concurrency)
 // take whole numbers only. flag names the option in errors. An end of 0
-// (perf_analyzer's search up to a latency threshold) is not supported.
+// is perf_analyzer's search up to a latency threshold (see Search).
 func ParseRange(flag, s string, integer bool) (Range, error) {
 	parts := strings.Split(s, ":")
 	if s == "" || len(parts) > 3 {
@@ -66,29 +66,42 @@ func ParseRange(flag, s string, integer bool) (Range, error) {
 	switch {
 	case r.Start <= 0:
 		return Range{}, fmt.Errorf("%s %q: start must be > 0", flag, s)
-	case len(parts) > 1 && r.End == 0:
-		return Range{}, fmt.Errorf("%s %q: end 0 (search until --latency-threshold) is not supported: give the end", flag, s)
-	case r.End < r.Start:
+	case !r.Unbounded() && r.End < r.Start:
 		return Range{}, fmt.Errorf("%s %q: end %g is below start %g", flag, s, r.End, r.Start)
 	case r.Step <= 0:
 		return Range{}, fmt.Errorf("%s %q: step must be > 0", flag, s)
 	}
-	if n := (r.End-r.Start)/r.Step + 1; n > maxValues {
+	if n := (r.End-r.Start)/r.Step + 1; !r.Unbounded() && n > maxValues {
 		return Range{}, fmt.Errorf("%s %q: %.0f values, more than %d", flag, s, n, maxValues)
 	}
 	return r, nil
 }
 
-// Values are start, start+step, ... up to end.
+// Unbounded says the end is 0: perf_analyzer's search that goes on until
+// the latency threshold.
+func (r Range) Unbounded() bool { return r.End == 0 }
+
+// at is the i-th value, start + i·step, rounded so that 0.1 steps stay
+// 0.1 steps.
+func (r Range) at(i int) float64 {
+	return math.Round((r.Start+float64(i)*r.Step)*1e9) / 1e9
+}
+
+// contains says v is not past the end (a rounding error must not drop
+// the end).
+func (r Range) contains(v float64) bool {
+	return v <= r.End+1e-9*math.Max(1, math.Abs(r.End))
+}
+
+// Values are start, start+step, ... up to end; none when unbounded.
 func (r Range) Values() []float64 {
 	var out []float64
-	for i := 0; ; i++ {
-		v := r.Start + float64(i)*r.Step
-		// A rounding error must not drop the end (0.1 steps).
-		if v > r.End+1e-9*math.Max(1, math.Abs(r.End)) {
+	for i := 0; !r.Unbounded(); i++ {
+		v := r.at(i)
+		if !r.contains(v) {
 			break
 		}
-		out = append(out, math.Round(v*1e9)/1e9)
+		out = append(out, v)
 	}
 	return out
 }
@@ -102,6 +115,9 @@ type Sweep struct {
 	// loop, RequestRate) to measure, one point each.
 	Values      []float64
 	RequestRate bool
+	// Search, when active, chooses which of Values to measure (and, for
+	// a binary search, values between them) from the latencies measured.
+	Search *Search
 	// Addrs are the servers; Embedded says they are the embedded server
 	// this process started (its ports change between runs, so they are
 	// left out of what identifies the sweep).
@@ -159,6 +175,11 @@ func (s *Sweep) Scenario() *scenarios.Scenario {
 // option that changes the figures but is not in it.
 func (s *Sweep) identity(sc *scenarios.Scenario) string {
 	o := s.Base
+	var threshold int64
+	var binary bool
+	if s.searching() {
+		threshold, binary = s.Search.ThresholdMS, s.Search.Binary
+	}
 	b, _ := json.Marshal(struct {
 		Scenario, Version                  string
 		Shapes                             map[string][]int64
@@ -171,11 +192,17 @@ func (s *Sweep) identity(sc *scenarios.Scenario) string {
 		Headers                            []string
 		HTTPEncoding                       string
 		SharedConnection, Sequence, NoTele bool
+		// A search's settings choose the values; empty for a plain range
+		// so that its files keep their names.
+		LatencyThresholdMS int64 `json:",omitempty"`
+		BinarySearch       bool  `json:",omitempty"`
 	}{sc.Hash(), o.Version, o.Shapes, o.StringLength, o.StringData, o.Percentile, o.WindowRequests, o.Seed, o.InputData,
-		headerNames(o), string(o.Conn.HTTPEncoding), o.SharedConnection, o.Sequence, o.NoTelemetry})
+		headerNames(o), string(o.Conn.HTTPEncoding), o.SharedConnection, o.Sequence, o.NoTelemetry, threshold, binary})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:12]
 }
+
+func (s *Sweep) searching() bool { return s.Search != nil && s.Search.Active() }
 
 func headerNames(o measure.Options) []string {
 	var names []string
@@ -213,9 +240,10 @@ func (f fixed) Prepare(context.Context, results.Point) (*sweep.Deployment, error
 
 func (fixed) Close() error { return nil }
 
-// Run measures every value, resuming a results file that has some of
-// them, and returns the sweep's summary with a perf_analyzer row per
-// value measured ok (in the order of the values).
+// Run measures every value (or those the Search chooses), resuming a
+// results file that has some of them, and returns the sweep's summary
+// with a perf_analyzer row per value measured ok (in the order of the
+// values; for a search, those under the threshold, ascending).
 func (s *Sweep) Run(ctx context.Context) (*sweep.Summary, []pacsv.Row, error) {
 	if len(s.Values) == 0 {
 		return nil, nil, errors.New("range: no values")
@@ -246,12 +274,17 @@ func (s *Sweep) Run(ctx context.Context) (*sweep.Summary, []pacsv.Row, error) {
 	opts.Attempts = 1
 	opts.Target = fixed{sweep.Deployment{Addrs: s.Addrs, MetricsURLs: s.MetricsURLs}}
 	opts.Stop, opts.Progress, opts.Logger, opts.Version = s.Stop, s.Progress, s.Logger, s.Version
+	if s.searching() {
+		opts.Strategy = s.Search.Strategy()
+	}
 	sum, err := sweep.Run(ctx, opts)
 	if sum == nil {
 		return nil, nil, err
 	}
-	rows := Rows(sum.Records, s.Values)
-	return sum, rows, err
+	if s.searching() {
+		return sum, s.Search.Rows(sum.Records), err
+	}
+	return sum, Rows(sum.Records, s.Values), err
 }
 
 // Rows are the ok measurements of recs, one per value (the last ok

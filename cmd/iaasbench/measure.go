@@ -63,11 +63,12 @@ client keeping N requests in flight, as perf_analyzer's; see the README,
 		"iaasbench measure -m mlp -b 8",
 		"iaasbench measure -m mlp -u 127.0.0.1:8001 -b 8 --concurrency-range 1:4:1 -f pa.csv",
 		"iaasbench measure -m mlp -i http -u 127.0.0.1:8000 --request-rate-range 100:400:100 --percentile 95",
+		"iaasbench measure -m mlp --concurrency-range 1:64 --binary-search -l 10 --percentile 95",
 		"iaasbench measure -m mlp --json m.json --csv rows.csv",
 	},
 	// perf_analyzer's short flags, each the same variable as its long flag.
 	aliases: map[string]string{"m": "model", "u": "url", "b": "batch-size", "x": "model-version",
-		"p": "measurement-interval", "s": "stability-percentage", "r": "max-trials", "H": "header"},
+		"p": "measurement-interval", "s": "stability-percentage", "r": "max-trials", "H": "header", "l": "latency-threshold"},
 }
 
 func runMeasure(ctx context.Context, args []string, out io.Writer) error {
@@ -113,8 +114,10 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	mmode := fs.String("measurement-mode", "time_windows", "time_windows or count_windows (each window runs until --measurement-request-count requests completed, at least 1 s or -p)")
 	fs.Int64Var(&o.WindowRequests, "measurement-request-count", 50, "count_windows: requests per window")
 	proto := fs.String("i", "", "protocol for -u host:port: grpc or http (default: as the address says; host:port is gRPC)")
-	crange := fs.String("concurrency-range", "", "start:end:step: measure each concurrency (requests in flight from one client)")
-	rrange := fs.String("request-rate-range", "", "start:end:step: measure each request rate (open loop, requests per second)")
+	crange := fs.String("concurrency-range", "", "start:end:step: measure each concurrency (requests in flight from one client); end 0: up to -l")
+	rrange := fs.String("request-rate-range", "", "start:end:step: measure each request rate (open loop, requests per second); end 0: up to -l")
+	threshold := fs.Int64("latency-threshold", 0, fmt.Sprintf("ms: a range stops at the first value whose latency (--percentile's, else the mean) reaches it; with end 0 the range goes on until it does (at most %d values)", perfanalyzer.MaxSearchValues))
+	binarySearch := fs.Bool("binary-search", false, "bisect start:end for the largest value under --latency-threshold; step is the precision")
 	distribution := fs.String("request-distribution", "", "request-rate-range arrivals: constant or poisson (same as --arrival)")
 	paCSV := fs.String("f", "", "write perf_analyzer's CSV report to this file (one row per value, sorted by throughput)")
 	verboseCSV := fs.Bool("verbose-csv", false, "add perf_analyzer's --verbose-csv columns to -f")
@@ -182,21 +185,32 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 	o.MetricsURLs = splitList(*metricsURL)
 	var rng *perfanalyzer.Range
 	requestRate := false
+	rangeFlag := "--concurrency-range"
 	switch {
 	case *crange != "" && *rrange != "":
 		return errors.New("--concurrency-range and --request-rate-range: give one")
 	case *crange != "":
-		r, err := perfanalyzer.ParseRange("--concurrency-range", *crange, true)
+		r, err := perfanalyzer.ParseRange(rangeFlag, *crange, true)
 		if err != nil {
 			return err
 		}
 		rng = &r
 	case *rrange != "":
-		r, err := perfanalyzer.ParseRange("--request-rate-range", *rrange, false)
+		rangeFlag = "--request-rate-range"
+		r, err := perfanalyzer.ParseRange(rangeFlag, *rrange, false)
 		if err != nil {
 			return err
 		}
 		rng, requestRate = &r, true
+	}
+	var search *perfanalyzer.Search
+	if rng != nil {
+		search = &perfanalyzer.Search{Range: *rng, ThresholdMS: *threshold, Binary: *binarySearch, Integer: !requestRate, Percentile: o.Percentile, Flag: rangeFlag}
+		if err := search.Check(); err != nil {
+			return err
+		}
+	} else if given["latency-threshold"] || given["l"] || *binarySearch {
+		return errors.New("-l/--latency-threshold and --binary-search search a range: give --concurrency-range or --request-rate-range")
 	}
 	if len(o.Addrs) > 0 {
 		cs, err := conn.settings(o.Logger)
@@ -237,7 +251,7 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 		if given["clients"] || given["concurrency"] || given["rate"] || given["mode"] {
 			return errors.New("a range sets the load: leave out --clients, --concurrency, --rate and --mode")
 		}
-		sw := &perfanalyzer.Sweep{Base: o, Values: rng.Values(), RequestRate: requestRate, Addrs: o.Addrs, MetricsURLs: o.MetricsURLs,
+		sw := &perfanalyzer.Sweep{Base: o, Values: search.Values(), Search: search, RequestRate: requestRate, Addrs: o.Addrs, MetricsURLs: o.MetricsURLs,
 			Embedded: embedded, ResultsPath: *resultsPath, Progress: progressWriter(), Logger: slog.Default(), Version: version}
 		sw.Base.Progress = nil
 		sum, rows, err := sw.Run(ctx)
@@ -245,6 +259,9 @@ func runMeasure(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		perfanalyzer.WriteSummary(out, rows, csvOpts)
+		if search.Active() && sum.StopReason != "" {
+			fmt.Fprintf(out, "search: %s\n", sum.StopReason)
+		}
 		fmt.Fprintf(out, "results: %s (%d measured, %d failed, %d already there)\n", sum.ResultsPath, sum.Measured, sum.Failed, sum.Skipped)
 		if *paCSV != "" && len(rows) > 0 {
 			if err := writePACSV(*paCSV, rows, csvOpts); err != nil {
@@ -369,7 +386,7 @@ func writeMeasurementJSON(m *results.Measurement, path string, out io.Writer) er
 func startMeasureServer(repo string, gpus int, profile string) (*server.Server, error) {
 	// The server's model-load logs would drown the measurement's output.
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts := server.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", EmulatedGPUs: gpus, Version: version, Logger: quiet}
+	opts := server.Options{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", EmulatedGPUs: gpus, Version: version, Logger: quiet}
 	if repo != "" {
 		r, err := modelrepo.Dir(repo)
 		if err != nil {

@@ -53,6 +53,37 @@ func TestMeasureConcurrencyRange(t *testing.T) {
 	}
 }
 
+// A concurrency search with end 0 stops at the first concurrency whose
+// latency reaches -l: the calibrated model runs one request at a time
+// for about 1 ms, so concurrency N waits about N ms and 4 ms is reached
+// by concurrency 4 at the latest, well before the cap.
+func TestMeasureLatencyThresholdSearch(t *testing.T) {
+	dir := t.TempDir()
+	csvPath, res := filepath.Join(dir, "pa.csv"), filepath.Join(dir, "r.jsonl")
+	args := []string{"measure", "-m", "calibrated", "--concurrency-range", "1:0:1", "-l", "4", "-f", csvPath, "--results", res,
+		"--warmup", "0", "--duration", "150ms", "-p", "50", "--no-telemetry", "--progress", "off"}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "mean latency") || !strings.Contains(stdout.String(), "reached the threshold of 4 ms") {
+		t.Errorf("stdout lacks the reason the search stopped:\n%s", stdout.String())
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The header, then the concurrencies under the threshold.
+	if n := len(rows) - 1; n < 1 || n >= 4 {
+		t.Fatalf("%d rows, want 1 to 3:\n%v\nstdout:\n%s", n, rows, stdout.String())
+	}
+}
+
 func TestMeasureFlagErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -64,6 +95,10 @@ func TestMeasureFlagErrors(t *testing.T) {
 		{[]string{"-i", "grpc", "-u", "http://127.0.0.1:1"}, "says http"},
 		{[]string{"--measurement-mode", "windows"}, "time_windows or count_windows"},
 		{[]string{"--input-data", "/nonexistent.json", "-u", "127.0.0.1:1"}, "input data"},
+		{[]string{"--concurrency-range", "1:0"}, "end 0 searches up to the latency threshold: give -l/--latency-threshold"},
+		{[]string{"--concurrency-range", "1:0", "-l", "5", "--binary-search"}, "a binary search needs the end of the range"},
+		{[]string{"--request-rate-range", "10:100:10", "--binary-search"}, "--binary-search looks for the largest value under the latency threshold"},
+		{[]string{"-l", "5"}, "search a range: give --concurrency-range or --request-rate-range"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(append([]string{"measure"}, c.args...), &stdout, &stderr)

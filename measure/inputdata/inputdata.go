@@ -8,7 +8,9 @@
 //
 // An entry is the data of one batch-1 request: for a batching model the
 // shapes here are without the batch dimension, and the caller joins
-// consecutive entries into a batch.
+// consecutive entries into a batch. A JSON file's "validation_data",
+// aligned with "data", gives the outputs expected of some entries, read
+// the same way against the model's outputs.
 package inputdata
 
 import (
@@ -50,9 +52,29 @@ type Data struct {
 	// one stream; a list of lists is one stream per inner list; a
 	// directory is one stream of one entry.
 	Streams [][]Entry
-	// HasValidation says the file has "validation_data", which this
-	// package reads no further: outputs are not checked against it.
-	HasValidation bool
+	// Expected, when the file has "validation_data", is aligned with
+	// Streams: Expected[s][k] are the outputs expected of entry k of
+	// stream s (empty: none given), in the order of the outputs given to
+	// Load. Nil without validation data.
+	Expected [][][]Output
+}
+
+// Output is the expected data of one output for one entry.
+type Output struct {
+	Name   string
+	Tensor // Raw is compared with the response's raw output
+}
+
+// HasValidation says the file gives expected outputs for some entry.
+func (d *Data) HasValidation() bool {
+	for _, s := range d.Expected {
+		for _, e := range s {
+			if len(e) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Entries is the number of entries over all streams.
@@ -65,8 +87,9 @@ func (d *Data) Entries() int {
 }
 
 // Load reads a JSON file or a directory (see the package comment) for a
-// model with the given inputs.
-func Load(path string, inputs []Input) (*Data, error) {
+// model with the given inputs and outputs (for "validation_data"; a
+// directory's output files are not read).
+func Load(path string, inputs, outputs []Input) (*Data, error) {
 	if err := checkInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -81,7 +104,7 @@ func Load(path string, inputs []Input) (*Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("input data: %w", err)
 	}
-	return Parse(path, b, inputs)
+	return Parse(path, b, inputs, outputs)
 }
 
 func checkInputs(inputs []Input) error {

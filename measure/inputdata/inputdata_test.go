@@ -43,12 +43,12 @@ func strs(t *testing.T, raw []byte) []string {
 // One stream of two entries, in the three forms: a list, content with
 // shape (nested lists flatten in row-major order), and base64.
 func TestSimpleFile(t *testing.T) {
-	d, err := Load("testdata/simple.json", simpleIn)
+	d, err := Load("testdata/simple.json", simpleIn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Streams) != 1 || len(d.Streams[0]) != 2 || d.Entries() != 2 || d.HasValidation {
-		t.Fatalf("streams %d, entries %d, validation %v; want 1 stream of 2", len(d.Streams), d.Entries(), d.HasValidation)
+	if len(d.Streams) != 1 || len(d.Streams[0]) != 2 || d.Entries() != 2 || d.HasValidation() {
+		t.Fatalf("streams %d, entries %d, validation %v; want 1 stream of 2", len(d.Streams), d.Entries(), d.HasValidation())
 	}
 	e0, e1 := d.Streams[0][0], d.Streams[0][1]
 	if got := int32s(e0[0].Raw); got[0] != 1 || got[15] != 16 || len(got) != 16 {
@@ -72,14 +72,14 @@ func TestSimpleFile(t *testing.T) {
 }
 
 // A list of lists is one stream per list; BYTES values are strings;
-// validation_data is noticed but not read.
+// validation_data of empty entries expects nothing.
 func TestStringStreams(t *testing.T) {
-	d, err := Load("testdata/strings.json", stringIn)
+	d, err := Load("testdata/strings.json", stringIn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Streams) != 2 || len(d.Streams[0]) != 1 || len(d.Streams[1]) != 2 || !d.HasValidation {
-		t.Fatalf("streams %v, validation %v; want streams of 1 and 2 entries", len(d.Streams), d.HasValidation)
+	if len(d.Streams) != 2 || len(d.Streams[0]) != 1 || len(d.Streams[1]) != 2 || len(d.Expected) != 2 || d.HasValidation() {
+		t.Fatalf("streams %v, validation %v; want streams of 1 and 2 entries, nothing expected", len(d.Streams), d.Expected)
 	}
 	if got := strs(t, d.Streams[1][1][0].Raw); got[0] != "-3" || len(got) != 16 {
 		t.Errorf("stream 1 entry 1 INPUT0 = %q", got)
@@ -103,7 +103,7 @@ func TestVariableShapes(t *testing.T) {
 		{`{"data":[{"INPUT0":[1,2,3,4]}]}`, []Input{{Name: "INPUT0", Datatype: "FP32", Shape: []int64{-1, -1}, Default: []int64{1, 4}}}, []int64{1, 4}},
 		{`{"data":[{"INPUT0":{"content":[1,2,3,4],"shape":[4,1]}}]}`, []Input{{Name: "INPUT0", Datatype: "FP16", Shape: []int64{-1, -1}, Default: []int64{1, 4}}}, []int64{4, 1}},
 	} {
-		d, err := Parse("x.json", []byte(c.json), c.inputs)
+		d, err := Parse("x.json", []byte(c.json), c.inputs, nil)
 		if err != nil {
 			t.Errorf("%s: %v", c.json, err)
 			continue
@@ -130,7 +130,7 @@ func TestDatatypes(t *testing.T) {
 		{"FP64", `[1,0]`, []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0}},
 	} {
 		in := []Input{{Name: "X", Datatype: c.dt, Shape: []int64{2}}}
-		d, err := Parse("t.json", []byte(`{"data":[{"X":`+c.vals+`}]}`), in)
+		d, err := Parse("t.json", []byte(`{"data":[{"X":`+c.vals+`}]}`), in, nil)
 		if err != nil {
 			t.Errorf("%s: %v", c.dt, err)
 			continue
@@ -171,7 +171,7 @@ func TestErrors(t *testing.T) {
 		{`[1]`, identIn, []string{`JSON object with a "data" list`}},
 		{`{"data":[{"X":[1,2]}]}`, []Input{{Name: "X", Datatype: "INT8", Shape: []int64{-1, -1}}}, []string{"more than one variable dimension", "--shape X:"}},
 	} {
-		_, err := Parse("bad.json", []byte(c.json), c.inputs)
+		_, err := Parse("bad.json", []byte(c.json), c.inputs, nil)
 		if err == nil {
 			t.Errorf("%s: no error, want %q", c.json, c.want)
 			continue
@@ -195,19 +195,19 @@ func TestDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "INPUT0"), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir, simpleIn); err == nil || !strings.Contains(err.Error(), `input "INPUT1"`) || !strings.Contains(err.Error(), "no such file") {
+	if _, err := Load(dir, simpleIn, nil); err == nil || !strings.Contains(err.Error(), `input "INPUT1"`) || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing INPUT1: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "INPUT1"), raw[:60], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir, simpleIn); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "INPUT1")) || !strings.Contains(err.Error(), "60 bytes, shape [16] of INT32 needs 64") {
+	if _, err := Load(dir, simpleIn, nil); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "INPUT1")) || !strings.Contains(err.Error(), "60 bytes, shape [16] of INT32 needs 64") {
 		t.Errorf("short INPUT1: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "INPUT1"), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Load(dir, simpleIn)
+	d, err := Load(dir, simpleIn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sdir, "INPUT0"), []byte("one\ntwo words\n\nfour\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d, err = Load(sdir, identIn)
+	d, err = Load(sdir, identIn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,10 +227,44 @@ func TestDirectory(t *testing.T) {
 		t.Errorf("strings %q shape %v", got, d.Streams[0][0][0].Shape)
 	}
 	in := []Input{{Name: "INPUT0", Datatype: "BYTES", Shape: []int64{-1}, Default: []int64{3}}}
-	if _, err := Load(sdir, in); err == nil || !strings.Contains(err.Error(), "4 BYTES elements, shape [3] needs 3") {
+	if _, err := Load(sdir, in, nil); err == nil || !strings.Contains(err.Error(), "4 BYTES elements, shape [3] needs 3") {
 		t.Errorf("--shape 3 over 4 lines: %v", err)
 	}
-	if _, err := Load(filepath.Join(sdir, "nope.json"), identIn); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := Load(filepath.Join(sdir, "nope.json"), identIn, nil); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+var simpleOut = []Input{{Name: "OUTPUT0", Datatype: "INT32", Shape: []int64{16}}, {Name: "OUTPUT1", Datatype: "INT32", Shape: []int64{16}}}
+
+// validation_data is read against the outputs, aligned with data; an
+// entry may give some outputs or none.
+func TestValidationData(t *testing.T) {
+	ones := `[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]`
+	twos := `[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]`
+	zeros := `[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]`
+	entry := `{"INPUT0":` + ones + `,"INPUT1":` + ones + `}`
+	d, err := Parse("v.json", []byte(`{"data":[`+entry+`,`+entry+`],"validation_data":[{"OUTPUT1":`+zeros+`,"OUTPUT0":`+twos+`},{}]}`), simpleIn, simpleOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.HasValidation() || len(d.Expected) != 1 || len(d.Expected[0]) != 2 || len(d.Expected[0][1]) != 0 {
+		t.Fatalf("expected %+v", d.Expected)
+	}
+	e := d.Expected[0][0]
+	if len(e) != 2 || e[0].Name != "OUTPUT0" || e[1].Name != "OUTPUT1" || int32s(e[0].Raw)[15] != 2 || !reflect.DeepEqual(e[1].Shape, []int64{16}) {
+		t.Errorf("entry 0 expects %+v", e)
+	}
+	for _, c := range []struct{ json, want string }{
+		{`{"data":[` + entry + `],"validation_data":[{},{}]}`, `"validation_data" has 2 entries, "data" 1`},
+		{`{"data":[` + entry + `],"validation_data":[{"OUTPUT2":` + ones + `}]}`, `validation_data[0]: unknown output "OUTPUT2" (the model's outputs: OUTPUT0, OUTPUT1)`},
+		{`{"data":[` + entry + `],"validation_data":[{"OUTPUT0":[1,2]}]}`, `validation_data[0]: output "OUTPUT0": 8 bytes, shape [16] of INT32 needs 64`},
+		{`{"data":[[` + entry + `],[` + entry + `]],"validation_data":[[{}],[{},{}]]}`, `validation_data[1]: stream 1 of "data" has 1 entries`},
+		{`{"data":[[` + entry + `]],"validation_data":[[{"OUTPUT0":["x"]}]]}`, `validation_data[0][0]: output "OUTPUT0": element 0: "x" is not a number`},
+	} {
+		_, err := Parse("v.json", []byte(c.json), simpleIn, simpleOut)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "v.json") {
+			t.Errorf("%s: err %v, want one naming the file and saying %q", c.json, err, c.want)
+		}
 	}
 }

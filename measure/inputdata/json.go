@@ -16,8 +16,9 @@ import (
 )
 
 // Parse reads perf_analyzer's JSON input data; name is the file's, for
-// messages.
-func Parse(name string, b []byte, inputs []Input) (*Data, error) {
+// messages. outputs are the model's, against which "validation_data" is
+// read.
+func Parse(name string, b []byte, inputs, outputs []Input) (*Data, error) {
 	if err := checkInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -31,9 +32,7 @@ func Parse(name string, b []byte, inputs []Input) (*Data, error) {
 	d := &Data{Source: name}
 	for k := range top {
 		switch k {
-		case "data":
-		case "validation_data":
-			d.HasValidation = true
+		case "data", "validation_data":
 		default:
 			return fail("unknown field %q at the top (want data and, optionally, validation_data)", k)
 		}
@@ -76,7 +75,104 @@ func Parse(name string, b []byte, inputs []Input) (*Data, error) {
 		}
 		d.Streams = append(d.Streams, stream)
 	}
+	if v, ok := top["validation_data"]; ok {
+		exp, err := parseValidation(v, d.Streams, streams, outputs)
+		if err != nil {
+			return fail("%w", err)
+		}
+		d.Expected = exp
+	}
 	return d, nil
+}
+
+// parseValidation reads "validation_data": as perf_analyzer, it must
+// have the layout of "data" (as many entries, or streams of as many
+// entries), each entry giving some of the model's outputs.
+func parseValidation(b []byte, data [][]Entry, streams bool, outputs []Input) ([][][]Output, error) {
+	for _, o := range outputs {
+		if client.ElementSize(o.Datatype) < 0 {
+			return nil, fmt.Errorf("output %q: datatype %q is not one of the protocol's", o.Name, o.Datatype)
+		}
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(b, &items); err != nil {
+		return nil, fmt.Errorf(`"validation_data" must be a list laid out as "data"`)
+	}
+	entries := func(where string, steps []json.RawMessage) ([][]Output, error) {
+		out := make([][]Output, len(steps))
+		for k, st := range steps {
+			e, err := parseExpected(st, outputs)
+			if err != nil {
+				return nil, fmt.Errorf("validation_data%s[%d]: %w", where, k, err)
+			}
+			out[k] = e
+		}
+		return out, nil
+	}
+	if !streams {
+		if len(items) != len(data[0]) {
+			return nil, fmt.Errorf(`"validation_data" has %d entries, "data" %d: they must align`, len(items), len(data[0]))
+		}
+		s, err := entries("", items)
+		if err != nil {
+			return nil, err
+		}
+		return [][][]Output{s}, nil
+	}
+	if len(items) != len(data) {
+		return nil, fmt.Errorf(`"validation_data" has %d streams, "data" %d: they must align`, len(items), len(data))
+	}
+	out := make([][][]Output, len(items))
+	for i, it := range items {
+		var steps []json.RawMessage
+		if firstByte(it) != '[' || json.Unmarshal(it, &steps) != nil || len(steps) != len(data[i]) {
+			return nil, fmt.Errorf(`validation_data[%d]: stream %d of "data" has %d entries: give a list of as many`, i, i, len(data[i]))
+		}
+		s, err := entries(fmt.Sprintf("[%d]", i), steps)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// parseExpected reads one entry of validation data: some of the model's
+// outputs, in the model's order.
+func parseExpected(b []byte, outputs []Input) ([]Output, error) {
+	var fields map[string]json.RawMessage
+	if firstByte(b) != '{' || json.Unmarshal(b, &fields) != nil {
+		return nil, fmt.Errorf("an entry must be an object mapping output names to tensors")
+	}
+	known := make(map[string]bool, len(outputs))
+	var names []string
+	for _, o := range outputs {
+		known[o.Name] = true
+		names = append(names, o.Name)
+	}
+	var unknown []string
+	for k := range fields {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("unknown output %q (the model's outputs: %s)", unknown[0], strings.Join(names, ", "))
+	}
+	var out []Output
+	for _, o := range outputs {
+		v, ok := fields[o.Name]
+		if !ok {
+			continue
+		}
+		t, err := parseTensor(v, o)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		out = append(out, Output{Name: o.Name, Tensor: t})
+	}
+	return out, nil
 }
 
 func firstByte(b []byte) byte {
