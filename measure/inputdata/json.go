@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,25 +141,13 @@ func parseValidation(b []byte, data [][]Entry, streams bool, outputs []Input) ([
 // parseExpected reads one entry of validation data: some of the model's
 // outputs, in the model's order.
 func parseExpected(b []byte, outputs []Input) ([]Output, error) {
-	var fields map[string]json.RawMessage
-	if firstByte(b) != '{' || json.Unmarshal(b, &fields) != nil {
-		return nil, fmt.Errorf("an entry must be an object mapping output names to tensors")
+	names := make([]string, len(outputs))
+	for i, o := range outputs {
+		names[i] = o.Name
 	}
-	known := make(map[string]bool, len(outputs))
-	var names []string
-	for _, o := range outputs {
-		known[o.Name] = true
-		names = append(names, o.Name)
-	}
-	var unknown []string
-	for k := range fields {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown output %q (the model's outputs: %s)", unknown[0], strings.Join(names, ", "))
+	fields, err := objectOf(b, "output", names)
+	if err != nil {
+		return nil, err
 	}
 	var out []Output
 	for _, o := range outputs {
@@ -173,6 +162,26 @@ func parseExpected(b []byte, outputs []Input) ([]Output, error) {
 		out = append(out, Output{Name: o.Name, Tensor: t})
 	}
 	return out, nil
+}
+
+// objectOf reads an entry: a JSON object whose keys are among names (the
+// model's inputs or outputs; kind says which, for errors).
+func objectOf(b []byte, kind string, names []string) (map[string]json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if firstByte(b) != '{' || json.Unmarshal(b, &fields) != nil {
+		return nil, fmt.Errorf("an entry must be an object mapping %s names to tensors", kind)
+	}
+	var unknown []string
+	for k := range fields {
+		if !slices.Contains(names, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("unknown %s %q (the model's %ss: %s)", kind, unknown[0], kind, strings.Join(names, ", "))
+	}
+	return fields, nil
 }
 
 func firstByte(b []byte) byte {
@@ -199,25 +208,13 @@ func jsonError(b []byte, err error) error {
 
 // parseEntry reads one entry: every input of the model, nothing else.
 func parseEntry(b []byte, inputs []Input) (Entry, error) {
-	var fields map[string]json.RawMessage
-	if firstByte(b) != '{' || json.Unmarshal(b, &fields) != nil {
-		return nil, fmt.Errorf("an entry must be an object mapping input names to tensors")
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.Name
 	}
-	known := make(map[string]bool, len(inputs))
-	var names []string
-	for _, in := range inputs {
-		known[in.Name] = true
-		names = append(names, in.Name)
-	}
-	var unknown []string
-	for k := range fields {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown input %q (the model's inputs: %s)", unknown[0], strings.Join(names, ", "))
+	fields, err := objectOf(b, "input", names)
+	if err != nil {
+		return nil, err
 	}
 	e := make(Entry, len(inputs))
 	for i, in := range inputs {
