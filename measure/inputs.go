@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/iaasbench/iaasbench/client"
@@ -127,7 +128,7 @@ func fileInputs(o *Options, md *pb.ModelMetadataResponse, batching bool) (*input
 				for j := range rows {
 					e := (first + j) % len(stream)
 					t := stream[e][i]
-					if !equalShapes(t.Shape, t0.Shape) {
+					if !slices.Equal(t.Shape, t0.Shape) {
 						return nil, fmt.Errorf("model %q: input data %s: stream %d: entries %d and %d give input %q shapes %v and %v: a batch of %d needs one shape",
 							o.Model, o.InputData, si, first, e, in.Name, t0.Shape, t.Shape, rows)
 					}
@@ -171,18 +172,6 @@ func gcd(a, b int) int {
 		a, b = b, a%b
 	}
 	return a
-}
-
-func equalShapes(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // generatedInputs makes every input once, of the metadata's shape with
