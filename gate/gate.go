@@ -199,13 +199,24 @@ func (r *Report) Reason() string {
 		}
 		s := fmt.Sprintf("%d regression%s: %s", r.Regressions, plural(r.Regressions), strings.Join(regs, "; "))
 		if len(r.Problems) > 0 {
-			s += fmt.Sprintf(" (also %d problem%s: %s)", len(r.Problems), plural(len(r.Problems)), strings.Join(r.Problems, "; "))
+			s += fmt.Sprintf(" (also %d problem%s: %s)", len(r.Problems), plural(len(r.Problems)), firstProblems(r.Problems))
 		}
 		return s
 	case 2:
-		return "could not compare: " + strings.Join(r.Problems, "; ")
+		return "could not compare: " + firstProblems(r.Problems)
 	}
 	return fmt.Sprintf("no regression in %d comparisons (%d improvement%s)", len(r.Rows), r.Improvements, plural(r.Improvements))
+}
+
+// firstProblems joins a few problems; a long list (every point of a
+// sweep, often for one cause) is cut, since each one is also reported
+// on its own line (table) or in its own field (JSON).
+func firstProblems(ps []string) string {
+	const shown = 2
+	if len(ps) <= shown+1 {
+		return strings.Join(ps, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(ps[:shown], "; "), len(ps)-shown)
 }
 
 func plural(n int) string {

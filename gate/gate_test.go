@@ -623,3 +623,16 @@ func TestCostUSDPerMillion(t *testing.T) {
 		t.Errorf("%d usd_per_million regressions, want 3: %s", n, rep.Reason())
 	}
 }
+
+// A long list of problems (one per point, often for one cause) is cut in
+// the one-line reason; each is still listed on its own.
+func TestReasonCutsLongProblemLists(t *testing.T) {
+	r := &Report{Problems: []string{"a", "b", "c", "d", "e"}}
+	if got, want := r.Reason(), "could not compare: a; b; and 3 more"; got != want {
+		t.Errorf("Reason() = %q, want %q", got, want)
+	}
+	r.Problems = r.Problems[:3]
+	if got, want := r.Reason(), "could not compare: a; b; c"; got != want {
+		t.Errorf("Reason() = %q, want %q", got, want)
+	}
+}
