@@ -78,12 +78,13 @@ func BenchmarkRecord(b *testing.B) {
 	rec := r.newRecorder()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if ok, _ := r.take(c); !ok {
+		ok, _, warm := r.take(c)
+		if !ok {
 			b.Fatal("no request")
 		}
 		at := c.sched.next()
 		t0 := r.now()
-		rec.record(r.now() - t0 + at%1000)
+		rec.record(r.now()-t0+at%1000, warm)
 	}
 }
 

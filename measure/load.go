@@ -23,7 +23,8 @@ import (
 // stays a histogram increment.
 type recorder struct {
 	mu       sync.Mutex
-	h        hist.Histogram
+	h        hist.Histogram // requests taken after the warm-up
+	warm     hist.Histogram // requests taken during the warm-up
 	errors   int64
 	rejected int64 // requests the server refused for overload (reject.go)
 	lastErr  error
@@ -33,9 +34,11 @@ type recorder struct {
 	_        [64]byte // keeps the next recorder's lock off this cache line
 }
 
-func (r *recorder) record(ns int64) {
+// record records a successful request's latency; warm says it was taken
+// during the warm-up (take).
+func (r *recorder) record(ns int64, warm bool) {
 	r.mu.Lock()
-	r.h.Record(ns)
+	r.hist(warm).Record(ns)
 	r.failedAt = 0
 	r.mu.Unlock()
 	r.done.Add(1)
@@ -51,14 +54,14 @@ func (t *ioTimes) add(u ioTimes) {
 
 // recordCall records a successful call's latency with its client times,
 // when the call reports them.
-func (r *recorder) recordCall(ns int64, call client.Call) {
+func (r *recorder) recordCall(ns int64, call client.Call, warm bool) {
 	tc, timed := call.(client.TimedCall)
 	var t client.CallTimes
 	if timed {
 		t = tc.Times()
 	}
 	r.mu.Lock()
-	r.h.Record(ns)
+	r.hist(warm).Record(ns)
 	r.failedAt = 0
 	if timed {
 		r.io.add(ioTimes{1, int64(t.Send), int64(t.Recv)})
@@ -100,18 +103,39 @@ func (r *recorder) reject() {
 	r.done.Add(1)
 }
 
+func (r *recorder) hist(warm bool) *hist.Histogram {
+	if warm {
+		return &r.warm
+	}
+	return &r.h
+}
+
 // drain moves the window's latencies into h and returns its errors and
-// rejections.
+// rejections. A request taken during the warm-up that ends in a window
+// counts in it.
 func (r *recorder) drain(h *hist.Histogram, io *ioTimes) (errs, rejected int64) {
 	r.mu.Lock()
 	h.Merge(&r.h)
+	h.Merge(&r.warm)
 	r.h.Reset()
+	r.warm.Reset()
 	errs, rejected = r.errors, r.rejected
 	r.errors, r.rejected = 0, 0
 	io.add(r.io)
 	r.io = ioTimes{}
 	r.mu.Unlock()
 	return errs, rejected
+}
+
+// dropWarmup throws away what the warm-up's requests recorded, and keeps
+// the latencies of requests taken since: with a fixed request count those
+// are budgeted, and must count however soon they ended.
+func (r *recorder) dropWarmup() {
+	r.mu.Lock()
+	r.warm.Reset()
+	r.errors, r.rejected = 0, 0
+	r.io = ioTimes{}
+	r.mu.Unlock()
 }
 
 // run is the state shared by the load's goroutines.
@@ -135,6 +159,7 @@ type run struct {
 	limited  bool
 	_        [64]byte     // budget is written per request: keep it off the lines read per request
 	budget   atomic.Int64 // requests left after warm-up (Requests mode)
+	warming  atomic.Bool  // requests taken now are the warm-up's
 	_        [56]byte
 
 	failOnce sync.Once
@@ -235,22 +260,31 @@ func (c *clientLoad) next() int {
 	return int((c.step.Add(1) - 1) % int64(c.templates))
 }
 
-// take claims the next request; last says it is the client's final one.
-func (r *run) take(c *clientLoad) (ok, last bool) {
+// take claims the next request; last says it is the client's final one,
+// warm that it belongs to the warm-up.
+func (r *run) take(c *clientLoad) (ok, last, warm bool) {
 	if r.stopping.Load() {
-		return false, false
+		return false, false, false
 	}
 	if c.quota > 0 {
 		n := c.taken.Add(1)
 		if n > c.quota {
-			return false, false
+			return false, false, false
 		}
 		last = n == c.quota
 	}
-	if r.limited && r.budget.Add(-1) < 0 {
-		return false, false
+	warm = r.warming.Load()
+	if r.limited {
+		n := r.budget.Add(-1)
+		if n < 0 {
+			return false, false, false
+		}
+		// The budget is unlimited until the warm-up ends: the one atomic
+		// store that sets it also decides which requests are budgeted, so
+		// none is both uncounted and measured, or counted and dropped.
+		warm = n >= r.o.Requests
 	}
-	return true, last
+	return true, last, warm
 }
 
 // start launches every client's goroutines.
@@ -307,7 +341,7 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 		return
 	}
 	for {
-		ok, last := r.take(c)
+		ok, last, warm := r.take(c)
 		if !ok {
 			break
 		}
@@ -333,7 +367,7 @@ func (r *run) closedUnary(c *clientLoad, slot int, rec *recorder) {
 		if r.p.expect != nil && !r.matches(c, k, call, rec) {
 			continue
 		}
-		rec.recordCall(t1-t0, call)
+		rec.recordCall(t1-t0, call, warm)
 	}
 	if seq != nil && !c.first && !c.ended {
 		r.endSequenceUnary(c, calls, seq)
@@ -414,8 +448,8 @@ func (r *run) endSequenceUnary(c *clientLoad, calls *slotCalls, seq *seqFlags) {
 
 // ticket is one scheduled request of an open-loop client.
 type ticket struct {
-	intended int64
-	last     bool
+	intended   int64
+	last, warm bool
 }
 
 // openUnary starts an open-loop unary client: a dispatcher follows the
@@ -435,12 +469,12 @@ func (r *run) openUnary(c *clientLoad) {
 			if !r.sleepUntil(at, timer) {
 				return
 			}
-			ok, last := r.take(c)
+			ok, last, warm := r.take(c)
 			if !ok {
 				return
 			}
 			select {
-			case tickets <- ticket{at, last}:
+			case tickets <- ticket{at, last, warm}:
 			case <-r.stopCh:
 				return
 			}
@@ -489,7 +523,7 @@ func (r *run) openUnary(c *clientLoad) {
 				if r.p.expect != nil && !r.matches(c, k, call, rec) {
 					continue
 				}
-				rec.recordCall(now-t.intended, call)
+				rec.recordCall(now-t.intended, call, t.warm)
 			}
 			if seq != nil && !c.first && !c.ended {
 				r.endSequenceUnary(c, calls, seq)
@@ -527,6 +561,7 @@ type streamSlot struct {
 	seq  *seqFlags
 	sent atomic.Int64 // intended (open loop) or actual send time
 	skip atomic.Bool  // not to be recorded (the request that ends a sequence)
+	warm atomic.Bool  // taken during the warm-up
 }
 
 // streamClient drives one bidirectional stream: a sender keeps up to
@@ -590,7 +625,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 					return
 				}
 			} else if !slots[id].skip.Load() {
-				rec.record(now - slots[id].sent.Load())
+				rec.record(now-slots[id].sent.Load(), slots[id].warm.Load())
 			}
 			free <- int32(id)
 		}
@@ -598,7 +633,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	send := func(at int64, last, skip bool) bool {
+	send := func(at int64, last, skip, warm bool) bool {
 		var id int32
 		select {
 		case id = <-free:
@@ -616,6 +651,7 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 		}
 		s.sent.Store(at)
 		s.skip.Store(skip)
+		s.warm.Store(warm)
 		if err := st.Send(s.reqs[c.next()]); err != nil {
 			if !r.stopping.Load() {
 				r.abort(fmt.Errorf("client %d (server %s): stream send: %w", c.idx, c.conn.Addr(), err))
@@ -632,13 +668,13 @@ func (r *run) streamClient(c *clientLoad, rec *recorder) {
 				break
 			}
 		}
-		ok, last := r.take(c)
-		if !ok || !send(at, last, false) {
+		ok, last, warm := r.take(c)
+		if !ok || !send(at, last, false, warm) {
 			break
 		}
 	}
 	if o.Sequence && !c.first && !c.ended && r.ctx.Err() == nil {
-		send(-1, true, true)
+		send(-1, true, true, false)
 		c.ended = true
 	}
 	// Wait for what is in flight, then close our side.
@@ -675,7 +711,7 @@ func (r *run) streamSerial(c *clientLoad, st *client.Stream, s *streamSlot, rec 
 		return st.RecvInto(m)
 	}
 	for {
-		ok, last := r.take(c)
+		ok, last, warm := r.take(c)
 		if !ok {
 			break
 		}
@@ -700,7 +736,7 @@ func (r *run) streamSerial(c *clientLoad, st *client.Stream, s *streamSlot, rec 
 			}
 			continue
 		}
-		rec.record(t1 - t0)
+		rec.record(t1-t0, warm)
 	}
 	if s.seq != nil && !c.first && !c.ended && r.ctx.Err() == nil {
 		s.seq.set(false, true)

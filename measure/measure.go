@@ -44,6 +44,7 @@ func Run(ctx context.Context, opts Options) (*results.Measurement, error) {
 			r.budget.Store(o.Requests)
 		}
 	}
+	r.warming.Store(o.Warmup > 0)
 	co := &coordinator{r: r, o: &o, p: p, ctx: ctx}
 	if o.Warmup == 0 {
 		// Everything counts: the statistics start before the first request.
@@ -132,7 +133,6 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 	if o.Mode == workload.ModeOpen {
 		m.RequestRate = o.Rate * float64(o.Clients)
 	}
-	scratch := &hist.Histogram{}
 
 	// Warm-up: run, then throw away what was recorded.
 	var start int64
@@ -143,17 +143,22 @@ func (c *coordinator) measure() (*results.Measurement, error) {
 		stop := c.wait(int64(o.Warmup))
 		snap := c.snapshotAsync()
 		start = r.now()
-		c.drainAll(scratch, &ioTimes{})
-		scratch.Reset()
+		// Requests taken from here on are measured: the budget (a fixed
+		// request count) and the flag say so to take, then what the
+		// warm-up's requests recorded is dropped.
+		if r.limited {
+			r.budget.Store(o.Requests)
+		}
+		r.warming.Store(false)
+		for _, rec := range r.recorders {
+			rec.dropWarmup()
+		}
 		if stop != nil {
 			c.finish()
 			if errors.Is(stop, errLoadDone) {
 				return nil, fmt.Errorf("all %s of load finished within the %v warm-up: shorten the warm-up or give more data/requests", c.amount(), o.Warmup)
 			}
 			return nil, fmt.Errorf("during warm-up: %w", stop)
-		}
-		if r.limited {
-			r.budget.Store(o.Requests)
 		}
 		first = snap()
 	}
