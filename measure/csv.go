@@ -13,21 +13,16 @@ import (
 	"github.com/iaasbench/iaasbench/workload"
 )
 
-// CSVHeader is perf_analyzer's -f header (times in microseconds). In open
-// loop perf_analyzer names the first column "Request Rate"; so does
-// WriteCSV.
-var CSVHeader = pacsv.Header(pacsv.Options{})
-
-// CSVRow is one measurement as a perf_analyzer CSV row (package pacsv).
+// csvRow is one measurement as a perf_analyzer CSV row (package pacsv).
 // load is the first column: total concurrency (closed loop) or total
 // request rate (open loop).
-func CSVRow(m *results.Measurement, load float64) []string {
+func csvRow(m *results.Measurement, load float64) []string {
 	return pacsv.Fields(pacsv.Row{Load: load, M: m}, pacsv.Options{RequestRate: m.Mode == workload.ModeOpen})
 }
 
 // WriteCSV writes a header and one row per measurement, sorted by
 // throughput as perf_analyzer sorts them. loads are the first column of
-// each row (see CSVRow).
+// each row (see csvRow).
 func WriteCSV(w io.Writer, mode string, ms []*results.Measurement, loads []float64) error {
 	if len(ms) != len(loads) {
 		return fmt.Errorf("csv: %d measurements but %d load values", len(ms), len(loads))
@@ -66,7 +61,7 @@ func AppendCSVFile(path string, m *results.Measurement, load float64) error {
 			return fmt.Errorf("csv %s: %w", path, err)
 		}
 	}
-	if err := cw.Write(CSVRow(m, load)); err != nil {
+	if err := cw.Write(csvRow(m, load)); err != nil {
 		return fmt.Errorf("csv %s: %w", path, err)
 	}
 	cw.Flush()
